@@ -1,0 +1,181 @@
+import { readFileSync, mkdirSync, accessSync, constants } from 'node:fs'
+import { hostname } from 'node:os'
+import { resolve, dirname, isAbsolute } from 'node:path'
+import { Value } from '@sinclair/typebox/value'
+import { ConfigSchema, type Config } from './schema.js'
+import { toNodeName } from '../subjects.js'
+
+/** A config that cannot run: `problems` lists every bad field with its path. Exit code 2. */
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor(message: string, problems: string[]) {
+    super(problems.length ? `${message}\n${problems.map((p) => `  - ${p}`).join('\n')}` : message)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+export interface LoadOptions {
+  /** Path given by --config; else VIGIL_CONFIG; else ./vigil.config.json when it exists. */
+  file?: string
+  env?: NodeJS.ProcessEnv
+  /** Overrides that win over file and env (CLI flags such as --node). */
+  overrides?: Record<string, unknown>
+  cwd?: string
+}
+
+type EnvRule = { path: string[]; kind: 'string' | 'int' | 'list' }
+
+/** The VIGIL_* variables that are part of the interface (DESIGN.md §7). */
+export const envRules: Record<string, EnvRule> = {
+  VIGIL_NODE: { path: ['node'], kind: 'string' },
+  VIGIL_DATA_DIR: { path: ['dataDir'], kind: 'string' },
+  VIGIL_NATS_SERVERS: { path: ['nats', 'servers'], kind: 'list' },
+  VIGIL_NATS_PORT: { path: ['nats', 'port'], kind: 'int' },
+  VIGIL_WEB_HOST: { path: ['web', 'host'], kind: 'string' },
+  VIGIL_WEB_PORT: { path: ['web', 'port'], kind: 'int' },
+  VIGIL_WEB_TOKEN: { path: ['web', 'token'], kind: 'string' },
+  VIGIL_MEDIA_RTMP_PORT: { path: ['media', 'rtmpPort'], kind: 'int' },
+  VIGIL_MEDIA_HTTP_PORT: { path: ['media', 'httpPort'], kind: 'int' },
+  VIGIL_CAMERA_SOURCE: { path: ['camera', 'source'], kind: 'string' },
+  VIGIL_LOG_LEVEL: { path: ['logs', 'level'], kind: 'string' },
+}
+
+type Json = Record<string, unknown>
+
+function setPath(target: Json, path: string[], value: unknown): void {
+  let cursor = target
+  for (const key of path.slice(0, -1)) {
+    const next = cursor[key]
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cursor[key] = {}
+    cursor = cursor[key] as Json
+  }
+  cursor[path[path.length - 1]!] = value
+}
+
+function deepMerge(base: Json, over: Json): Json {
+  const out: Json = { ...base }
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k]
+    out[k] =
+      typeof v === 'object' && v !== null && !Array.isArray(v) && typeof b === 'object' && b !== null && !Array.isArray(b)
+        ? deepMerge(b as Json, v as Json)
+        : v
+  }
+  return out
+}
+
+function readFileLayer(path: string, problems: string[]): Json {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    problems.push(`${path}: cannot read config file (${e.code ?? e.message})`)
+    return {}
+  }
+  try {
+    const parsed: unknown = JSON.parse(text)
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      problems.push(`${path}: the config must be a JSON object`)
+      return {}
+    }
+    return parsed as Json
+  } catch (err) {
+    problems.push(`${path}: invalid JSON (${(err as Error).message})`)
+    return {}
+  }
+}
+
+function envLayer(env: NodeJS.ProcessEnv, problems: string[]): Json {
+  const layer: Json = {}
+  for (const [name, rule] of Object.entries(envRules)) {
+    const raw = env[name]
+    if (raw === undefined || raw === '') continue
+    if (rule.kind === 'int') {
+      if (!/^\d+$/.test(raw.trim())) {
+        problems.push(`${name}: must be a whole number, got ${JSON.stringify(raw)}`)
+        continue
+      }
+      setPath(layer, rule.path, Number(raw.trim()))
+    } else if (rule.kind === 'list') {
+      setPath(layer, rule.path, raw.split(',').map((s) => s.trim()).filter(Boolean))
+    } else {
+      setPath(layer, rule.path, raw)
+    }
+  }
+  return layer
+}
+
+/** JSON-pointer-ish `/web/port` → `web.port`, the way an operator names the field. */
+const fieldName = (path: string) => (path === '' ? '(root)' : path.replace(/^\//, '').replaceAll('/', '.'))
+
+/**
+ * Loads file + env + overrides, fills defaults, validates with the one schema.
+ * Throws ConfigError listing every bad field; never returns a half-valid config.
+ */
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env
+  const cwd = opts.cwd ?? process.cwd()
+  const problems: string[] = []
+  const explicit = opts.file ?? env.VIGIL_CONFIG
+  const defaultFile = resolve(cwd, 'vigil.config.json')
+  let fileLayer: Json = {}
+  if (explicit) fileLayer = readFileLayer(resolve(cwd, explicit), problems)
+  else {
+    try {
+      accessSync(defaultFile, constants.R_OK)
+      fileLayer = readFileLayer(defaultFile, problems)
+    } catch {
+      // No config file: the embedded demo defaults apply.
+    }
+  }
+  const merged = deepMerge(deepMerge(deepMerge({ node: toNodeName(hostname()) }, fileLayer), envLayer(env, problems)), opts.overrides ?? {})
+  // Fill defaults on a copy first, so a wrong type is reported, not silently replaced.
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(merged))
+  for (const error of Value.Errors(ConfigSchema, withDefaults)) {
+    problems.push(`${fieldName(error.path)}: ${error.message}${error.value === undefined ? '' : ` (got ${JSON.stringify(error.value)})`}`)
+  }
+  if (problems.length > 0) throw new ConfigError('invalid configuration:', dedupe(problems))
+  const config = withDefaults as Config
+  if (config.recorder.stopBelowBytes > config.recorder.minFreeBytes) {
+    throw new ConfigError('invalid configuration:', ['recorder.stopBelowBytes: must not exceed recorder.minFreeBytes'])
+  }
+  if (!isLoopback(config.web.host) && !config.web.token) {
+    throw new ConfigError('invalid configuration:', [
+      `web.token: required when web.host (${config.web.host}) is not loopback; set VIGIL_WEB_TOKEN`,
+    ])
+  }
+  config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(cwd, config.dataDir)
+  return config
+}
+
+function dedupe(lines: string[]): string[] {
+  return [...new Set(lines)]
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
+
+export const dataDirs = ['recordings', 'snapshots', 'logs', 'jetstream'] as const
+export type DataDirs = Record<(typeof dataDirs)[number], string> & { root: string }
+
+/** Creates the data dir and its folders; a permission problem names the path. */
+export function prepareDataDir(root: string): DataDirs {
+  const dirs = { root } as DataDirs
+  for (const path of [root, ...dataDirs.map((d) => resolve(root, d))]) {
+    try {
+      mkdirSync(path, { recursive: true })
+      accessSync(path, constants.W_OK)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      const where = e.code === 'EACCES' || e.code === 'EPERM' ? (e.path ?? path) : path
+      throw new ConfigError('cannot prepare the data directory:', [
+        `${where}: ${e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : (e.code ?? e.message)} (dataDir ${root}; parent ${dirname(path)})`,
+      ])
+    }
+  }
+  for (const d of dataDirs) dirs[d] = resolve(root, d)
+  return dirs
+}

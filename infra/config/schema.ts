@@ -1,0 +1,115 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+
+/** Every section rejects unknown keys, so a typo in the file is reported, not ignored. */
+const Obj = <T extends Record<string, TSchema>>(props: T, description?: string) =>
+  Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) })
+
+const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description: '0 picks a free port' })
+const Ms = (def: number, min = 0) => Type.Integer({ minimum: min, default: def })
+const Bytes = (def: number) => Type.Integer({ minimum: 0, default: def })
+const GiB = 1024 ** 3
+const MB = 1000 * 1000
+
+export const BackoffSchema = Obj({
+  initialMs: Ms(250, 1),
+  factor: Type.Number({ minimum: 1, default: 2 }),
+  maxMs: Ms(30000, 1),
+  jitter: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
+  resetAfterMs: Ms(60000),
+})
+
+export const IntensitySchema = Obj({
+  maxRestarts: Type.Integer({ minimum: 0, default: 10 }),
+  periodMs: Ms(60000, 1),
+})
+
+export const ConfigSchema = Obj({
+  node: Type.String({ pattern: '^[a-z0-9_-]{1,64}$', description: 'rig name in subjects; default: hostname' }),
+  dataDir: Type.String({ minLength: 1, default: './var' }),
+  nats: Obj({
+    servers: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'empty: run the embedded nats-server' }),
+    port: Port(4222),
+    host: Type.String({ default: '127.0.0.1' }),
+    confFile: Type.String({ default: 'nats.conf' }),
+  }),
+  web: Obj({
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Port(8080),
+    token: Type.Optional(Type.String({ minLength: 16 })),
+  }),
+  media: Obj({
+    rtmpPort: Port(1935),
+    httpPort: Port(8000),
+    probeIntervalMs: Ms(2000, 100),
+    probeMisses: Type.Integer({ minimum: 1, default: 3 }),
+  }),
+  camera: Obj({
+    source: Type.String({ minLength: 1, default: 'testsrc', description: 'testsrc | v4l2:/dev/videoN | rtsp://… | file:/path' }),
+    width: Type.Integer({ minimum: 16, default: 1280 }),
+    height: Type.Integer({ minimum: 16, default: 720 }),
+    fps: Type.Integer({ minimum: 1, maximum: 120, default: 15 }),
+    frameTimeoutMs: Ms(2000, 100),
+  }),
+  recorder: Obj({
+    segmentS: Type.Integer({ minimum: 1, default: 10 }),
+    minFreeBytes: Bytes(2 * GiB),
+    stopBelowBytes: Bytes(1 * GiB),
+    stallWarnMs: Ms(10000, 100),
+    stallStopMs: Ms(30000, 100),
+    retention: Obj({
+      maxSessions: Type.Integer({ minimum: 0, default: 0, description: '0: no limit' }),
+      maxBytes: Bytes(0),
+      maxAgeDays: Type.Number({ minimum: 0, default: 0 }),
+    }),
+  }),
+  audio: Obj({
+    thresholdDb: Type.Number({ maximum: 0, default: -30 }),
+    minMs: Ms(300),
+    cooldownMs: Ms(5000),
+  }),
+  motion: Obj({
+    threshold: Type.Number({ minimum: 0, maximum: 1, default: 0.02 }),
+    minFrames: Type.Integer({ minimum: 1, default: 3 }),
+    cooldownMs: Ms(10000),
+    maxSnapshots: Type.Integer({ minimum: 1, default: 200 }),
+  }),
+  logs: Obj({
+    level: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info' },
+    ),
+    vigilMaxBytes: Bytes(10 * MB),
+    vigilBackups: Type.Integer({ minimum: 0, default: 5 }),
+    commandsMaxBytes: Bytes(5 * MB),
+    commandsBackups: Type.Integer({ minimum: 0, default: 3 }),
+    frameDropsMaxBytes: Bytes(5 * MB),
+    frameDropsBackups: Type.Integer({ minimum: 0, default: 3 }),
+  }),
+  governor: Obj({
+    sampleMs: Ms(5000, 100),
+    diskBytes: Obj({ warn: Bytes(10 * GiB), degrade: Bytes(5 * GiB), critical: Bytes(1 * GiB) }),
+    cpuPercent: Obj({
+      warn: Type.Number({ default: 60 }),
+      degrade: Type.Number({ default: 70 }),
+      critical: Type.Number({ default: 85 }),
+    }),
+    memoryPercent: Obj({
+      warn: Type.Number({ default: 70 }),
+      degrade: Type.Number({ default: 80 }),
+      critical: Type.Number({ default: 95 }),
+    }),
+  }),
+  supervisor: Obj({
+    startTimeoutMs: Ms(20000, 1),
+    shutdownMs: Ms(5000, 1),
+    parkMs: Ms(300000, 1),
+    backoff: BackoffSchema,
+    intensity: IntensitySchema,
+  }),
+  shutdown: Obj({ timeoutMs: Ms(15000, 1) }),
+  inspect: Type.Union([Type.Literal('none'), Type.Literal('stately')], { default: 'none' }),
+})
+
+export type Config = Static<typeof ConfigSchema>
+export type BackoffConfig = Static<typeof BackoffSchema>
+export type IntensityConfig = Static<typeof IntensitySchema>
