@@ -48,7 +48,7 @@ export function machineChild<M extends AnyStateMachine>(
       actor.start()
     },
     stop() {
-      if (!ended) actor.send({ type: 'STOP' })
+      if (!ended) (actor as unknown as AnyActorRef).send({ type: 'STOP' })
     },
     kill() {
       if (ended) return
