@@ -1,8 +1,12 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 
-/** Every section rejects unknown keys, so a typo in the file is reported, not ignored. */
+/**
+ * Every section rejects unknown keys, so a typo in the file is reported, not ignored.
+ * `default: {}` lets Value.Default build a section the file leaves out, then fill its
+ * fields: without it an absent section stays undefined and fails as "required".
+ */
 const Obj = <T extends Record<string, TSchema>>(props: T, description?: string) =>
-  Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) })
+  Type.Object(props, { additionalProperties: false, default: {}, ...(description ? { description } : {}) })
 
 const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description: '0 picks a free port' })
 const Ms = (def: number, min = 0) => Type.Integer({ minimum: min, default: def })
@@ -75,7 +79,15 @@ export const ConfigSchema = Obj({
   }),
   logs: Obj({
     level: Type.Union(
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      [
+        Type.Literal('fatal'),
+        Type.Literal('error'),
+        Type.Literal('warn'),
+        Type.Literal('info'),
+        Type.Literal('debug'),
+        Type.Literal('trace'),
+        Type.Literal('silent'),
+      ],
       { default: 'info' },
     ),
     vigilMaxBytes: Bytes(10 * MB),

@@ -1,0 +1,117 @@
+import { mkdirSync } from 'node:fs'
+import { createActor, fromCallback } from 'xstate'
+import type { Logger } from '../../infra/logger.js'
+import type { OwnedProcess, ProcessOwner } from '../../infra/process.js'
+import {
+  natsServerMachine,
+  type NatsServerEvent,
+  type RunServerCommand,
+  type RunServerInput,
+} from '../../machines/natsServer.machine.js'
+import type { ChildFactory } from '../supervisor/child.js'
+import { machineChild } from '../supervisor/machineChild.js'
+import { probeNatsReady } from './readiness.js'
+import { natsServerArgs, probeHost, type NatsServerConfig } from './serverArgs.js'
+
+export type { NatsServerConfig } from './serverArgs.js'
+export { natsServerArgs } from './serverArgs.js'
+
+export interface NatsServerDeps {
+  config: NatsServerConfig
+  processes: ProcessOwner
+  log: Logger
+  /** Readiness poll period. */
+  probeEveryMs?: number
+  /** How long a stop may take before the process is killed (the machine's `stopGrace`). */
+  stopGraceMs?: number
+}
+
+const SERVER_LOG_LEVEL = /\[(FTL|ERR|WRN)\]/
+
+/** The nats-server machine with its process provided: `runServer` owns one nats-server. */
+export function createNatsServerActor(deps: NatsServerDeps) {
+  const { config, processes, log } = deps
+  const probeEveryMs = deps.probeEveryMs ?? 50
+
+  const runServer = fromCallback<RunServerCommand, RunServerInput>(({ sendBack, receive }) => {
+    // Events go out on a later tick, never from inside the parent's own transition.
+    let disposed = false
+    const report = (event: NatsServerEvent) => {
+      queueMicrotask(() => {
+        if (!disposed) sendBack(event)
+      })
+    }
+    let proc: OwnedProcess | undefined
+    let timer: NodeJS.Timeout | undefined
+
+    try {
+      mkdirSync(config.storeDir, { recursive: true })
+      proc = processes.spawn(config.binary, natsServerArgs(config), {
+        name: 'nats-server',
+        log,
+        onStderrLine: (line) => {
+          const level = SERVER_LOG_LEVEL.exec(line)?.[1]
+          if (level === 'FTL' || level === 'ERR') log.error({ line }, 'nats-server')
+          else if (level === 'WRN') log.warn({ line }, 'nats-server')
+          else log.debug({ line }, 'nats-server')
+        },
+      })
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      report({ type: 'SERVER.EXITED', reason: `could not start: ${e.message}`, stderr: '' })
+      return () => {
+        disposed = true
+      }
+    }
+    const server = proc
+    if (server.pid > 0) {
+      log.info({ pid: server.pid, port: config.port, host: config.host }, 'nats-server started')
+      report({ type: 'SERVER.SPAWNED', pid: server.pid })
+    }
+
+    void server.exited.then((info) => {
+      clearTimeout(timer)
+      timer = undefined
+      if (disposed) return
+      const stderr = server.stderrTail()
+      log.info({ pid: server.pid, reason: info.reason }, 'nats-server exited')
+      report({ type: 'SERVER.EXITED', reason: info.reason, normal: info.normal, stderr })
+    })
+
+    const poll = () => {
+      timer = undefined
+      void probeNatsReady({ pid: server.pid, portsFileDir: config.storeDir, host: probeHost(config.host) }).then((port) => {
+        if (disposed || !server.isRunning()) return
+        if (port !== null) {
+          log.info({ pid: server.pid, port }, 'nats-server ready')
+          report({ type: 'SERVER.READY', pid: server.pid, port })
+          return
+        }
+        timer = setTimeout(poll, probeEveryMs)
+      })
+    }
+    if (server.pid > 0) timer = setTimeout(poll, probeEveryMs)
+
+    receive((event) => {
+      // SIGTERM: nats-server closes clients and flushes JetStream; the machine's
+      // stopGrace bounds how long that may take.
+      if (event.type === 'STOP') server.signal('SIGTERM')
+    })
+
+    return () => {
+      disposed = true
+      clearTimeout(timer)
+      timer = undefined
+      if (server.isRunning()) server.signal('SIGKILL')
+    }
+  })
+
+  return natsServerMachine.provide({ actors: { runServer } })
+}
+
+/** The supervisor's child: every (re)start gets a fresh actor and a fresh process. */
+export function natsServerChild(deps: NatsServerDeps): ChildFactory {
+  const machine = createNatsServerActor(deps)
+  const input = deps.stopGraceMs === undefined ? {} : { stopGraceMs: deps.stopGraceMs }
+  return () => machineChild(() => createActor(machine, { input }))
+}

@@ -1,0 +1,187 @@
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { Config } from '../../infra/config/schema.js'
+import { prepareDataDir, type DataDirs } from '../../infra/config/load.js'
+import type { Logger } from '../../infra/logger.js'
+import { ProcessOwner } from '../../infra/process.js'
+import { systemClock, type Clock } from '../../infra/clock.js'
+import { AlertLog, type AlertInput } from '../../infra/alerts.js'
+import { isPortFree, resolvePort } from '../../infra/ports.js'
+import { resolveNatsServer } from '../../infra/binaries.js'
+import { createBus, type Bus } from '../../infra/nats/bus.js'
+import { connectNats } from '../../infra/nats/connect.js'
+import { ensureStreams } from '../../infra/nats/streams.js'
+import { createCommandRouter, type CommandRouter } from '../../infra/nats/commands.js'
+import { createSupervisor, type SupervisedChild, type SupervisorHandle } from '../supervisor/index.js'
+import { registerSupervisorCommands } from './commands.js'
+import { embeddedNatsChild } from './natsChild.js'
+import { defaultChildren, shutdownOrder, type RigContext, type SpecBuilder } from './children.js'
+
+export interface RigPorts {
+  nats: number | null
+  web: number
+  rtmp: number
+  flv: number
+}
+
+export interface RigOptions {
+  config: Config
+  log: Logger
+  clock?: Clock
+  processes?: ProcessOwner
+  /** Replace the subsystem children (tests supervise test children). The nats child is kept. */
+  children?: (ctx: RigContext, spec: SpecBuilder) => SupervisedChild[]
+}
+
+/** The rig cannot start as configured (a port in use, a missing binary): exit 1 with this line. */
+export class RigStartError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'RigStartError'
+  }
+}
+
+export interface Rig {
+  node: string
+  ports: RigPorts
+  dirs: DataDirs
+  supervisor: SupervisorHandle
+  router: CommandRouter
+  bus: Bus
+  alerts: AlertLog
+  processes: ProcessOwner
+  /** First call: orderly shutdown bounded by shutdown.timeoutMs; a second call forces. */
+  requestShutdown(reason: string): void
+  /** Resolves with the exit code: 0 after an orderly stop, 1 when it had to be forced. */
+  exited: Promise<number>
+}
+
+/**
+ * The composition root: builds the supervisor tree for one rig from its config,
+ * connects it to NATS, and owns the shutdown sequence of DESIGN.md §3.
+ */
+export async function startRig(opts: RigOptions): Promise<Rig> {
+  const { config, log } = opts
+  const clock = opts.clock ?? systemClock
+  const processes = opts.processes ?? new ProcessOwner()
+  const node = config.node
+  const dirs = prepareDataDir(config.dataDir)
+  const embedded = config.nats.servers.length === 0
+  const ports: RigPorts = {
+    nats: embedded ? await resolvePort(config.nats.port, config.nats.host) : null,
+    web: await resolvePort(config.web.port, config.web.host),
+    rtmp: await resolvePort(config.media.rtmpPort),
+    flv: await resolvePort(config.media.httpPort),
+  }
+  if (ports.nats !== null && !(await isPortFree(ports.nats, config.nats.host))) {
+    throw new RigStartError(
+      `port ${ports.nats} on ${config.nats.host} is in use (another nats-server?): set VIGIL_NATS_PORT to a free port, 0 to pick one, or VIGIL_NATS_SERVERS to use that server`,
+    )
+  }
+  const natsBinary = embedded ? await resolveNatsServer(process.env) : null
+  if (embedded && !natsBinary) {
+    throw new RigStartError('nats-server not found: install the Debian package "nats-server" (apt-get install nats-server) or set NATS_SERVER_BIN')
+  }
+  log.info({ ports, dataDir: dirs.root, embeddedNats: embedded }, 'starting rig')
+
+  const alerts = new AlertLog({ node, now: () => clock.now() })
+  const bus = createBus({ node, log, clock })
+  const router = createCommandRouter({ node, log, clock })
+  const raise = (input: AlertInput) => {
+    const alert = alerts.add(input)
+    const level = input.severity === 'critical' ? 'error' : input.severity === 'warning' ? 'warn' : 'info'
+    log[level]({ alert: { code: alert.code, source: alert.source, count: alert.count } }, input.message)
+    bus.publishAlert(alert)
+  }
+
+  let nc: NatsConnection | undefined
+  let connecting: Promise<void> | undefined
+  const connect = () => {
+    const servers = embedded ? [`nats://127.0.0.1:${ports.nats}`] : config.nats.servers
+    connecting ??= connectNats({ servers, name: `vigil-${node}`, log }).then(async (conn) => {
+      nc = conn
+      bus.attach(conn)
+      await router.listen(conn)
+      // Alerts and last states outlive the rig in JetStream (DESIGN.md §1); never throws.
+      await ensureStreams(conn, { log })
+    })
+    return connecting
+  }
+
+  // Step 6 of the shutdown: everything else has stopped; say so, then drain.
+  let finalPublish: Promise<void> | undefined
+  const publishShutdownComplete = () => {
+    finalPublish ??= (async () => {
+      bus.publishState('supervisor', 'shutdown_complete', { uptimeS: supervisor.uptimeS() })
+      await bus.flush().catch((err: unknown) => log.warn({ err }, 'flush before shutdown failed'))
+      await router.close()
+      if (nc && !nc.isClosed()) await nc.drain().catch((err: unknown) => log.warn({ err }, 'nats drain failed'))
+    })()
+    return finalPublish
+  }
+
+  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, alert: raise, bus, router }
+  const spec: SpecBuilder = (id, over) => ({
+    id,
+    restart: 'permanent',
+    shutdownMs: config.supervisor.shutdownMs,
+    startTimeoutMs: config.supervisor.startTimeoutMs,
+    backoff: config.supervisor.backoff,
+    intensity: config.supervisor.intensity,
+    parkMs: config.supervisor.parkMs,
+    ...over,
+  })
+  const children = [
+    ...(embedded ? [spec('nats', { factory: embeddedNatsChild(ctx, natsBinary!.path, publishShutdownComplete) })] : []),
+    ...(opts.children ? opts.children(ctx, spec) : await defaultChildren(ctx, spec)),
+  ]
+
+  const supervisor = createSupervisor({
+    children,
+    shutdownOrder,
+    log,
+    alert: raise,
+    onChildState: (id, state, details) => {
+      bus.publishState(id, state, details)
+      if (id === 'nats' && state === 'running') void connect()
+    },
+    onState: (state) => {
+      if (state !== 'shutdown_complete') bus.publishState('supervisor', state, {})
+    },
+  })
+
+  let resolveExit!: (code: number) => void
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve
+  })
+  let shuttingDown = false
+  let forceTimer: NodeJS.Timeout | undefined
+  const force = (why: string) => {
+    log.error({ why }, 'forced shutdown: killing what is left')
+    supervisor.killAll()
+    processes.killAll()
+    clearTimeout(forceTimer)
+    resolveExit(1)
+  }
+  const requestShutdown = (reason: string) => {
+    if (shuttingDown) return force(`second request (${reason})`)
+    shuttingDown = true
+    log.info({ reason }, 'shutting down')
+    router.setAccepting(false)
+    // The bound is owned by the shutdown and cleared when it completes.
+    forceTimer = setTimeout(() => force(`shutdown took longer than ${config.shutdown.timeoutMs} ms`), config.shutdown.timeoutMs)
+    void supervisor
+      .shutdown()
+      .then(publishShutdownComplete)
+      .then(() => {
+        clearTimeout(forceTimer)
+        log.info('shutdown complete')
+        resolveExit(0)
+      })
+  }
+
+  registerSupervisorCommands(router, { node, supervisor, ports, alerts, requestShutdown })
+  supervisor.start()
+  if (!embedded) void connect()
+
+  return { node, ports, dirs, supervisor, router, bus, alerts, processes, requestShutdown, exited }
+}

@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto'
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { Clock } from '../clock.js'
+import type { Logger } from '../logger.js'
+import { subjects, type Severity } from '../subjects.js'
+import { encodeJson, headersWithTrace, newTraceId } from './codec.js'
+
+/** `vigil.<node>.state.<actor>` (DESIGN.md §4). `since` is ISO 8601 wall time. */
+export interface StateMessage {
+  node: string
+  actor: string
+  state: string
+  since: string
+  details: Record<string, unknown>
+}
+
+/** `vigil.<node>.alert.<severity>.<source>` (DESIGN.md §4). `at` is ISO 8601 wall time. */
+export interface Alert {
+  id: string
+  node: string
+  source: string
+  severity: Severity
+  code: string
+  message: string
+  at: string
+  count: number
+  details: Record<string, unknown>
+}
+
+/** What an alert manager hands over; the bus fills what it left out. */
+export type AlertInput = Pick<Alert, 'source' | 'severity' | 'code' | 'message'> & {
+  id?: string
+  node?: string
+  /** ISO string or epoch ms. */
+  at?: string | number
+  count?: number
+  details?: Record<string, unknown>
+}
+
+export interface PublishOptions {
+  /** The trace of the command that caused this message; a new one otherwise. */
+  traceId?: string
+}
+
+export interface BusStats {
+  attached: boolean
+  connected: boolean
+  published: number
+  /** Waiting for a connection right now. */
+  buffered: number
+  /** Dropped (oldest first) because the buffer was full. */
+  dropped: number
+  /** Rejected by the client (e.g. over max_payload); not retried. */
+  failed: number
+}
+
+export interface Bus {
+  attach(nc: NatsConnection): void
+  detach(): void
+  publishState(actor: string, state: string, details?: Record<string, unknown>, opts?: PublishOptions & { since?: string | number }): void
+  publishAlert(alert: AlertInput, opts?: PublishOptions): void
+  /** Payload is `{ node, kind, at, ...payload }`; the payload may set its own `at`. */
+  publishEvent(kind: string, payload?: Record<string, unknown>, opts?: PublishOptions): void
+  /** Resolves when the server has seen everything published so far (no-op when not connected). */
+  flush(): Promise<void>
+  stats(): BusStats
+}
+
+export interface BusOptions {
+  node: string
+  log: Logger
+  clock: Clock
+  /** Messages kept while there is no connection; the oldest go first. */
+  maxBuffered?: number
+}
+
+interface Outgoing {
+  subject: string
+  data: Uint8Array
+  traceId: string
+}
+
+const iso = (at: string | number) => (typeof at === 'number' ? new Date(at).toISOString() : at)
+
+/**
+ * The one publisher of state, alerts and events. Callers never see a NATS error:
+ * an alert raised while the server is restarting is kept (bounded) and sent when
+ * the connection is back, in the order it was raised.
+ */
+export function createBus(opts: BusOptions): Bus {
+  const { node, clock } = opts
+  const log = opts.log.child({ component: 'bus' })
+  const maxBuffered = Math.max(1, opts.maxBuffered ?? 1000)
+  const queue: Outgoing[] = []
+  const since = new Map<string, { state: string; since: string }>()
+  let nc: NatsConnection | undefined
+  let connected = false
+  let generation = 0
+  let stopStatus: (() => void) | undefined
+  const counts = { published: 0, dropped: 0, failed: 0 }
+  // "Once per burst": the first failure of a run is logged, the rest are counted
+  // and summarised when things work again, so a long outage is two lines, not thousands.
+  let droppingSince: number | undefined
+  let failingSince: number | undefined
+
+  const usable = () => nc !== undefined && connected && !nc.isClosed() && !nc.isDraining()
+
+  function enqueue(msg: Outgoing): void {
+    queue.push(msg)
+    if (queue.length > maxBuffered) {
+      queue.shift()
+      counts.dropped++
+      if (droppingSince === undefined) {
+        droppingSince = counts.dropped - 1
+        log.warn({ maxBuffered }, 'nats unavailable and publish buffer full: dropping oldest messages')
+      }
+    }
+  }
+
+  /** True when the client took the message; false when it must stay queued. */
+  function send(msg: Outgoing): boolean {
+    if (!usable()) return false
+    try {
+      nc!.publish(msg.subject, msg.data, { headers: headersWithTrace(msg.traceId) })
+      counts.published++
+      if (failingSince !== undefined) {
+        log.info({ failed: counts.failed - failingSince }, 'nats publishing again')
+        failingSince = undefined
+      }
+      return true
+    } catch (err) {
+      // The connection closed under us: keep the message for the next connection.
+      if (nc!.isClosed() || nc!.isDraining()) return false
+      counts.failed++
+      if (failingSince === undefined) {
+        failingSince = counts.failed - 1
+        log.warn({ err, subject: msg.subject }, 'nats publish failed')
+      }
+      return true
+    }
+  }
+
+  function drainQueue(): void {
+    while (queue.length > 0) {
+      if (!send(queue[0]!)) return
+      queue.shift()
+    }
+    if (droppingSince !== undefined) {
+      log.warn({ dropped: counts.dropped - droppingSince }, 'nats publish buffer flushed; messages were dropped while unavailable')
+      droppingSince = undefined
+    }
+  }
+
+  function publish(subject: string, body: unknown, traceId: string | undefined): void {
+    let msg: Outgoing
+    try {
+      msg = { subject, data: encodeJson(body), traceId: traceId ?? newTraceId() }
+    } catch (err) {
+      // A circular `details` is a caller bug; it must not take the caller down with it.
+      counts.failed++
+      log.warn({ err, subject }, 'nats message could not be encoded')
+      return
+    }
+    // Keep order: nothing overtakes what is already waiting.
+    if (queue.length > 0 || !send(msg)) enqueue(msg)
+    if (queue.length > 0 && usable()) drainQueue()
+  }
+
+  function subject<T>(build: () => T): T | undefined {
+    try {
+      return build()
+    } catch (err) {
+      counts.failed++
+      log.warn({ err }, 'nats message has an invalid subject token')
+      return undefined
+    }
+  }
+
+  async function watch(conn: NatsConnection, gen: number): Promise<void> {
+    const status = conn.status() as AsyncIterable<{ type: string }> & { stop?: () => void }
+    stopStatus = () => status.stop?.()
+    try {
+      for await (const s of status) {
+        if (gen !== generation) return
+        if (s.type === 'disconnect') connected = false
+        else if (s.type === 'reconnect') {
+          connected = true
+          drainQueue()
+        }
+      }
+    } catch (err) {
+      log.debug({ err }, 'nats status stream ended')
+    }
+  }
+
+  function detach(): void {
+    generation++
+    stopStatus?.()
+    stopStatus = undefined
+    nc = undefined
+    connected = false
+  }
+
+  return {
+    attach(conn) {
+      detach()
+      const gen = ++generation
+      nc = conn
+      connected = !conn.isClosed()
+      void watch(conn, gen)
+      void conn.closed().then(() => {
+        if (gen === generation) connected = false
+      })
+      drainQueue()
+    },
+    detach,
+    publishState(actor, state, details = {}, o = {}) {
+      const subj = subject(() => subjects.state(node, actor))
+      if (!subj) return
+      const prev = since.get(actor)
+      const at =
+        o.since !== undefined ? iso(o.since) : prev && prev.state === state ? prev.since : new Date(clock.now()).toISOString()
+      since.set(actor, { state, since: at })
+      const body: StateMessage = { node, actor, state, since: at, details }
+      publish(subj, body, o.traceId)
+    },
+    publishAlert(input, o = {}) {
+      const subj = subject(() => subjects.alert(node, input.severity, input.source))
+      if (!subj) return
+      const body: Alert = {
+        id: input.id ?? randomUUID(),
+        node: input.node ?? node,
+        source: input.source,
+        severity: input.severity,
+        code: input.code,
+        message: input.message,
+        at: iso(input.at ?? clock.now()),
+        count: input.count ?? 1,
+        details: input.details ?? {},
+      }
+      publish(subj, body, o.traceId)
+    },
+    publishEvent(kind, payload = {}, o = {}) {
+      const subj = subject(() => subjects.event(node, kind))
+      if (!subj) return
+      publish(subj, { node, kind, at: new Date(clock.now()).toISOString(), ...payload }, o.traceId)
+    },
+    async flush() {
+      if (!usable()) return
+      try {
+        await nc!.flush()
+      } catch (err) {
+        log.debug({ err }, 'nats flush failed')
+      }
+    },
+    stats() {
+      return { attached: nc !== undefined, connected: usable(), buffered: queue.length, ...counts }
+    },
+  }
+}

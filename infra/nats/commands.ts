@@ -1,0 +1,291 @@
+import { Svcm, type Service } from '@nats-io/services'
+import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node'
+import type { Static, TSchema } from '@sinclair/typebox'
+import type { Clock } from '../clock.js'
+import { VigilError, httpStatusOf, type ErrorCode } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { SERVICE_NAME, parseCommandSubject, subjects } from '../subjects.js'
+import { encodeJson, headersWithTrace, isTraceId, newTraceId, traceIdOf } from './codec.js'
+import {
+  MAX_COMMAND_BYTES,
+  badRequest,
+  compileArgs,
+  errorReply,
+  parseEnvelope,
+  type ArgsValidator,
+  type CommandReply,
+} from './envelope.js'
+
+export type CommandSource = 'nats' | 'http' | 'internal'
+
+export interface CommandContext {
+  traceId: string
+  /** Carries traceId, actor and verb: every line the command causes can be found by its trace. */
+  log: Logger
+  idempotencyKey?: string
+  source: CommandSource
+}
+
+export interface CommandSpec<S extends TSchema = TSchema> {
+  actor: string
+  verb: string
+  /** Registrants set `additionalProperties: false`, so a misspelt arg is refused, not ignored. */
+  args: S
+  description: string
+  /** Does not change anything (status, list): the HTTP layer may map it to GET. */
+  readOnly?: boolean
+  /** Throw a VigilError for an expected refusal; anything else becomes INTERNAL. */
+  handler(args: Static<S>, ctx: CommandContext): Promise<unknown>
+}
+
+export interface CommandInfo {
+  actor: string
+  verb: string
+  subject: string
+  description: string
+  readOnly: boolean
+}
+
+/** One line of logs/commands.jsonl. */
+export interface CommandRecord {
+  at: string
+  node: string
+  traceId: string
+  actor: string
+  verb: string
+  source: CommandSource
+  ok: boolean
+  code: 'OK' | ErrorCode
+  ms: number
+  idempotencyKey?: string
+}
+
+export interface DispatchOptions {
+  traceId?: string
+  source?: CommandSource
+}
+
+export interface CommandRouter {
+  /** Throws on a duplicate or an invalid name: that is a startup bug, not a runtime input. */
+  register<S extends TSchema>(spec: CommandSpec<S>): void
+  commands(): CommandInfo[]
+  /** `false`: every command answers `code` (SHUTTING_DOWN) from now on (DESIGN.md §3 step 1). */
+  setAccepting(accepting: boolean, code?: ErrorCode): void
+  /** Serves every registered command on `nc` as the `vigil` NATS service. */
+  listen(nc: NatsConnection): Promise<void>
+  close(): Promise<void>
+  /** The same validation, error mapping and logging, without NATS (the HTTP API). Never rejects. */
+  dispatch(actor: string, verb: string, payload: unknown, opts?: DispatchOptions): Promise<CommandReply>
+}
+
+export interface CommandRouterOptions {
+  node: string
+  log: Logger
+  clock: Clock
+  onCommand?: (record: CommandRecord) => void
+  maxPayloadBytes?: number
+  /** Reported by $SRV.INFO. */
+  version?: string
+}
+
+interface Entry {
+  spec: CommandSpec
+  subject: string
+  args: ArgsValidator
+}
+
+/** What the router needs of a request, from nats-core or the services wrapper alike. */
+interface IncomingRequest {
+  subject: string
+  reply?: string
+  data: Uint8Array
+  headers?: MsgHdrs
+  respond(data?: Uint8Array, opts?: { headers?: MsgHdrs }): boolean
+}
+
+// Standard micro-service error headers: `nats micro` and other tooling show them.
+const SERVICE_ERROR = 'Nats-Service-Error'
+const SERVICE_ERROR_CODE = 'Nats-Service-Error-Code'
+
+const keyOf = (actor: string, verb: string) => `${actor}.${verb}`
+
+export function createCommandRouter(opts: CommandRouterOptions): CommandRouter {
+  const { node, clock } = opts
+  const log = opts.log.child({ component: 'commands' })
+  const maxBytes = opts.maxPayloadBytes ?? MAX_COMMAND_BYTES
+  const registry = new Map<string, Entry>()
+  let refusal: ErrorCode | undefined
+  let service: Service | undefined
+  let catchAll: Subscription | undefined
+
+  function unknownCommand(actor: string, verb: string): CommandReply {
+    const verbs = [...registry.values()].filter((e) => e.spec.actor === actor).map((e) => e.spec.verb).sort()
+    if (verbs.length > 0) {
+      return badRequest(`unknown command ${actor}.${verb}; known verbs of ${actor}: ${verbs.join(', ')}`, { actor, verb, knownVerbs: verbs })
+    }
+    const actors = [...new Set([...registry.values()].map((e) => e.spec.actor))].sort()
+    return badRequest(`unknown actor ${actor}; known actors: ${actors.join(', ') || '(none)'}`, { actor, verb, knownActors: actors })
+  }
+
+  async function run(actor: string, verb: string, payload: unknown, traceId: string, source: CommandSource): Promise<CommandReply> {
+    const started = clock.monotonic()
+    let idempotencyKey: string | undefined
+    let reply: CommandReply
+    try {
+      reply = await execute()
+    } catch (err) {
+      // execute() maps everything; this is a bug in the mapping itself.
+      log.error({ err, traceId, actor, verb }, 'command failed unexpectedly')
+      reply = errorReply('INTERNAL', 'internal error')
+    }
+    const ms = Math.round((clock.monotonic() - started) * 1000) / 1000
+    const code = reply.ok ? 'OK' : reply.error.code
+    log.info({ traceId, actor, verb, code, ms, source }, 'command')
+    const record: CommandRecord = { at: new Date(clock.now()).toISOString(), node, traceId, actor, verb, source, ok: reply.ok, code, ms }
+    if (idempotencyKey !== undefined) record.idempotencyKey = idempotencyKey
+    try {
+      opts.onCommand?.(record)
+    } catch (err) {
+      log.warn({ err, traceId }, 'command record hook failed')
+    }
+    return reply
+
+    async function execute(): Promise<CommandReply> {
+      if (refusal !== undefined) return errorReply(refusal, 'vigil is shutting down; commands are no longer accepted')
+      const entry = registry.get(keyOf(actor, verb))
+      if (!entry) return unknownCommand(actor, verb)
+      const envelope = parseEnvelope(payload, maxBytes)
+      if (!envelope.ok) return envelope
+      idempotencyKey = envelope.value.idempotencyKey
+      const args = entry.args.validate(envelope.value.args)
+      if (!args.ok) return args
+      const ctx: CommandContext = { traceId, log: opts.log.child({ traceId, actor, verb }), source }
+      if (idempotencyKey !== undefined) ctx.idempotencyKey = idempotencyKey
+      try {
+        const result = await entry.spec.handler(args.value as never, ctx)
+        return { ok: true, result: result === undefined ? {} : result }
+      } catch (err) {
+        if (err instanceof VigilError) return { ok: false, error: err.toBody() }
+        log.error({ err, traceId, actor, verb }, 'command handler failed')
+        return errorReply('INTERNAL', err instanceof Error ? err.message : String(err))
+      }
+    }
+  }
+
+  function respond(msg: IncomingRequest, reply: CommandReply, traceId: string, asService: boolean): void {
+    if (!msg.reply) return
+    const hdrs = headersWithTrace(traceId)
+    let data: Uint8Array
+    try {
+      data = encodeJson(reply)
+    } catch (err) {
+      log.error({ err, traceId, subject: msg.subject }, 'command result is not JSON-serialisable')
+      reply = errorReply('INTERNAL', 'command result could not be encoded')
+      data = encodeJson(reply)
+    }
+    if (!reply.ok && asService) {
+      hdrs.set(SERVICE_ERROR_CODE, String(httpStatusOf(reply.error.code)))
+      hdrs.set(SERVICE_ERROR, reply.error.code)
+    }
+    try {
+      msg.respond(data, { headers: hdrs })
+    } catch (err) {
+      // Over max_payload, or the connection went away: the requester times out,
+      // the subscription lives on.
+      log.warn({ err, traceId, subject: msg.subject }, 'command reply could not be sent')
+      if (reply.ok) {
+        try {
+          msg.respond(encodeJson(errorReply('INTERNAL', 'command reply could not be sent')), { headers: headersWithTrace(traceId) })
+        } catch {
+          // Already logged above; nothing else can reach this requester.
+        }
+      }
+    }
+  }
+
+  async function onMessage(msg: IncomingRequest, viaCatchAll: boolean): Promise<void> {
+    const parsed = parseCommandSubject(msg.subject)
+    // Registered commands are answered by their service endpoint: one reply each.
+    if (viaCatchAll && parsed && registry.has(keyOf(parsed.actor, parsed.verb))) return
+    const traceId = traceIdOf(msg)
+    if (!parsed) {
+      respond(msg, badRequest(`not a command subject: ${msg.subject} (expected vigil.${node}.cmd.<actor>.<verb>)`), traceId, false)
+      return
+    }
+    // A request without a reply subject still runs (fire-and-forget `nats pub`); unknown ones are dropped.
+    if (!msg.reply && !registry.has(keyOf(parsed.actor, parsed.verb))) return
+    const reply = await run(parsed.actor, parsed.verb, msg.data, traceId, 'nats')
+    respond(msg, reply, traceId, !viaCatchAll)
+  }
+
+  /** The NATS callback: must never throw, or the subscription (and the service) would die. */
+  const handle = (viaCatchAll: boolean) => (err: Error | null, msg: IncomingRequest) => {
+    if (err) {
+      log.warn({ err }, 'command subscription error')
+      return
+    }
+    onMessage(msg, viaCatchAll).catch((e: unknown) => log.error({ err: e, subject: msg.subject }, 'command dispatch failed'))
+  }
+
+  function addEndpoint(entry: Entry): void {
+    if (!service) return
+    const { actor, verb, description, readOnly } = entry.spec
+    service.addEndpoint(`${actor}-${verb}`, {
+      subject: entry.subject,
+      handler: handle(false) as never,
+      metadata: { node, actor, verb, description, readOnly: String(readOnly === true) },
+    })
+  }
+
+  return {
+    register(spec) {
+      const key = keyOf(spec.actor, spec.verb)
+      if (registry.has(key)) throw new Error(`command ${key} is already registered`)
+      const entry: Entry = { spec: spec as unknown as CommandSpec, subject: subjects.command(node, spec.actor, spec.verb), args: compileArgs(spec.args) }
+      registry.set(key, entry)
+      addEndpoint(entry)
+    },
+    commands() {
+      return [...registry.values()].map((e) => ({
+        actor: e.spec.actor,
+        verb: e.spec.verb,
+        subject: e.subject,
+        description: e.spec.description,
+        readOnly: e.spec.readOnly === true,
+      }))
+    },
+    setAccepting(accepting, code = 'SHUTTING_DOWN') {
+      refusal = accepting ? undefined : code
+    },
+    async listen(nc) {
+      if (service) throw new Error('command router is already listening')
+      // @nats-io/services is built against an earlier nats-core; the connection is the same shape.
+      service = await new Svcm(nc as never).add({
+        name: SERVICE_NAME,
+        version: opts.version ?? '0.1.0',
+        description: `vigil rig ${node}: commands`,
+        metadata: { node },
+      })
+      for (const entry of registry.values()) addEndpoint(entry)
+      // Its own queue group: NATS picks one member per queue *name* across every matching
+      // subscription, so sharing the endpoints' "q" would let the catch-all steal
+      // (and drop) known commands. A group still means one unknown-verb reply per node.
+      catchAll = nc.subscribe(subjects.commandsOf(node), { queue: 'vigil-unknown-verbs', callback: handle(true) })
+      log.info({ commands: registry.size, subject: subjects.commandsOf(node) }, 'commands listening')
+    },
+    async close() {
+      const s = service
+      const sub = catchAll
+      service = undefined
+      catchAll = undefined
+      const drainCatchAll = async () => {
+        if (sub && !sub.isClosed()) await sub.drain()
+      }
+      await Promise.allSettled([s?.stop(), drainCatchAll()])
+    },
+    dispatch(actor, verb, payload, o = {}) {
+      const traceId = o.traceId !== undefined && isTraceId(o.traceId) ? o.traceId : newTraceId()
+      return run(actor, verb, payload, traceId, o.source ?? 'http')
+    },
+  }
+}

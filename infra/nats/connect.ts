@@ -1,0 +1,86 @@
+import { connect, type NatsConnection, type Status } from '@nats-io/transport-node'
+import type { Logger } from '../logger.js'
+
+export interface ConnectNatsOptions {
+  servers: string[]
+  /** Client name shown by the server's monitoring (`vigil-<node>`). */
+  name: string
+  log: Logger
+  /** Gap between reconnect attempts; short because the server is usually local. */
+  reconnectTimeWaitMs?: number
+}
+
+/**
+ * An unattended rig must never give up on its bus: the client reconnects forever,
+ * and the first connect also waits (the embedded server may still be starting or
+ * restarting under the supervisor). Resolves once connected.
+ *
+ * The promise does not settle while no server answers; callers that need a bound
+ * race it against their own deadline.
+ */
+export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: opts.servers,
+    name: opts.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: opts.reconnectTimeWaitMs ?? 250,
+    reconnectJitter: 100,
+    waitOnFirstConnect: true,
+    // A dead server is noticed within ~20 s even when no TCP reset arrives (cable pulled).
+    pingInterval: 10_000,
+    maxPingOut: 2,
+  })
+  const log = opts.log.child({ component: 'nats' })
+  log.info({ server: nc.getServer() }, 'nats connected')
+  void logStatus(nc, log)
+  return nc
+}
+
+/**
+ * One line per change, not per attempt: while the server is down the client
+ * emits `reconnecting` every 250 ms, which would flood the log of a rig that
+ * sits disconnected for an hour.
+ */
+async function logStatus(nc: NatsConnection, log: Logger): Promise<void> {
+  let disconnected = false
+  try {
+    for await (const s of nc.status()) {
+      const line = statusLine(s)
+      if (s.type === 'disconnect') {
+        if (disconnected) continue
+        disconnected = true
+        log.warn(line.fields, line.msg)
+      } else if (s.type === 'reconnect') {
+        disconnected = false
+        log.info(line.fields, line.msg)
+      } else if (s.type === 'error' || s.type === 'slowConsumer' || s.type === 'staleConnection') {
+        log.warn(line.fields, line.msg)
+      } else if (s.type === 'ldm' || s.type === 'close') {
+        log.info(line.fields, line.msg)
+      }
+    }
+  } catch (err) {
+    log.warn({ err }, 'nats status stream ended')
+  }
+}
+
+function statusLine(s: Status): { fields: Record<string, unknown>; msg: string } {
+  switch (s.type) {
+    case 'disconnect':
+      return { fields: { server: s.server }, msg: 'nats disconnected; reconnecting' }
+    case 'reconnect':
+      return { fields: { server: s.server }, msg: 'nats reconnected' }
+    case 'error':
+      return { fields: { err: s.error }, msg: 'nats server error' }
+    case 'slowConsumer':
+      return { fields: { subject: s.sub.getSubject(), pending: s.pending }, msg: 'nats slow consumer' }
+    case 'staleConnection':
+      return { fields: {}, msg: 'nats connection stale' }
+    case 'ldm':
+      return { fields: { server: s.server }, msg: 'nats server entering lame duck mode' }
+    case 'close':
+      return { fields: {}, msg: 'nats connection closed' }
+    default:
+      return { fields: { type: s.type }, msg: 'nats status' }
+  }
+}

@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import type { Test } from 'tap'
+import { freePort } from '../../infra/ports.js'
+import { waitFor } from './wait.js'
+
+export const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..')
+export const vigilBin = join(repoRoot, 'bin/vigil.js')
+
+export interface VigilProcess {
+  child: ChildProcess
+  node: string
+  natsUrl: string
+  dataDir: string
+  output: () => string
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** A client on the rig's embedded nats-server, connected once the server is up. */
+  client: () => Promise<NatsConnection>
+}
+
+/**
+ * Runs `vigil start` as a real child process with its embedded nats-server on a
+ * free port and a temp data dir; the test's teardown kills it if it is still alive.
+ */
+export async function startVigil(t: Test, opts: { node: string; env?: Record<string, string> }): Promise<VigilProcess> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'vigil-start-'))
+  const natsPort = await freePort()
+  const child = spawn(process.execPath, [vigilBin, 'start'], {
+    cwd: dataDir,
+    env: {
+      ...process.env,
+      VIGIL_NODE: opts.node,
+      VIGIL_DATA_DIR: dataDir,
+      VIGIL_NATS_PORT: String(natsPort),
+      VIGIL_WEB_PORT: '0',
+      VIGIL_MEDIA_RTMP_PORT: '0',
+      VIGIL_MEDIA_HTTP_PORT: '0',
+      VIGIL_LOG_LEVEL: 'info',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })))
+  const clients: NatsConnection[] = []
+  t.teardown(async () => {
+    for (const c of clients) await c.close().catch(() => {})
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await exited
+    }
+    await rm(dataDir, { recursive: true, force: true })
+  })
+  const natsUrl = `nats://127.0.0.1:${natsPort}`
+  return {
+    child,
+    node: opts.node,
+    natsUrl,
+    dataDir,
+    output: () => out,
+    exited,
+    client: async () => {
+      let nc: NatsConnection | undefined
+      await waitFor(async () => {
+        nc = await connect({ servers: natsUrl, timeout: 1000, maxReconnectAttempts: 0 }).catch(() => undefined)
+        return nc !== undefined
+      }, 30000, `vigil's nats-server on ${natsUrl}\n${out}`, 200)
+      clients.push(nc!)
+      return nc!
+    },
+  }
+}

@@ -1,0 +1,168 @@
+import t from 'tap'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { systemClock, type Clock } from '../../../infra/clock.js'
+import { silentLogger } from '../../../infra/logger.js'
+import { createBus } from '../../../infra/nats/bus.js'
+import { TRACE_HEADER } from '../../../infra/subjects.js'
+
+interface Sent {
+  subject: string
+  body: Record<string, unknown>
+  traceId: string
+}
+
+/** Just enough of a NatsConnection: publish, status stream, close. */
+function fakeConnection() {
+  const sent: Sent[] = []
+  const waiting: Array<(r: IteratorResult<{ type: string }>) => void> = []
+  const pending: Array<{ type: string }> = []
+  let closed = false
+  let failNext = false
+  let resolveClosed!: () => void
+  const closedP = new Promise<void>((r) => (resolveClosed = r))
+  const nc = {
+    publish(subject: string, data: Uint8Array, opts: { headers: { get(k: string): string } }) {
+      if (closed) throw new Error('closed')
+      if (failNext) {
+        failNext = false
+        throw new Error('max_payload size exceeded')
+      }
+      sent.push({ subject, body: JSON.parse(new TextDecoder().decode(data)), traceId: opts.headers.get(TRACE_HEADER) })
+    },
+    status() {
+      return {
+        [Symbol.asyncIterator]() {
+          return {
+            next: () =>
+              new Promise<IteratorResult<{ type: string }>>((res) => {
+                const s = pending.shift()
+                if (s) res({ value: s, done: false })
+                else waiting.push(res)
+              }),
+          }
+        },
+      }
+    },
+    closed: () => closedP,
+    isClosed: () => closed,
+    isDraining: () => false,
+    flush: async () => {},
+  }
+  const emit = async (type: string) => {
+    const w = waiting.shift()
+    if (w) w({ value: { type }, done: false })
+    else pending.push({ type })
+    await new Promise((r) => setImmediate(r))
+  }
+  return {
+    nc: nc as unknown as NatsConnection,
+    sent,
+    emit,
+    failNext: () => (failNext = true),
+    close: () => {
+      closed = true
+      resolveClosed()
+    },
+  }
+}
+
+const fixedClock: Clock = { now: () => Date.parse('2026-01-02T03:04:05.000Z'), monotonic: () => 0 }
+
+t.test('payload shapes of DESIGN.md §4', async (t) => {
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: fixedClock })
+  const c = fakeConnection()
+  bus.attach(c.nc)
+  bus.publishState('camera', 'streaming', { fps: 15 }, { traceId: 'tr-1' })
+  bus.publishAlert({ source: 'recorder', severity: 'critical', code: 'recorder.disk_full', message: 'disk full', id: 'a1' })
+  bus.publishEvent('recording.started', { session: 's1' })
+  t.same(c.sent[0], {
+    subject: 'vigil.rig.state.camera',
+    body: { node: 'rig', actor: 'camera', state: 'streaming', since: '2026-01-02T03:04:05.000Z', details: { fps: 15 } },
+    traceId: 'tr-1',
+  })
+  t.same(c.sent[1]!.body, {
+    id: 'a1',
+    node: 'rig',
+    source: 'recorder',
+    severity: 'critical',
+    code: 'recorder.disk_full',
+    message: 'disk full',
+    at: '2026-01-02T03:04:05.000Z',
+    count: 1,
+    details: {},
+  })
+  t.equal(c.sent[1]!.subject, 'vigil.rig.alert.critical.recorder')
+  t.same(c.sent[2], {
+    subject: 'vigil.rig.event.recording.started',
+    body: { node: 'rig', kind: 'recording.started', at: '2026-01-02T03:04:05.000Z', session: 's1' },
+    traceId: c.sent[2]!.traceId,
+  })
+  t.match(c.sent[2]!.traceId, /^[0-9a-f]{32}$/, 'a trace id is made when none is given')
+  t.same(bus.stats(), { attached: true, connected: true, buffered: 0, published: 3, dropped: 0, failed: 0 })
+})
+
+t.test('since stays while the state stays', async (t) => {
+  let now = 1000
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: { now: () => now, monotonic: () => 0 } })
+  const c = fakeConnection()
+  bus.attach(c.nc)
+  bus.publishState('camera', 'streaming', {})
+  now = 5000
+  bus.publishState('camera', 'streaming', { fps: 10 })
+  bus.publishState('camera', 'stalled', {})
+  const since = c.sent.map((s) => s.body['since'])
+  t.same(since, [new Date(1000).toISOString(), new Date(1000).toISOString(), new Date(5000).toISOString()])
+})
+
+t.test('buffers before attach, drops oldest past the bound, flushes in order', async (t) => {
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: systemClock, maxBuffered: 3 })
+  for (let i = 1; i <= 5; i++) bus.publishEvent('motion', { i })
+  t.match(bus.stats(), { attached: false, buffered: 3, dropped: 2, published: 0 })
+  const c = fakeConnection()
+  bus.attach(c.nc)
+  t.same(c.sent.map((s) => s.body['i']), [3, 4, 5])
+  t.match(bus.stats(), { buffered: 0, published: 3, dropped: 2 })
+})
+
+t.test('buffers while disconnected and flushes on reconnect', async (t) => {
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: systemClock })
+  const c = fakeConnection()
+  bus.attach(c.nc)
+  bus.publishEvent('motion', { i: 1 })
+  await c.emit('disconnect')
+  bus.publishEvent('motion', { i: 2 })
+  bus.publishEvent('motion', { i: 3 })
+  t.same(c.sent.map((s) => s.body['i']), [1])
+  t.match(bus.stats(), { connected: false, buffered: 2 })
+  await c.emit('reconnect')
+  t.same(c.sent.map((s) => s.body['i']), [1, 2, 3])
+  t.match(bus.stats(), { connected: true, buffered: 0 })
+})
+
+t.test('a closed connection buffers until a new one is attached', async (t) => {
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: systemClock })
+  const a = fakeConnection()
+  bus.attach(a.nc)
+  a.close()
+  bus.publishEvent('sound', { i: 1 })
+  t.match(bus.stats(), { buffered: 1 })
+  const b = fakeConnection()
+  bus.attach(b.nc)
+  t.same(b.sent.map((s) => s.body['i']), [1])
+})
+
+t.test('never throws: bad tokens, publish errors, unserialisable details', async (t) => {
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: systemClock })
+  const c = fakeConnection()
+  bus.attach(c.nc)
+  bus.publishState('Bad Actor', 'x')
+  bus.publishEvent('no spaces allowed', {})
+  const circular: Record<string, unknown> = {}
+  circular['self'] = circular
+  bus.publishState('camera', 'x', circular)
+  c.failNext()
+  bus.publishEvent('motion', { i: 1 })
+  bus.publishEvent('motion', { i: 2 })
+  t.same(c.sent.map((s) => s.body['i']), [2], 'a rejected message is not retried; the next one goes')
+  t.match(bus.stats(), { failed: 4, buffered: 0, published: 1 })
+})

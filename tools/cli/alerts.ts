@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util'
+import { command } from '../../infra/nats/client.js'
+import { decodeJson } from '../../infra/nats/codec.js'
+import { subjects } from '../../infra/subjects.js'
+import type { Alert } from '../../infra/alerts.js'
+import { clientOptions, clientTarget, connectClient, discoverNodes } from './natsArgs.js'
+
+const help = `usage: vigil alerts [--node N] [--follow] [--json] [--server URL] [--config F]
+
+Lists the last alerts of every reachable rig (or of --node N), newest first.
+--follow streams alerts as they are raised (vigil.*.alert.>, or one node's) until Ctrl-C.
+--json prints one JSON object per line.
+`
+
+const formatAlert = (a: Alert) =>
+  `${a.at}  ${a.severity.toUpperCase().padEnd(8)} ${a.node}/${a.source}  ${a.code}${a.count > 1 ? ` ×${a.count}` : ''}  ${a.message}`
+
+export async function run(argv: string[]): Promise<number> {
+  let values
+  try {
+    ;({ values } = parseArgs({ args: argv, options: { ...clientOptions, follow: { type: 'boolean', short: 'f' } }, strict: true }))
+  } catch (err) {
+    process.stderr.write(`vigil alerts: ${(err as Error).message}\n${help}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
+  const target = clientTarget(values)
+  if ('exitCode' in target) return target.exitCode
+  const nc = await connectClient(target)
+  if (!nc) return 1
+  const print = (a: Alert) => process.stdout.write(`${values.json ? JSON.stringify(a) : formatAlert(a)}\n`)
+  try {
+    if (values.follow) {
+      const sub = nc.subscribe(subjects.alertsOf(target.nodeGiven ? target.node : '*'))
+      const stop = () => sub.unsubscribe()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      process.stderr.write(`following ${sub.getSubject()} (Ctrl-C to stop)\n`)
+      for await (const msg of sub) {
+        const decoded = decodeJson(msg.data)
+        if (decoded.ok) print(decoded.value as Alert)
+      }
+      return 0
+    }
+    const nodes = target.nodeGiven ? [target.node] : await discoverNodes(nc, target.timeoutMs)
+    if (nodes.length === 0) {
+      process.stderr.write('vigil alerts: no rig answered on this NATS server\n')
+      return 1
+    }
+    let failed = false
+    for (const node of nodes) {
+      const reply = await command<{ alerts: Alert[]; counts: Record<string, number> }>(nc, node, 'alerts', 'list', {}, { timeoutMs: target.timeoutMs })
+      if (!reply.ok) {
+        failed = true
+        process.stderr.write(`${node}: ${reply.error.code}: ${reply.error.message}\n`)
+        continue
+      }
+      if (!values.json) {
+        const c = reply.result.counts
+        process.stdout.write(`# ${node}: ${c.critical ?? 0} critical, ${c.warning ?? 0} warning, ${c.info ?? 0} info\n`)
+      }
+      for (const a of reply.result.alerts) print(a)
+    }
+    return failed ? 1 : 0
+  } finally {
+    if (!nc.isClosed()) await nc.close()
+  }
+}

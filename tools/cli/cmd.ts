@@ -1,0 +1,117 @@
+import { parseArgs } from 'node:util'
+import { command } from '../../infra/nats/client.js'
+import { clientOptions, clientTarget, connectClient } from './natsArgs.js'
+
+const help = `usage: vigil cmd <actor> <verb> [--json '{…}' | --<arg> <value> …] [--idempotency-key K]
+                 [--node N] [--server URL] [--timeout MS] [--config F]
+
+Sends a command to a rig (request on vigil.<node>.cmd.<actor>.<verb>) and prints the reply.
+Exit 0 when the reply is ok, 1 when it is an error (its code is printed), 2 on bad usage.
+
+examples:
+  vigil cmd supervisor status
+  vigil cmd recorder start --name nap
+  vigil cmd supervisor restart --child camera
+  vigil cmd motion configure --json '{"threshold":0.05}'
+`
+
+/** `--name nap --limit 5` → { name: "nap", limit: 5 }: a value that parses as JSON keeps its type. */
+export function parseArgPairs(rest: string[]): { args: Record<string, unknown> } | { error: string } {
+  const args: Record<string, unknown> = {}
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i]!
+    if (!flag.startsWith('--') || flag.length < 3) return { error: `expected --<arg> <value>, got ${JSON.stringify(flag)}` }
+    const eq = flag.indexOf('=')
+    const key = eq > 0 ? flag.slice(2, eq) : flag.slice(2)
+    let raw: string
+    if (eq > 0) raw = flag.slice(eq + 1)
+    else if (i + 1 < rest.length && !rest[i + 1]!.startsWith('--')) raw = rest[++i]!
+    else raw = 'true'
+    args[key] = parseValue(raw)
+  }
+  return { args }
+}
+
+function parseValue(raw: string): unknown {
+  if (/^(-?\d+(\.\d+)?|true|false|null)$/.test(raw) || raw.startsWith('{') || raw.startsWith('[')) {
+    try {
+      return JSON.parse(raw)
+    } catch {
+      return raw
+    }
+  }
+  return raw
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [actor, verb, ...rest] = argv
+  if (!actor || actor === '--help' || actor === '-h' || actor === 'help') {
+    process.stdout.write(help)
+    return actor ? 0 : 2
+  }
+  if (!verb) {
+    process.stderr.write(`vigil cmd: missing the verb after ${actor}\n${help}`)
+    return 2
+  }
+  // Client flags are ours; every other --flag is a command argument.
+  const own = new Set(['--node', '--server', '-s', '--timeout', '--config', '-c', '--json', '--idempotency-key'])
+  const clientArgv: string[] = []
+  const argPairs: string[] = []
+  let json: string | undefined
+  let idempotencyKey: string | undefined
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!
+    const name = a.includes('=') ? a.slice(0, a.indexOf('=')) : a
+    if (!own.has(name)) {
+      argPairs.push(a)
+      continue
+    }
+    const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : rest[++i]
+    if (value === undefined) {
+      process.stderr.write(`vigil cmd: ${name} needs a value\n`)
+      return 2
+    }
+    if (name === '--json') json = value
+    else if (name === '--idempotency-key') idempotencyKey = value
+    else clientArgv.push(name, value)
+  }
+  const { values } = parseArgs({ args: clientArgv, options: clientOptions, strict: true })
+  let args: Record<string, unknown>
+  if (json !== undefined) {
+    if (argPairs.length > 0) {
+      process.stderr.write('vigil cmd: give the arguments either as --json or as --<arg> <value>, not both\n')
+      return 2
+    }
+    try {
+      const parsed: unknown = JSON.parse(json)
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object')
+      args = parsed as Record<string, unknown>
+    } catch (err) {
+      process.stderr.write(`vigil cmd: --json must be a JSON object: ${(err as Error).message}\n`)
+      return 2
+    }
+  } else {
+    const pairs = parseArgPairs(argPairs)
+    if ('error' in pairs) {
+      process.stderr.write(`vigil cmd: ${pairs.error}\n`)
+      return 2
+    }
+    args = pairs.args
+  }
+  const target = clientTarget(values)
+  if ('exitCode' in target) return target.exitCode
+  const nc = await connectClient(target)
+  if (!nc) return 1
+  try {
+    const reply = await command(nc, target.node, actor, verb, args, {
+      timeoutMs: target.timeoutMs,
+      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+    })
+    const { traceId, ...body } = reply
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
+    if (!body.ok) process.stderr.write(`vigil cmd: ${body.error.code}: ${body.error.message} (trace ${traceId})\n`)
+    return body.ok ? 0 : 1
+  } finally {
+    await nc.close()
+  }
+}

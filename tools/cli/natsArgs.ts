@@ -1,0 +1,67 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { Svcm } from '@nats-io/services'
+import { SERVICE_NAME } from '../../infra/subjects.js'
+import { loadConfigFromArgs } from './configArgs.js'
+
+/** Flags shared by the client subcommands (cmd, alerts, status, inspect). */
+export const clientOptions = {
+  config: { type: 'string', short: 'c' },
+  node: { type: 'string' },
+  server: { type: 'string', short: 's', multiple: true },
+  timeout: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+export interface ClientTarget {
+  servers: string[]
+  node: string
+  /** Whether --node was given (otherwise the config's node is a default, not a choice). */
+  nodeGiven: boolean
+  timeoutMs: number
+}
+
+/**
+ * Where to talk to: --server, else the config's nats.servers, else the embedded
+ * server of the local rig (its configured port). Exit 2 on a bad config.
+ */
+export function clientTarget(values: { config?: string; node?: string; server?: string[]; timeout?: string }): ClientTarget | { exitCode: number } {
+  const loaded = loadConfigFromArgs({ config: values.config, node: values.node })
+  if ('exitCode' in loaded) return loaded
+  const { config } = loaded
+  const timeoutMs = values.timeout === undefined ? 5000 : Number(values.timeout)
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    process.stderr.write(`vigil: --timeout takes milliseconds (got ${JSON.stringify(values.timeout)})\n`)
+    return { exitCode: 2 }
+  }
+  const servers =
+    values.server && values.server.length > 0
+      ? values.server.flatMap((s) => s.split(','))
+      : config.nats.servers.length > 0
+        ? config.nats.servers
+        : [`nats://127.0.0.1:${config.nats.port || 4222}`]
+  return { servers, node: config.node, nodeGiven: values.node !== undefined, timeoutMs }
+}
+
+/** One connect attempt, bounded: a CLI should say "cannot reach" rather than hang. */
+export async function connectClient(target: ClientTarget): Promise<NatsConnection | null> {
+  try {
+    return await connect({ servers: target.servers, name: 'vigil-cli', timeout: Math.min(target.timeoutMs, 5000), maxReconnectAttempts: 0 })
+  } catch (err) {
+    process.stderr.write(`vigil: cannot reach NATS at ${target.servers.join(',')}: ${(err as Error).message}\n`)
+    return null
+  }
+}
+
+/** Every vigil rig that answers $SRV.PING on this cluster, by node name. */
+export async function discoverNodes(nc: NatsConnection, timeoutMs: number): Promise<string[]> {
+  // @nats-io/services pins its own nats-core build; the connection is the same at runtime.
+  // 'stall': stop collecting once no rig has answered for 300 ms, bounded by maxWait.
+  const client = new Svcm(nc as never).client({ strategy: 'stall', stall: 300, maxWait: Math.min(timeoutMs, 2000) })
+  const nodes = new Set<string>()
+  for await (const identity of await client.ping(SERVICE_NAME)) {
+    const node = identity.metadata?.node
+    if (typeof node === 'string') nodes.add(node)
+  }
+  return [...nodes].sort()
+}

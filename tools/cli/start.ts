@@ -1,0 +1,60 @@
+import { parseArgs } from 'node:util'
+import { ConfigError } from '../../infra/config/load.js'
+import { createLogger } from '../../infra/logger.js'
+import { startRig, RigStartError } from '../../actors/rig/index.js'
+import { configOptions, loadConfigFromArgs } from './configArgs.js'
+
+const help = `usage: vigil start [--config FILE] [--node NAME] [--inspect stately]
+
+Runs the supervisor tree. With no config: the embedded demo (its own nats-server,
+a synthetic camera, web UI on http://127.0.0.1:8080). SIGTERM or SIGINT stops it in
+order (exit 0); a second signal, or shutdown.timeoutMs passing, forces it (exit 1).
+An invalid config exits 2 listing every bad field.
+`
+
+export async function run(argv: string[]): Promise<number> {
+  let values
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      options: { ...configOptions, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }))
+  } catch (err) {
+    process.stderr.write(`vigil start: ${(err as Error).message}\n${help}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
+  if (values.inspect !== undefined && values.inspect !== 'stately' && values.inspect !== 'none') {
+    process.stderr.write(`vigil start: --inspect takes "stately" (got ${JSON.stringify(values.inspect)})\n`)
+    return 2
+  }
+  const loaded = loadConfigFromArgs(values)
+  if ('exitCode' in loaded) return loaded.exitCode
+  const config = loaded.config
+  if (values.inspect) config.inspect = values.inspect as 'stately' | 'none'
+  const log = createLogger({ level: config.logs.level, base: { node: config.node } })
+
+  let rig
+  try {
+    rig = await startRig({ config, log })
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof RigStartError) {
+      process.stderr.write(`vigil: ${err.message}\n`)
+      log.flush()
+      return err instanceof ConfigError ? 2 : 1
+    }
+    throw err
+  }
+  const onSignal = (signal: NodeJS.Signals) => rig.requestShutdown(signal)
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  const code = await rig.exited
+  process.off('SIGTERM', onSignal)
+  process.off('SIGINT', onSignal)
+  await new Promise<void>((resolve) => log.flush(() => resolve()))
+  return code
+}

@@ -1,0 +1,75 @@
+import { parseArgs } from 'node:util'
+import { command } from '../../infra/nats/client.js'
+import type { ChildStatusView } from '../../actors/supervisor/index.js'
+import { clientOptions, clientTarget, connectClient, discoverNodes } from './natsArgs.js'
+
+const help = `usage: vigil status [--node N] [--json] [--server URL] [--config F]
+
+Shows the supervisor tree of every reachable rig (or of --node N): each child's
+state, restarts, pids, and since when.
+`
+
+export interface StatusReply {
+  node: string
+  state: string
+  uptimeS: number
+  ports: Record<string, number | null>
+  children: ChildStatusView[]
+}
+
+export function formatStatus(s: StatusReply): string {
+  const ports = Object.entries(s.ports)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')
+  const lines = [`${s.node}  ${s.state}  up ${s.uptimeS}s  (${ports})`]
+  s.children.forEach((c, i) => {
+    const branch = i === s.children.length - 1 ? '└──' : '├──'
+    const extra = [
+      c.restarts > 0 ? `restarts ${c.restarts}` : '',
+      c.pids.length > 0 ? `pid ${c.pids.join(',')}` : '',
+      c.nextRetryAt ? `retry at ${c.nextRetryAt}` : '',
+      c.lastExit && c.status !== 'running' ? `last: ${c.lastExit.reason}` : '',
+    ].filter(Boolean)
+    lines.push(`${branch} ${c.id.padEnd(9)} ${c.state.padEnd(14)} ${extra.join('  ')}`)
+  })
+  return lines.join('\n')
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values
+  try {
+    ;({ values } = parseArgs({ args: argv, options: clientOptions, strict: true }))
+  } catch (err) {
+    process.stderr.write(`vigil status: ${(err as Error).message}\n${help}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
+  const target = clientTarget(values)
+  if ('exitCode' in target) return target.exitCode
+  const nc = await connectClient(target)
+  if (!nc) return 1
+  try {
+    const nodes = target.nodeGiven ? [target.node] : await discoverNodes(nc, target.timeoutMs)
+    if (nodes.length === 0) {
+      process.stderr.write('vigil status: no rig answered on this NATS server\n')
+      return 1
+    }
+    let failed = false
+    for (const node of nodes) {
+      const reply = await command<StatusReply>(nc, node, 'supervisor', 'status', {}, { timeoutMs: target.timeoutMs })
+      if (!reply.ok) {
+        failed = true
+        process.stderr.write(`${node}: ${reply.error.code}: ${reply.error.message}\n`)
+        continue
+      }
+      process.stdout.write(`${values.json ? JSON.stringify(reply.result) : formatStatus(reply.result)}\n`)
+    }
+    return failed ? 1 : 0
+  } finally {
+    await nc.close()
+  }
+}
