@@ -3,12 +3,19 @@ import type { DataDirs } from '../../infra/config/load.js'
 import type { Logger } from '../../infra/logger.js'
 import type { ProcessOwner } from '../../infra/process.js'
 import type { Clock } from '../../infra/clock.js'
-import type { AlertInput } from '../../infra/alerts.js'
+import type { AlertInput, AlertLog } from '../../infra/alerts.js'
+import type { Feed } from '../../infra/feed.js'
+import type { SupervisorHandle } from '../supervisor/index.js'
 import type { Bus } from '../../infra/nats/bus.js'
 import type { CommandRouter } from '../../infra/nats/commands.js'
 import type { SupervisedChild } from '../supervisor/index.js'
 import type { ChildFactory } from '../supervisor/child.js'
 import type { RigPorts } from './index.js'
+import { join } from 'node:path'
+import { CameraFrames, cameraChild } from '../camera/index.js'
+import { registerCameraCommands } from '../camera/commands.js'
+import { mediaChild, rtmpUrl } from '../media/index.js'
+import { saveJpeg } from './snapshots.js'
 
 /** What every subsystem of a rig is built from. */
 export interface RigContext {
@@ -19,9 +26,19 @@ export interface RigContext {
   dirs: DataDirs
   ports: RigPorts
   node: string
+  ffmpegPath: string
+  /** Raise an alert: logged, kept in the alert log, published, fed. */
   alert(input: AlertInput): void
+  /** Publish a state change (NATS + feed); the supervisor does this for its children. */
+  publishState(actor: string, state: string, details: Record<string, unknown>): void
+  /** Publish `vigil.<node>.event.<kind>` (NATS + feed). */
+  publishEvent(kind: string, payload: Record<string, unknown>): void
+  feed: Feed
   bus: Bus
   router: CommandRouter
+  alerts: AlertLog
+  /** The tree, once built (children read it at run time, never while being built). */
+  supervisor(): SupervisorHandle
 }
 
 export type SpecBuilder = (id: string, over: Partial<SupervisedChild> & { factory: ChildFactory }) => SupervisedChild
@@ -34,6 +51,35 @@ export type SpecBuilder = (id: string, over: Partial<SupervisedChild> & { factor
 export const shutdownOrder = ['recorder', 'motion', 'audio', 'camera', 'media', 'web', 'governor', 'logs', 'nats']
 
 /** The subsystems of DESIGN.md §3 in start order, as far as they are built. */
-export async function defaultChildren(_ctx: RigContext, _spec: SpecBuilder): Promise<SupervisedChild[]> {
-  return []
+export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promise<SupervisedChild[]> {
+  const { config, processes, log } = ctx
+  const frames = new CameraFrames((err) => log.warn({ err }, 'a camera frame listener failed'))
+  const mediaPorts = { rtmpPort: ctx.ports.rtmp, httpPort: ctx.ports.flv }
+  const media = spec('media', {
+    factory: mediaChild({
+      config: { ...mediaPorts, probeIntervalMs: config.media.probeIntervalMs, probeMisses: config.media.probeMisses },
+      processes,
+      log: log.child({ actor: 'media' }),
+      dataDir: join(ctx.dirs.root, 'media'),
+    }),
+  })
+  const camera = spec('camera', {
+    factory: cameraChild({
+      config: config.camera,
+      rtmpUrl: rtmpUrl(mediaPorts),
+      ffmpegPath: ctx.ffmpegPath,
+      processes,
+      log: log.child({ actor: 'camera' }),
+      frames,
+      clock: ctx.clock,
+      alert: ctx.alert,
+    }),
+  })
+  registerCameraCommands(ctx.router, {
+    actor: () => ctx.supervisor().childActor('camera'),
+    source: config.camera.source,
+    frames,
+    saveSnapshot: (jpeg) => saveJpeg(ctx.dirs.snapshots, jpeg, ctx.clock.now()),
+  })
+  return [media, camera]
 }

@@ -5,8 +5,9 @@ import type { Logger } from '../../infra/logger.js'
 import { ProcessOwner } from '../../infra/process.js'
 import { systemClock, type Clock } from '../../infra/clock.js'
 import { AlertLog, type AlertInput } from '../../infra/alerts.js'
+import { createFeed, type Feed } from '../../infra/feed.js'
 import { isPortFree, resolvePort } from '../../infra/ports.js'
-import { resolveNatsServer } from '../../infra/binaries.js'
+import { resolveFfmpeg, resolveNatsServer } from '../../infra/binaries.js'
 import { createBus, type Bus } from '../../infra/nats/bus.js'
 import { connectNats } from '../../infra/nats/connect.js'
 import { ensureStreams } from '../../infra/nats/streams.js'
@@ -48,6 +49,7 @@ export interface Rig {
   router: CommandRouter
   bus: Bus
   alerts: AlertLog
+  feed: Feed
   processes: ProcessOwner
   /** First call: orderly shutdown bounded by shutdown.timeoutMs; a second call forces. */
   requestShutdown(reason: string): void
@@ -81,16 +83,28 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   if (embedded && !natsBinary) {
     throw new RigStartError('nats-server not found: install the Debian package "nats-server" (apt-get install nats-server) or set NATS_SERVER_BIN')
   }
-  log.info({ ports, dataDir: dirs.root, embeddedNats: embedded }, 'starting rig')
+  const ffmpeg = await resolveFfmpeg(process.env)
+  if (!ffmpeg) throw new RigStartError('ffmpeg not found: install the Debian package "ffmpeg" (apt-get install ffmpeg) or set FFMPEG_PATH')
+  log.info({ ports, dataDir: dirs.root, embeddedNats: embedded, ffmpeg: ffmpeg.path }, 'starting rig')
 
   const alerts = new AlertLog({ node, now: () => clock.now() })
   const bus = createBus({ node, log, clock })
   const router = createCommandRouter({ node, log, clock })
+  const feed = createFeed()
   const raise = (input: AlertInput) => {
     const alert = alerts.add(input)
     const level = input.severity === 'critical' ? 'error' : input.severity === 'warning' ? 'warn' : 'info'
     log[level]({ alert: { code: alert.code, source: alert.source, count: alert.count } }, input.message)
     bus.publishAlert(alert)
+    feed.next({ type: 'alert', alert })
+  }
+  const publishState = (actor: string, state: string, details: Record<string, unknown>) => {
+    bus.publishState(actor, state, details)
+    feed.next({ type: 'state', actor, state, at: new Date(clock.now()).toISOString(), details })
+  }
+  const publishEvent = (kind: string, payload: Record<string, unknown>) => {
+    bus.publishEvent(kind, payload)
+    feed.next({ type: 'event', kind, payload, at: new Date(clock.now()).toISOString() })
   }
 
   let nc: NatsConnection | undefined
@@ -119,7 +133,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     return finalPublish
   }
 
-  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, alert: raise, bus, router }
+  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, alert: raise, publishState, publishEvent, feed, bus, router, alerts, supervisor: () => supervisor }
   const spec: SpecBuilder = (id, over) => ({
     id,
     restart: 'permanent',
@@ -141,11 +155,11 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     log,
     alert: raise,
     onChildState: (id, state, details) => {
-      bus.publishState(id, state, details)
+      publishState(id, state, details)
       if (id === 'nats' && state === 'running') void connect()
     },
     onState: (state) => {
-      if (state !== 'shutdown_complete') bus.publishState('supervisor', state, {})
+      if (state !== 'shutdown_complete') publishState('supervisor', state, {})
     },
   })
 
@@ -183,5 +197,5 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   supervisor.start()
   if (!embedded) void connect()
 
-  return { node, ports, dirs, supervisor, router, bus, alerts, processes, requestShutdown, exited }
+  return { node, ports, dirs, supervisor, router, bus, alerts, feed, processes, requestShutdown, exited }
 }

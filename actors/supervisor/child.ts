@@ -26,6 +26,8 @@ export interface ChildInstance {
   kill(): void
   /** OS processes this instance owns right now. */
   pids(): number[]
+  /** The operator's name for a snapshot value (a nested machine's meaningful level); default: the leaf. */
+  stateName?(value: unknown): string
 }
 
 export interface ChildEvents {

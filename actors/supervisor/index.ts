@@ -54,8 +54,21 @@ interface Running {
 
 export type SupervisorHandle = ReturnType<typeof createSupervisor>
 
-const stateName = (value: unknown): string =>
-  typeof value === 'string' ? value : typeof value === 'object' && value !== null ? (Object.keys(value)[0] ?? 'unknown') : String(value)
+/**
+ * The name an operator sees: a nested state reads as its leaf (camera
+ * `{ capturing: 'streaming' }` → `streaming`); parallel regions as the parent.
+ */
+export function stateName(value: unknown): string {
+  let current = value
+  let name = 'unknown'
+  while (typeof current === 'object' && current !== null) {
+    const keys = Object.keys(current)
+    if (keys.length !== 1) return name
+    name = keys[0]!
+    current = (current as Record<string, unknown>)[name]
+  }
+  return typeof current === 'string' ? current : name
+}
 
 /**
  * The effectful side of the supervisor: turns the machine's startChild/stopChild/killChild
@@ -94,7 +107,7 @@ export function createSupervisor(deps: SupervisorDeps) {
         running.set(id, entry)
         if (instance.actor) {
           const sub = instance.actor.subscribe((snapshot: { value: unknown; status: string }) => {
-            const state = stateName(snapshot.value)
+            const state = (instance.stateName ?? stateName)(snapshot.value)
             if (snapshot.status === 'active' && state !== entry.lastState) {
               entry.lastState = state
               reportChild(id, state, { gen })

@@ -11,7 +11,7 @@ import type { ChildExit, ChildInstance, ChildEvents } from './child.js'
  */
 export function machineChild<M extends AnyStateMachine>(
   create: () => Actor<M>,
-  opts: { pids?: (snapshot: SnapshotFrom<M>) => number[] } = {},
+  opts: { pids?: (snapshot: SnapshotFrom<M>) => number[]; stateName?: (value: unknown) => string } = {},
 ): ChildInstance {
   const actor = create()
   let ended = false
@@ -58,6 +58,7 @@ export function machineChild<M extends AnyStateMachine>(
     pids() {
       return ended ? [] : pidsOf(actor.getSnapshot())
     },
+    ...(opts.stateName ? { stateName: opts.stateName } : {}),
   }
 }
 

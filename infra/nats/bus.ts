@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../logger.js'
-import { subjects, type Severity } from '../subjects.js'
+import { subjects } from '../subjects.js'
+import type { Alert } from '../alerts.js'
 import { encodeJson, headersWithTrace, newTraceId } from './codec.js'
 
 /** `vigil.<node>.state.<actor>` (DESIGN.md §4). `since` is ISO 8601 wall time. */
@@ -14,18 +15,8 @@ export interface StateMessage {
   details: Record<string, unknown>
 }
 
-/** `vigil.<node>.alert.<severity>.<source>` (DESIGN.md §4). `at` is ISO 8601 wall time. */
-export interface Alert {
-  id: string
-  node: string
-  source: string
-  severity: Severity
-  code: string
-  message: string
-  at: string
-  count: number
-  details: Record<string, unknown>
-}
+/** `vigil.<node>.alert.<severity>.<source>` (DESIGN.md §4): the alert log's record. */
+export type { Alert }
 
 /** What an alert manager hands over; the bus fills what it left out. */
 export type AlertInput = Pick<Alert, 'source' | 'severity' | 'code' | 'message'> & {

@@ -1,0 +1,211 @@
+/**
+ * The camera actor: `machines/camera.machine.ts` with a real ffmpeg behind it.
+ *
+ * Pipes of the one ffmpeg process (argv in `ffmpegArgs.ts`):
+ * - stdin: kept open; 'q' is the orderly stop (outputs finalized), then SIGTERM, then
+ *   SIGKILL when the machine's grace runs out.
+ * - fd 3: raw grey frames, 160x90 at 5 fps (14 400 bytes each), re-cut to whole frames
+ *   by `FrameChunker`. Each one feeds motion detection (`onFrame`, `frames`) and, as a
+ *   FRAME event, the machine's frame watchdog. The bytes never enter machine context.
+ * - fd 4: MJPEG at 1 fps, 640 px wide, cut by `JpegSplitter`: the newest colour JPEG is
+ *   always at hand for `camera.snapshot` and motion snapshots, with no extra process at
+ *   the moment of the event (a 160x90 grey still is too poor to show an operator, and a
+ *   one-shot ffmpeg on the HTTP-FLV would take a second and a process per snapshot).
+ *   `snapshot: null` turns it off.
+ *
+ * Preview levels (SET_PREVIEW, from the governor): the live preview is the same H.264
+ * stream the recorder records, so the one lever that saves real CPU is the encode.
+ * 'low' and 'off' restart ffmpeg (orderly, 'q') encoding at half width and height (a
+ * quarter of the pixels); 'full' restores the configured size. 'off' encodes like 'low';
+ * the web actor reads `previewLevel` from `camera.status` to stop serving the player.
+ * The recording continues through the change, at the lower size (a new SPS mid-session:
+ * the recorder sees a publisher reconnect, as after any camera restart). A stream-copied
+ * source (copyVideo) has nothing to save: the level is recorded, ffmpeg is not restarted.
+ */
+import { createActor, type Actor, type ActorOptions } from 'xstate'
+import {
+  cameraMachine,
+  cameraStateName,
+  type CameraAlert,
+  type CameraBackoff,
+  type FrameDropRecord,
+  type PreviewLevel,
+} from '../../machines/camera.machine.js'
+import { systemClock, type Clock } from '../../infra/clock.js'
+import type { Logger } from '../../infra/logger.js'
+import type { ProcessOwner } from '../../infra/process.js'
+import type { ChildFactory } from '../supervisor/child.js'
+import { machineChild } from '../supervisor/machineChild.js'
+import { DEFAULT_MOTION, DEFAULT_SNAPSHOT, type MotionFrameSpec, type SnapshotSpec } from './ffmpegArgs.js'
+import type { CameraFrames, GrayFrameInfo } from './frames.js'
+import { runFfmpegLogic } from './runFfmpeg.js'
+import { describeSource, parseCameraSource } from './source.js'
+
+export { CameraFrames, type GrayFrameInfo } from './frames.js'
+export { parseCameraSource, redactCredentials, describeSource, type CameraSource } from './source.js'
+export { buildFfmpegArgs, type PreviewLevel } from './ffmpegArgs.js'
+export { cameraStateName } from '../../machines/camera.machine.js'
+
+export interface CameraActorConfig {
+  source: string
+  width: number
+  height: number
+  fps: number
+  frameTimeoutMs: number
+}
+
+/** A line of logs/frame_drops.jsonl. */
+export interface CameraFrameDrop extends FrameDropRecord {
+  at: string
+  actor: 'camera'
+  source: string
+}
+
+/** For the alert manager, which adds id, node, at and count. */
+export interface CameraAlertEvent extends CameraAlert {
+  source: 'camera'
+}
+
+export interface CameraActorDeps {
+  config: CameraActorConfig
+  /** Where to push the live stream: `rtmpUrl(mediaPorts)`. */
+  rtmpUrl: string
+  ffmpegPath: string
+  processes: ProcessOwner
+  log: Logger
+  /** Latest pictures and their subscribers; one per rig, shared by every camera instance. */
+  frames?: CameraFrames
+  /** Each low-rate grey frame (motion detection). */
+  onFrame?(gray: Buffer, info: GrayFrameInfo): void
+  /** Each snapshot JPEG (1 fps by default). */
+  onSnapshot?(jpeg: Buffer): void
+  onFrameDrop?(record: CameraFrameDrop): void
+  alert?(alert: CameraAlertEvent): void
+  clock?: Clock
+  /**
+   * The source already carries H.264 / AAC (rtsp/file only; probed or configured by the
+   * caller): stream-copy it, no re-encode. Its keyframe interval is then the camera's.
+   */
+  copyVideo?: boolean
+  copyAudio?: boolean
+  motion?: MotionFrameSpec
+  /** null: no snapshot output. */
+  snapshot?: SnapshotSpec | null
+  previewLevel?: PreviewLevel
+  timing?: { startTimeoutMs?: number; stopGraceMs?: number; killGraceMs?: number; backoff?: Partial<CameraBackoff> }
+}
+
+export type CameraActor = Actor<typeof cameraMachine>
+
+const STOP_GRACE_MS = 4000
+
+/** The camera machine with its ffmpeg and effects. Throws BAD_REQUEST for an unsupported source. */
+export function provideCamera(deps: CameraActorDeps) {
+  const source = parseCameraSource(deps.config.source)
+  const shownSource = describeSource(deps.config.source)
+  const clock = deps.clock ?? systemClock
+  const { log } = deps
+  const stopGraceMs = deps.timing?.stopGraceMs ?? STOP_GRACE_MS
+  // An effect that throws (a full disk under the drop log) is logged, never fatal.
+  const guarded = (what: string, fn: () => void) => {
+    try {
+      fn()
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, `camera ${what} failed`)
+    }
+  }
+  const runFfmpeg = runFfmpegLogic({
+    ffmpegPath: deps.ffmpegPath,
+    processes: deps.processes,
+    log,
+    termAfterQuitMs: Math.max(0, stopGraceMs - 1000),
+    args: {
+      source,
+      width: deps.config.width,
+      height: deps.config.height,
+      fps: deps.config.fps,
+      rtmpUrl: deps.rtmpUrl,
+      copyVideo: deps.copyVideo,
+      copyAudio: deps.copyAudio,
+      motion: deps.motion ?? DEFAULT_MOTION,
+      snapshot: deps.snapshot === undefined ? DEFAULT_SNAPSHOT : deps.snapshot,
+    },
+    onFrame: (gray, info) => {
+      deps.frames?.publishFrame(gray, info)
+      guarded('frame subscriber', () => deps.onFrame?.(gray, info))
+    },
+    onSnapshot: (jpeg) => {
+      deps.frames?.publishSnapshot(jpeg)
+      guarded('snapshot subscriber', () => deps.onSnapshot?.(jpeg))
+    },
+  })
+  return cameraMachine.provide({
+    actors: { runFfmpeg },
+    actions: {
+      recordFrameDrop: (_, rec) => {
+        log.warn({ reason: rec.reason, framesSeen: rec.framesSeen }, 'camera frames dropped')
+        guarded('frame drop record', () =>
+          deps.onFrameDrop?.({ at: new Date(clock.now()).toISOString(), actor: 'camera', source: shownSource, ...rec }),
+        )
+      },
+      raiseAlert: (_, a) => {
+        log.warn({ code: a.code, details: a.details }, a.message)
+        guarded('alert', () => deps.alert?.({ source: 'camera', ...a }))
+      },
+    },
+  })
+}
+
+export function cameraInput(deps: CameraActorDeps) {
+  const copying = deps.copyVideo === true && /^(rtsps?:|file:)/i.test(deps.config.source.trim())
+  return {
+    frameTimeoutMs: deps.config.frameTimeoutMs,
+    stopGraceMs: deps.timing?.stopGraceMs ?? STOP_GRACE_MS,
+    ...(deps.timing?.startTimeoutMs !== undefined ? { startTimeoutMs: deps.timing.startTimeoutMs } : {}),
+    ...(deps.timing?.killGraceMs !== undefined ? { killGraceMs: deps.timing.killGraceMs } : {}),
+    ...(deps.timing?.backoff ? { backoff: deps.timing.backoff } : {}),
+    previewScalable: !copying,
+    previewLevel: deps.previewLevel ?? 'full',
+  }
+}
+
+/** An unstarted camera actor (the supervisor starts it through `cameraChild`). */
+export function createCameraActor(
+  deps: CameraActorDeps,
+  options: Omit<ActorOptions<ReturnType<typeof provideCamera>>, 'input'> = {},
+): CameraActor {
+  return createActor(provideCamera(deps), { ...options, input: cameraInput(deps) }) as CameraActor
+}
+
+/** The supervisor's child factory: a fresh machine (and ffmpeg) per (re)start. */
+export function cameraChild(deps: CameraActorDeps): ChildFactory {
+  return () => machineChild(() => createCameraActor(deps), { stateName: cameraStateName })
+}
+
+/** `camera.status` reply data. */
+export interface CameraStatus {
+  state: string
+  pids: number[]
+  /** Credentials in an rtsp URL are redacted. */
+  source: string
+  framesSeen: number
+  attempt: number
+  restarts: number
+  lastError: string | null
+  previewLevel: PreviewLevel
+}
+
+export function cameraStatus(actor: CameraActor, source: string): CameraStatus {
+  const s = actor.getSnapshot()
+  const c = s.context
+  return {
+    state: cameraStateName(s.value),
+    pids: c.pids,
+    source: describeSource(source),
+    framesSeen: c.framesSeen,
+    attempt: c.attempt,
+    restarts: c.restarts,
+    lastError: c.lastError,
+    previewLevel: c.previewLevel,
+  }
+}

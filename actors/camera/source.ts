@@ -1,0 +1,40 @@
+import { VigilError } from '../../infra/errors.js'
+
+/** `camera.source` as the operator writes it: `testsrc`, `v4l2:/dev/videoN`, `rtsp://…`, `file:/path`. */
+export type CameraSource =
+  | { kind: 'testsrc' }
+  | { kind: 'v4l2'; device: string }
+  | { kind: 'rtsp'; url: string }
+  | { kind: 'file'; path: string }
+
+/** Throws BAD_REQUEST for anything else, naming the accepted forms. */
+export function parseCameraSource(source: string): CameraSource {
+  const s = source.trim()
+  if (s === 'testsrc') return { kind: 'testsrc' }
+  if (s.startsWith('v4l2:')) {
+    const device = s.slice('v4l2:'.length)
+    if (device.startsWith('/')) return { kind: 'v4l2', device }
+  } else if (/^rtsps?:\/\/./i.test(s)) {
+    return { kind: 'rtsp', url: s }
+  } else if (s.startsWith('file:')) {
+    const path = s.slice('file:'.length)
+    if (path.length > 0) return { kind: 'file', path }
+  }
+  throw new VigilError(
+    'BAD_REQUEST',
+    `unsupported camera.source ${JSON.stringify(redactCredentials(s))}: expected testsrc, v4l2:/dev/videoN, rtsp://… or file:/path`,
+  )
+}
+
+/**
+ * `rtsp://user:secret@cam/stream` → `rtsp://***@cam/stream`, anywhere in a text.
+ * Status replies, logs and ffmpeg's stderr (which echoes the URL) all pass through here.
+ */
+export function redactCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi, '$1***@')
+}
+
+/** What `camera.status` shows as the source. */
+export function describeSource(source: string): string {
+  return redactCredentials(source.trim())
+}

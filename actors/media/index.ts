@@ -1,0 +1,128 @@
+import { createActor, fromCallback, fromPromise, type Actor, type ActorOptions } from 'xstate'
+import { mediaMachine, mediaStateName, type MediaServerCommand, type MediaServerEvent } from '../../machines/media.machine.js'
+import type { Logger } from '../../infra/logger.js'
+import type { ProcessOwner } from '../../infra/process.js'
+import type { ChildFactory } from '../supervisor/child.js'
+import { machineChild } from '../supervisor/machineChild.js'
+import { probeMediaHttp } from './probe.js'
+import { spawnMediaServer } from './spawn.js'
+import { flvUrl, rtmpUrl, type MediaPorts } from './urls.js'
+
+export { flvUrl, rtmpUrl, healthUrl, type MediaPorts } from './urls.js'
+export { pickFreePort, resolveMediaPorts } from './ports.js'
+export { spawnMediaServer, MEDIA_SERVER_ENTRY } from './spawn.js'
+export { mediaStateName } from '../../machines/media.machine.js'
+
+export interface MediaActorConfig extends MediaPorts {
+  probeIntervalMs: number
+  probeMisses: number
+  startTimeoutMs?: number
+  stopGraceMs?: number
+}
+
+export interface MediaActorDeps {
+  /** Real ports (resolve config port 0 first with `resolveMediaPorts`). */
+  config: MediaActorConfig
+  processes: ProcessOwner
+  log: Logger
+  /** node-media-server's store dir, e.g. `<dataDir>/media`; default under the OS temp dir. */
+  dataDir?: string
+}
+
+export type MediaActor = Actor<typeof mediaMachine>
+
+/** After the orderly request, SIGTERM and then SIGKILL this much later. */
+const KILL_AFTER_TERM_MS = 1000
+
+function checkPorts(config: MediaActorConfig): void {
+  for (const key of ['rtmpPort', 'httpPort'] as const) {
+    const port = config[key]
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new RangeError(`media.${key} must be a real port (got ${port}); resolve 0 with resolveMediaPorts() before creating the actor`)
+    }
+  }
+}
+
+/** The media machine with its process and probe implementations. */
+export function provideMedia(deps: MediaActorDeps) {
+  checkPorts(deps.config)
+  const { log } = deps
+  const ports: MediaPorts = { rtmpPort: deps.config.rtmpPort, httpPort: deps.config.httpPort }
+  const probeTimeoutMs = Math.max(200, Math.min(1000, Math.floor(deps.config.probeIntervalMs / 2)))
+
+  const runServer = fromCallback<MediaServerCommand>(({ sendBack, receive }) => {
+    const send = (e: MediaServerEvent) => sendBack(e)
+    const proc = spawnMediaServer(deps.processes, {
+      ports,
+      dataDir: deps.dataDir,
+      log,
+      onReady: (m) => {
+        log.info({ pid: m.pid, rtmp: rtmpUrl(ports), flv: flvUrl(ports) }, 'media server ready')
+        send({ type: 'MEDIA.READY' })
+      },
+    })
+    if (proc.pid > 0) send({ type: 'MEDIA.STARTED', pid: proc.pid })
+    void proc.exited.then((info) => {
+      send({ type: 'MEDIA.EXITED', reason: info.reason, normal: info.normal, stderr: proc.stderrTail() })
+    })
+    receive((cmd) => {
+      // Closing the channel is the server's orderly stop (the same path as "parent died").
+      if (cmd.type === 'STOP' && proc.child.connected) proc.child.disconnect()
+    })
+    return () => {
+      if (proc.isRunning()) void proc.stop(KILL_AFTER_TERM_MS)
+    }
+  })
+
+  const probe = fromPromise<void>(async ({ signal }) => {
+    try {
+      await probeMediaHttp(ports, { timeoutMs: probeTimeoutMs, signal })
+    } catch (err) {
+      log.warn({ err: (err as Error).message, httpPort: ports.httpPort }, 'media health probe missed')
+      throw err
+    }
+  })
+
+  return mediaMachine.provide({ actors: { runServer, probe } })
+}
+
+/** An unstarted media actor (the supervisor starts it through `mediaChild`). */
+export function createMediaActor(
+  deps: MediaActorDeps,
+  options: Omit<ActorOptions<ReturnType<typeof provideMedia>>, 'input'> = {},
+): MediaActor {
+  const { probeIntervalMs, probeMisses, startTimeoutMs, stopGraceMs } = deps.config
+  const input = {
+    probeIntervalMs,
+    probeMisses,
+    ...(startTimeoutMs !== undefined ? { startTimeoutMs } : {}),
+    ...(stopGraceMs !== undefined ? { stopGraceMs } : {}),
+  }
+  return createActor(provideMedia(deps), { ...options, input }) as MediaActor
+}
+
+/** The supervisor's child factory: a fresh process and machine per (re)start. */
+export function mediaChild(deps: MediaActorDeps): ChildFactory {
+  return () => machineChild(() => createMediaActor(deps), { stateName: mediaStateName })
+}
+
+export interface MediaStatus {
+  state: string
+  pids: number[]
+  ports: MediaPorts
+  rtmpUrl: string
+  flvUrl: string
+  lastError: string | null
+}
+
+export function mediaStatus(actor: MediaActor, ports: MediaPorts): MediaStatus {
+  const s = actor.getSnapshot()
+  return {
+    state: mediaStateName(s.value),
+    pids: s.context.pids,
+    ports,
+    rtmpUrl: rtmpUrl(ports),
+    flvUrl: flvUrl(ports),
+    lastError: s.context.lastError,
+  }
+}

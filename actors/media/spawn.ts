@@ -1,0 +1,64 @@
+import { fileURLToPath } from 'node:url'
+import type { Logger } from '../../infra/logger.js'
+import type { OwnedProcess, ProcessOwner } from '../../infra/process.js'
+import type { MediaServerReadyMessage } from './server.js'
+import type { MediaPorts } from './urls.js'
+
+/** The child's entry script (TypeScript, run through tsx like the rest of vigil). */
+export const MEDIA_SERVER_ENTRY = fileURLToPath(new URL('./server.ts', import.meta.url))
+
+// Resolved to a file URL here, not left to `--import tsx` resolving from the child's cwd.
+const TSX_LOADER = import.meta.resolve('tsx')
+
+export interface SpawnMediaOptions {
+  ports: MediaPorts
+  /** node-media-server's own small store (publish history); default under the OS temp dir. */
+  dataDir?: string
+  log?: Logger
+  onReady?: (message: MediaServerReadyMessage) => void
+}
+
+const LEVELS: Record<string, 'debug' | 'warn' | 'error'> = {
+  trace: 'debug',
+  debug: 'debug',
+  // node-media-server says "info" for every session open/close: debug for vigil.
+  info: 'debug',
+  warn: 'warn',
+  error: 'error',
+}
+
+/**
+ * Forks the media server: `node --import tsx server.ts` through ProcessOwner, so it gets
+ * setpriv's parent-death signal and a process group like every other child, plus an IPC
+ * channel (fd 3) for the ready report and for "parent gone" (channel closed).
+ */
+export function spawnMediaServer(processes: ProcessOwner, opts: SpawnMediaOptions): OwnedProcess {
+  const args = [
+    '--import', TSX_LOADER,
+    MEDIA_SERVER_ENTRY,
+    '--rtmp-port', String(opts.ports.rtmpPort),
+    '--http-port', String(opts.ports.httpPort),
+    ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []),
+  ]
+  const log = opts.log
+  const proc = processes.spawn(process.execPath, args, {
+    name: 'media',
+    stdin: 'ignore',
+    extraStdio: ['ipc'],
+    log,
+    onStderrLine: (line) => {
+      const m = /^\[(\w+)\]\s?(.*)$/.exec(line)
+      const level = (m && LEVELS[m[1]!]) ?? 'warn'
+      log?.[level]({ media: m ? m[2] : line }, 'media server')
+    },
+  })
+  // Nothing is written there, but a pipe nobody reads can fill and block the child.
+  proc.stdout?.resume()
+  proc.child.on('message', (message: unknown) => {
+    const m = message as Partial<MediaServerReadyMessage> | null
+    if (m && m.type === 'ready') opts.onReady?.(m as MediaServerReadyMessage)
+  })
+  // An IPC write to a child that just died must not become an uncaught 'error'.
+  proc.child.on('error', (err) => log?.debug({ err: err.message }, 'media server channel error'))
+  return proc
+}

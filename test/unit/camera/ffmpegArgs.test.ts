@@ -1,0 +1,119 @@
+import t from 'tap'
+import { buildFfmpegArgs, encodedSize, motionFrameBytes, type FfmpegArgsOptions } from '../../../actors/camera/ffmpegArgs.js'
+import { parseCameraSource } from '../../../actors/camera/source.js'
+
+const RTMP = 'rtmp://127.0.0.1:1935/live/cam'
+const base = (source: string, extra: Partial<FfmpegArgsOptions> = {}): string[] =>
+  buildFfmpegArgs({ source: parseCameraSource(source), width: 1280, height: 720, fps: 15, rtmpUrl: RTMP, ...extra })
+
+/** The value after a flag (first occurrence from `from`). */
+const after = (args: string[], flag: string, from = 0) => {
+  const i = args.indexOf(flag, from)
+  return i < 0 ? undefined : args[i + 1]
+}
+const graph = (args: string[]) => after(args, '-filter_complex') ?? ''
+/** The argv of the output that ends with `target`. */
+const outputSlice = (args: string[], target: string) => {
+  const end = args.indexOf(target)
+  let start = end - 1
+  while (start > 0 && !/^(rtmp:|pipe:)/.test(args[start - 1]!) && args[start - 1] !== graph(args)) start--
+  return args.slice(start, end + 1)
+}
+
+t.test('testsrc: moving picture and bursty sound, real time, rendered at size', async (t) => {
+  const args = base('testsrc')
+  t.equal(args.filter((a) => a === '-re').length, 2, 'both lavfi inputs paced to real time')
+  t.ok(args.includes('testsrc2=size=1280x720:rate=15'))
+  const audio = args[args.indexOf('testsrc2=size=1280x720:rate=15') + 5]
+  t.match(audio, /^aevalsrc=.*mod\(t.*random/, 'tone plus periodic noise bursts')
+  t.notMatch(graph(args), /\[rec\]scale/, 'no scaling of a generated picture')
+  t.notOk(args.includes('-nostdin'), 'stdin kept for q')
+})
+
+t.test('encode: libx264 veryfast/zerolatency, 1 s keyframes, yuv420p, aac, flv to the media server', async (t) => {
+  const args = base('testsrc')
+  const live = outputSlice(args, RTMP)
+  t.equal(after(live, '-c:v'), 'libx264')
+  t.equal(after(live, '-preset'), 'veryfast')
+  t.equal(after(live, '-tune'), 'zerolatency')
+  t.equal(after(live, '-pix_fmt'), 'yuv420p')
+  t.equal(after(live, '-g'), '15', 'GOP = fps: a keyframe per second')
+  t.equal(after(live, '-keyint_min'), '15')
+  t.equal(after(live, '-sc_threshold'), '0', 'no extra keyframes on scene cuts')
+  t.equal(after(live, '-c:a'), 'aac')
+  t.equal(after(live, '-f'), 'flv')
+  t.equal(after(live, '-map'), '[vout]')
+  t.equal(after(base('testsrc', { fps: 25 }), '-g'), '25')
+})
+
+t.test('motion frames: small grey raw video on fd 3', async (t) => {
+  const args = base('testsrc')
+  const out = outputSlice(args, 'pipe:3')
+  t.same(out, ['-map', '[motion]', '-an', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:3'])
+  t.match(graph(args), /\[mot\]fps=5,scale=160:90,format=gray\[motion\]/)
+  t.equal(motionFrameBytes(), 160 * 90)
+  const custom = base('testsrc', { motion: { width: 320, height: 180, fps: 2 } })
+  t.match(graph(custom), /fps=2,scale=320:180,format=gray/)
+})
+
+t.test('snapshots: 1 fps MJPEG on fd 4, or none', async (t) => {
+  const args = base('testsrc')
+  t.same(outputSlice(args, 'pipe:4'), ['-map', '[snap]', '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'image2pipe', 'pipe:4'])
+  t.match(graph(args), /\[snp\]fps=1,scale=640:-2,format=yuvj420p\[snap\]/)
+  t.match(graph(args), /^\[0:v:0\]split=3\[rec\]\[mot\]\[snp\]/)
+  const none = base('testsrc', { snapshot: null })
+  t.notOk(none.includes('pipe:4'))
+  t.match(graph(none), /^\[0:v:0\]split=2\[rec\]\[mot\];/)
+})
+
+t.test('v4l2: capture at the configured size, scaled to it, silent audio track', async (t) => {
+  const args = base('v4l2:/dev/video0')
+  t.same(args.slice(args.indexOf('v4l2') - 1, args.indexOf('v4l2') + 7), ['-f', 'v4l2', '-framerate', '15', '-video_size', '1280x720', '-i', '/dev/video0'])
+  t.ok(args.includes('anullsrc=r=44100:cl=mono'))
+  t.notOk(args.includes('-re'), 'a live device paces itself')
+  t.match(graph(args), /\[rec\]scale=1280:720,format=yuv420p\[vout\]/)
+  t.equal(after(args, '-c:v'), 'libx264')
+  t.equal(after(base('v4l2:/dev/video0', { copyVideo: true }), '-c:v'), 'libx264', 'a raw device cannot be copied')
+})
+
+t.test('rtsp: tcp transport and a socket timeout; optional audio', async (t) => {
+  const args = base('rtsp://user:pw@10.0.0.9:554/stream1')
+  t.equal(after(args, '-rtsp_transport'), 'tcp')
+  t.equal(after(args, '-timeout'), '5000000')
+  t.equal(after(args, '-i'), 'rtsp://user:pw@10.0.0.9:554/stream1')
+  t.equal(after(args, '-map', args.indexOf('[vout]')), '0:a:0?', 'audio when the camera has it')
+  t.equal(after(args, '-c:v'), 'libx264')
+})
+
+t.test('copy when the source is already H.264: no re-encode, still decoded for motion', async (t) => {
+  const args = base('rtsp://cam/stream', { copyVideo: true, copyAudio: true })
+  const live = outputSlice(args, RTMP)
+  t.same(live.slice(0, 4), ['-map', '0:v:0', '-c:v', 'copy'])
+  t.notOk(args.includes('libx264'))
+  t.notOk(live.includes('-g'), 'the source decides keyframes when copying')
+  t.equal(after(live, '-c:a'), 'copy')
+  t.match(graph(args), /^\[0:v:0\]split=2\[mot\]\[snp\];/)
+  t.notMatch(graph(args), /\[rec\]/)
+  const noSnap = base('file:/clips/a.mp4', { copyVideo: true, snapshot: null })
+  t.match(graph(noSnap), /^\[0:v:0\]null\[mot\];/)
+})
+
+t.test('file: looped forever at real time', async (t) => {
+  const args = base('file:/clips/nap.mp4')
+  t.same(args.slice(args.indexOf('-stream_loop'), args.indexOf('-stream_loop') + 5), ['-stream_loop', '-1', '-re', '-i', '/clips/nap.mp4'])
+})
+
+t.test('preview level low/off encodes at half size; full at the configured size', async (t) => {
+  t.same(encodedSize(1280, 720, 'full'), { width: 1280, height: 720 })
+  t.same(encodedSize(1280, 720, 'low'), { width: 640, height: 360 })
+  t.same(encodedSize(1280, 720, 'off'), { width: 640, height: 360 })
+  t.same(encodedSize(641, 359, 'low'), { width: 320, height: 180 }, 'even sizes for yuv420p')
+  t.ok(base('testsrc', { previewLevel: 'low' }).includes('testsrc2=size=640x360:rate=15'))
+  t.match(graph(base('v4l2:/dev/video0', { previewLevel: 'off' })), /\[rec\]scale=640:360,/)
+  t.match(after(base('testsrc', { previewLevel: 'low' }), '-maxrate'), /^\d+k$/)
+})
+
+t.test('quiet, machine-readable stderr', async (t) => {
+  const args = base('testsrc')
+  t.same(args.slice(0, 4), ['-hide_banner', '-nostats', '-loglevel', 'error'])
+})
