@@ -16,6 +16,9 @@ import { CameraFrames, cameraChild } from '../camera/index.js'
 import { registerCameraCommands } from '../camera/commands.js'
 import { mediaChild, rtmpUrl } from '../media/index.js'
 import { saveJpeg } from './snapshots.js'
+import { RecorderHandle, recorderChild } from '../recorder/index.js'
+import { registerRecorderCommands } from '../recorder/commands.js'
+import { systemDisk } from '../../infra/disk.js'
 
 /** What every subsystem of a rig is built from. */
 export interface RigContext {
@@ -75,11 +78,32 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
       alert: ctx.alert,
     }),
   })
+  const recordings = new RecorderHandle()
+  const recorder = spec('recorder', {
+    // Finalizing a session (ffmpeg flushing its last fragment, session.json) takes a moment.
+    shutdownMs: Math.max(config.supervisor.shutdownMs, 8000),
+    factory: recorderChild(
+      {
+        config: { ...config.recorder, node: ctx.node },
+        recordingsDir: ctx.dirs.recordings,
+        inputUrl: rtmpUrl(mediaPorts),
+        ffmpegPath: ctx.ffmpegPath,
+        processes,
+        disk: systemDisk,
+        clock: ctx.clock,
+        log: log.child({ actor: 'recorder' }),
+        alert: ctx.alert,
+        publishEvent: ctx.publishEvent,
+      },
+      recordings,
+    ),
+  })
+  registerRecorderCommands(ctx.router, recordings)
   registerCameraCommands(ctx.router, {
     actor: () => ctx.supervisor().childActor('camera'),
     source: config.camera.source,
     frames,
     saveSnapshot: (jpeg) => saveJpeg(ctx.dirs.snapshots, jpeg, ctx.clock.now()),
   })
-  return [media, camera]
+  return [media, camera, recorder]
 }

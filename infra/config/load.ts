@@ -1,7 +1,7 @@
 import { readFileSync, mkdirSync, accessSync, constants } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve, dirname, isAbsolute } from 'node:path'
-import { Value } from '@sinclair/typebox/value'
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { ConfigSchema, type Config } from './schema.js'
 import { toNodeName } from '../subjects.js'
 
@@ -110,6 +110,19 @@ function envLayer(env: NodeJS.ProcessEnv, problems: string[]): Json {
 /** JSON-pointer-ish `/web/port` → `web.port`, the way an operator names the field. */
 const fieldName = (path: string) => (path === '' ? '(root)' : path.replace(/^\//, '').replaceAll('/', '.'))
 
+/** TypeBox's message, in an operator's words where TypeBox's own are opaque. */
+function problemText(error: ValueError): string {
+  const got = error.value === undefined ? '' : ` (got ${JSON.stringify(error.value)})`
+  if (error.type === ValueErrorType.ObjectAdditionalProperties) return `${fieldName(error.path)}: unknown key${got}`
+  if (error.type === ValueErrorType.Union) {
+    const choices = ((error.schema.anyOf ?? []) as Array<{ const?: unknown }>).map((s) => s.const)
+    if (choices.length > 0 && choices.every((c) => typeof c === 'string')) {
+      return `${fieldName(error.path)}: must be one of ${choices.join(', ')}${got}`
+    }
+  }
+  return `${fieldName(error.path)}: ${error.message}${got}`
+}
+
 /**
  * Loads file + env + overrides, fills defaults, validates with the one schema.
  * Throws ConfigError listing every bad field; never returns a half-valid config.
@@ -133,19 +146,20 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const merged = deepMerge(deepMerge(deepMerge({ node: toNodeName(hostname()) }, fileLayer), envLayer(env, problems)), opts.overrides ?? {})
   // Fill defaults on a copy first, so a wrong type is reported, not silently replaced.
   const withDefaults = Value.Default(ConfigSchema, structuredClone(merged))
-  for (const error of Value.Errors(ConfigSchema, withDefaults)) {
-    problems.push(`${fieldName(error.path)}: ${error.message}${error.value === undefined ? '' : ` (got ${JSON.stringify(error.value)})`}`)
+  const schemaProblems = [...Value.Errors(ConfigSchema, withDefaults)].map(problemText)
+  problems.push(...schemaProblems)
+  // Cross-field rules run on the fields that passed, so one run lists every problem.
+  const candidate = withDefaults as Partial<Config>
+  const hasProblem = (field: string) => schemaProblems.some((p) => p.startsWith(`${field}:`) || p.startsWith(`${field}.`))
+  const { recorder, web } = candidate
+  if (recorder && !hasProblem('recorder') && recorder.stopBelowBytes > recorder.minFreeBytes) {
+    problems.push('recorder.stopBelowBytes: must not exceed recorder.minFreeBytes')
+  }
+  if (web && !hasProblem('web.host') && !hasProblem('web.token') && typeof web.host === 'string' && !isLoopback(web.host) && !web.token) {
+    problems.push(`web.token: required when web.host (${web.host}) is not loopback; set VIGIL_WEB_TOKEN`)
   }
   if (problems.length > 0) throw new ConfigError('invalid configuration:', dedupe(problems))
   const config = withDefaults as Config
-  if (config.recorder.stopBelowBytes > config.recorder.minFreeBytes) {
-    throw new ConfigError('invalid configuration:', ['recorder.stopBelowBytes: must not exceed recorder.minFreeBytes'])
-  }
-  if (!isLoopback(config.web.host) && !config.web.token) {
-    throw new ConfigError('invalid configuration:', [
-      `web.token: required when web.host (${config.web.host}) is not loopback; set VIGIL_WEB_TOKEN`,
-    ])
-  }
   config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(cwd, config.dataDir)
   return config
 }
@@ -156,6 +170,24 @@ function dedupe(lines: string[]): string[] {
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
+
+function dataDirReason(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied'
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a directory (ENOTDIR)'
+    case 'EEXIST':
+      return 'exists and is not a directory (EEXIST)'
+    case 'EROFS':
+      return 'read-only file system (EROFS)'
+    case 'ENOSPC':
+      return 'no space left on the device (ENOSPC)'
+    default:
+      return e.code ?? e.message
+  }
 }
 
 export const dataDirs = ['recordings', 'snapshots', 'logs', 'jetstream'] as const
@@ -170,9 +202,10 @@ export function prepareDataDir(root: string): DataDirs {
       accessSync(path, constants.W_OK)
     } catch (err) {
       const e = err as NodeJS.ErrnoException
-      const where = e.code === 'EACCES' || e.code === 'EPERM' ? (e.path ?? path) : path
+      // e.path is the component that failed (a parent, for a missing chain); path is what we wanted.
+      const where = e.path ?? path
       throw new ConfigError('cannot prepare the data directory:', [
-        `${where}: ${e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : (e.code ?? e.message)} (dataDir ${root}; parent ${dirname(path)})`,
+        `${where}: ${dataDirReason(e)} (dataDir ${root}; creating ${path}, parent ${dirname(path)})`,
       ])
     }
   }

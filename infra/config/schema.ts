@@ -67,6 +67,11 @@ export const ConfigSchema = Obj({
     }),
   }),
   audio: Obj({
+    source: Type.String({
+      minLength: 1,
+      default: 'camera',
+      description: "camera (the camera's live stream) | testsrc (synthetic bursts) | alsa:<device> | rtmp://… rtsp://… http(s)://… | file:/path",
+    }),
     thresholdDb: Type.Number({ maximum: 0, default: -30 }),
     minMs: Ms(300),
     cooldownMs: Ms(5000),
@@ -76,6 +81,7 @@ export const ConfigSchema = Obj({
     minFrames: Type.Integer({ minimum: 1, default: 3 }),
     cooldownMs: Ms(10000),
     maxSnapshots: Type.Integer({ minimum: 1, default: 200 }),
+    pixelThreshold: Type.Integer({ minimum: 1, maximum: 255, default: 25, description: 'grey-level change that counts a pixel as changed' }),
   }),
   logs: Obj({
     level: Type.Union(
@@ -110,6 +116,10 @@ export const ConfigSchema = Obj({
       degrade: Type.Number({ default: 80 }),
       critical: Type.Number({ default: 95 }),
     }),
+    /** A level is left only when the value is this far back past its threshold, for `releaseSamples` samples. */
+    releaseMarginPercent: Type.Number({ minimum: 0, default: 5, description: 'CPU and memory: percentage points' }),
+    releaseMarginDisk: Type.Number({ minimum: 0, default: 0.1, description: 'disk: fraction of the threshold' }),
+    releaseSamples: Type.Integer({ minimum: 1, default: 2 }),
   }),
   supervisor: Obj({
     startTimeoutMs: Ms(20000, 1),

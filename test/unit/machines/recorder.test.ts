@@ -1,0 +1,511 @@
+import t from 'tap'
+import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate'
+import {
+  recorderMachine,
+  recorderStateName,
+  recorderStateNameOf,
+  summarize,
+  type CaptureInput,
+  type FinalizeInput,
+  type FinalizeOutput,
+  type OpenedSession,
+  type RecorderAlert,
+  type RecorderEvent,
+  type RecorderPublication,
+  type RecorderReply,
+  type RecorderSettings,
+} from '../../../machines/recorder.machine.js'
+
+const GiB = 1024 ** 3
+
+const settings: RecorderSettings = {
+  node: 'rig1',
+  segmentS: 10,
+  minFreeBytes: 2 * GiB,
+  stopBelowBytes: 1 * GiB,
+  stallWarnMs: 10_000,
+  stallStopMs: 30_000,
+  diskProbeMs: 1000,
+  reconnectMs: 1000,
+  sourceWaitMs: 5000,
+}
+
+/** Promise-based fakes resolve on the microtask queue; let them land. */
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r))
+}
+
+function harness(
+  opts: { free?: number | Error; finalizeGate?: () => Promise<void>; settings?: Partial<RecorderSettings>; openFails?: boolean; prepareGate?: Promise<void> } = {},
+) {
+  const clock = new SimulatedClock()
+  const replies: RecorderReply[] = []
+  const alerts: RecorderAlert[] = []
+  const published: RecorderPublication[] = []
+  const finalized: FinalizeInput[] = []
+  const disk = { free: opts.free ?? 100 * GiB, probes: 0 } as { free: number | Error; probes: number }
+  const ffmpeg = { live: 0, started: 0, stopped: 0, sendBack: null as null | ((e: RecorderEvent) => void) }
+  let n = 0
+  const machine = recorderMachine.provide({
+    actors: {
+      prepareStore: fromPromise<void, void>(async () => {
+        await opts.prepareGate
+      }),
+      probeDisk: fromPromise<{ freeBytes: number }, void>(async () => {
+        disk.probes += 1
+        if (disk.free instanceof Error) throw disk.free
+        return { freeBytes: disk.free }
+      }),
+      openSession: fromPromise<OpenedSession, { name: string | undefined }>(async ({ input }) => {
+        if (opts.openFails) throw new Error('EACCES: permission denied')
+        n += 1
+        const id = `20250101T0000${String(n).padStart(2, '0')}Z-aaaaaa`
+        return { id, name: input.name ?? 'recording', dir: `/rec/${id}`, startedAt: '2025-01-01T00:00:00.000Z', startedMono: 0 }
+      }),
+      ffmpegCapture: fromCallback<RecorderEvent, CaptureInput>(({ sendBack }) => {
+        ffmpeg.live += 1
+        ffmpeg.started += 1
+        ffmpeg.sendBack = sendBack
+        sendBack({ type: 'FFMPEG.STARTED', pid: 4000 + ffmpeg.started })
+        return () => {
+          ffmpeg.live -= 1
+          ffmpeg.stopped += 1
+        }
+      }),
+      finalizeSession: fromPromise<FinalizeOutput, FinalizeInput>(async ({ input }) => {
+        finalized.push(input)
+        if (opts.finalizeGate) await opts.finalizeGate()
+        const deleted = input.session.bytes === 0
+        return {
+          summary: { ...summarize(input.session), state: input.endState, stopReason: input.stopReason, stoppedAt: '2025-01-01T00:01:00.000Z', durationMs: 60_000, deleted },
+          files: deleted ? [] : [{ file: 'seg-00001.mp4', bytes: input.session.bytes }],
+        }
+      }),
+    },
+    actions: {
+      reply: (_, p) => {
+        if (p) replies.push(p)
+      },
+      raiseAlert: (_, a) => {
+        alerts.push(a)
+      },
+      publishEvent: (_, e) => {
+        published.push(e)
+      },
+      note: () => undefined,
+    },
+  })
+  const actor = createActor(machine, { clock, input: { settings: { ...settings, ...opts.settings } } })
+  actor.start()
+  let req = 0
+  const h = {
+    actor,
+    clock,
+    replies,
+    alerts,
+    published,
+    finalized,
+    disk,
+    ffmpeg,
+    state: () => recorderStateName(actor.getSnapshot()),
+    start(args: { name?: string; idempotencyKey?: string } = {}) {
+      const requestId = `r${++req}`
+      actor.send({ type: 'START', requestId, ...args })
+      return requestId
+    },
+    stop() {
+      const requestId = `r${++req}`
+      actor.send({ type: 'STOP_RECORDING', requestId })
+      return requestId
+    },
+    reply(id: string) {
+      return replies.find((r) => r.requestId === id)
+    },
+    /** Advance simulated time one second at a time, letting promise actors land between ticks. */
+    async advance(ms: number) {
+      for (let left = ms; left > 0; left -= 1000) {
+        clock.increment(Math.min(1000, left))
+        await settle()
+      }
+    },
+    bytes(total: number, mono = 0) {
+      ffmpeg.sendBack?.({ type: 'BYTES', total, segments: 1, mono })
+    },
+  }
+  return h
+}
+
+t.test('starts idle and ready; start → recording, stop → finalized and idle', async (t) => {
+  const h = harness()
+  await settle()
+  t.equal(h.state(), 'idle')
+  t.ok(h.actor.getSnapshot().hasTag('ready'))
+  const s = h.start({ name: 'nap' })
+  await settle()
+  t.equal(h.state(), 'recording')
+  const r = h.reply(s)
+  t.ok(r?.ok)
+  if (r?.ok) t.equal(r.result.name, 'nap')
+  t.same(h.actor.getSnapshot().context.pids, [4001], 'pids of the running ffmpeg')
+  t.equal(h.published[0]?.kind, 'recording.started')
+  h.bytes(5000)
+  const p = h.stop()
+  await settle()
+  t.equal(h.state(), 'idle')
+  t.equal(h.ffmpeg.live, 0, 'ffmpeg stopped')
+  t.same(h.actor.getSnapshot().context.pids, [])
+  const stopped = h.reply(p)
+  t.ok(stopped?.ok)
+  if (stopped?.ok) {
+    t.equal(stopped.result.state, 'finalized')
+    t.equal(stopped.result.bytes, 5000)
+  }
+  t.same(
+    h.published.map((e) => e.kind),
+    ['recording.started', 'segment.closed', 'recording.stopped'],
+    'the last segment is announced at the stop',
+  )
+})
+
+t.test('idempotency: same key → same session; other key → ALREADY_RECORDING; same key after stop → same session', async (t) => {
+  const h = harness()
+  await settle()
+  const a = h.start({ idempotencyKey: 'k1' })
+  await settle()
+  const b = h.start({ idempotencyKey: 'k1' })
+  const c = h.start({ idempotencyKey: 'k2' })
+  const d = h.start()
+  await settle()
+  const ra = h.reply(a)
+  const rb = h.reply(b)
+  t.ok(ra?.ok && rb?.ok)
+  if (ra?.ok && rb?.ok) t.equal(rb.result.id, ra.result.id, 'same session')
+  const rc = h.reply(c)
+  t.equal(rc?.ok === false && rc.error.code, 'ALREADY_RECORDING')
+  const rd = h.reply(d)
+  t.equal(rd?.ok === false && rd.error.code, 'ALREADY_RECORDING', 'no key while recording is another client')
+  t.equal(h.ffmpeg.started, 1, 'one ffmpeg')
+  h.bytes(10)
+  h.stop()
+  await settle()
+  const e = h.start({ idempotencyKey: 'k1' })
+  await settle()
+  const re = h.reply(e)
+  t.equal(h.state(), 'idle', 'a retried start does not record again')
+  t.ok(re?.ok)
+  if (re?.ok && ra?.ok) {
+    t.equal(re.result.id, ra.result.id)
+    t.equal(re.result.state, 'finalized')
+  }
+})
+
+t.test('stop while idle → NOT_RECORDING', async (t) => {
+  const h = harness()
+  await settle()
+  const p = h.stop()
+  await settle()
+  const r = h.reply(p)
+  t.equal(r?.ok === false && r.error.code, 'NOT_RECORDING')
+  t.equal(h.state(), 'idle')
+})
+
+t.test('pre-check: free < minFreeBytes → DISK_FULL, stays idle, no session', async (t) => {
+  const h = harness({ free: 1.5 * GiB })
+  await settle()
+  const s = h.start()
+  await settle()
+  const r = h.reply(s)
+  t.equal(r?.ok === false && r.error.code, 'DISK_FULL')
+  t.equal(h.state(), 'idle')
+  t.equal(h.ffmpeg.started, 0)
+  t.equal(h.finalized.length, 0)
+})
+
+t.test('disk falls below stopBelowBytes → stop, finalize, critical alert, disk_full until space returns', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.bytes(1000)
+  await h.advance(3000)
+  t.ok(h.disk.probes >= 3, 'probed every second')
+  t.equal(h.state(), 'recording')
+  h.disk.free = 0.5 * GiB
+  await h.advance(1000)
+  t.equal(h.state(), 'disk_full')
+  t.ok(h.actor.getSnapshot().hasTag('ready'), 'disk_full is a serving state')
+  t.equal(h.ffmpeg.live, 0)
+  t.equal(h.finalized[0]?.endState, 'disk_full')
+  t.match(h.alerts.find((a) => a.code === 'recorder.disk_full'), { severity: 'critical' })
+  const s = h.start()
+  await settle()
+  const r = h.reply(s)
+  t.equal(r?.ok === false && r.error.code, 'DISK_FULL', 'no start while full')
+  h.disk.free = 1.5 * GiB
+  await h.advance(3000)
+  t.equal(h.state(), 'disk_full', 'above stopBelow but under minFree is not enough (hysteresis)')
+  h.disk.free = 3 * GiB
+  await h.advance(1000)
+  t.equal(h.state(), 'idle', 'back once minFreeBytes is free')
+  const s2 = h.start()
+  await settle()
+  t.ok(h.reply(s2)?.ok)
+  t.equal(h.state(), 'recording')
+})
+
+t.test('ENOSPC from ffmpeg stops at once into disk_full', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.bytes(100)
+  h.ffmpeg.sendBack?.({ type: 'DISK.ENOSPC' })
+  await settle()
+  t.equal(h.state(), 'disk_full')
+  t.equal(h.finalized[0]?.stopReason, 'no space left on device')
+  t.equal(h.alerts.filter((a) => a.code === 'recorder.disk_full' && a.severity === 'critical').length, 1)
+})
+
+t.test('stall: warning at 10 s of unchanged bytes, auto-stop + critical at 30 s', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.bytes(100)
+  await h.advance(9000)
+  h.bytes(200) // growth resets the watchdog
+  await h.advance(9000)
+  t.equal(h.state(), 'recording')
+  t.equal(h.alerts.length, 0)
+  h.bytes(200) // unchanged: no reset
+  await h.advance(1000)
+  t.equal(h.state(), 'stalled', '10 s after the last growth')
+  t.match(h.alerts.at(-1), { severity: 'warning', code: 'recorder.stall' })
+  await h.advance(19_000)
+  t.equal(h.state(), 'stalled')
+  await h.advance(1000)
+  t.equal(h.state(), 'idle', 'auto-stopped 30 s after the last growth')
+  t.match(h.alerts.at(-1), { severity: 'critical', code: 'recorder.stall' })
+  t.equal(h.finalized[0]?.endState, 'stalled')
+  t.equal(h.ffmpeg.live, 0)
+})
+
+t.test('stall clears when bytes flow again', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  await h.advance(10_000)
+  t.equal(h.state(), 'stalled')
+  h.bytes(1)
+  await settle()
+  t.equal(h.state(), 'recording')
+  t.match(h.alerts.at(-1), { severity: 'info', code: 'recorder.stall_cleared' })
+  await h.advance(25_000)
+  t.equal(h.state(), 'stalled', 'the watchdog restarted from the growth')
+})
+
+t.test('source lost and back: same session, new ffmpeg, gap recorded', async (t) => {
+  const h = harness()
+  await settle()
+  const s = h.start()
+  await settle()
+  h.bytes(1000, 0)
+  h.actor.send({ type: 'SOURCE.LOST', reason: 'media restarting', at: '2025-01-01T00:00:05.000Z', mono: 5000 })
+  await settle()
+  t.equal(h.ffmpeg.live, 0, 'ffmpeg stopped while the source is away')
+  t.equal(h.state(), 'recording', 'still the same recording')
+  h.actor.send({ type: 'SOURCE.RESUMED' })
+  await settle()
+  t.equal(h.ffmpeg.live, 1)
+  t.equal(h.ffmpeg.started, 2)
+  h.bytes(1500, 7500)
+  await settle()
+  const session = h.actor.getSnapshot().context.session
+  const first = h.reply(s)
+  t.equal(first?.ok && session?.id, first?.ok ? first.result.id : null, 'same session id')
+  t.same(session?.gaps, [{ at: '2025-01-01T00:00:05.000Z', reason: 'source lost: media restarting', ms: 2500 }])
+})
+
+t.test('ffmpeg exiting on its own → reconnect after a pause with the same session', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.bytes(1000)
+  h.ffmpeg.sendBack?.({ type: 'FFMPEG.EXITED', reason: 'exited with code 1', at: '2025-01-01T00:00:05.000Z', mono: 5000 })
+  await settle()
+  t.same(h.actor.getSnapshot().context.pids, [])
+  t.equal(h.ffmpeg.started, 1)
+  await h.advance(1000)
+  t.equal(h.ffmpeg.started, 2, 'respawned')
+  t.equal(h.state(), 'recording')
+  t.ok(h.actor.getSnapshot().context.openGap, 'gap open until bytes flow')
+})
+
+t.test('a START during stopping is answered after the stop completes, in order', async (t) => {
+  let release!: () => void
+  let gate = new Promise<void>((r) => (release = r))
+  const h = harness({ finalizeGate: () => gate })
+  await settle()
+  h.start()
+  await settle()
+  h.bytes(10)
+  const stop1 = h.stop()
+  await settle()
+  t.equal(h.state(), 'stopping')
+  const start2 = h.start({ name: 'second' })
+  const stop2 = h.stop()
+  await settle()
+  t.notOk(h.reply(start2), 'not answered while the stop is in flight')
+  release()
+  gate = Promise.resolve()
+  await settle()
+  const order = h.replies.map((r) => r.requestId)
+  t.same(order.slice(-3), [stop1, start2, stop2], 'answers in arrival order')
+  t.ok(h.reply(start2)?.ok)
+  t.ok(h.reply(stop2)?.ok)
+  t.equal(h.state(), 'idle')
+  t.equal(h.ffmpeg.live, 0)
+})
+
+t.test('100 rapid start/stop cycles: every command answered once, in order, nothing left running', async (t) => {
+  const h = harness()
+  await settle()
+  const ids: string[] = []
+  for (let i = 0; i < 100; i++) {
+    ids.push(h.start({ name: `c${i}` }))
+    ids.push(h.stop())
+  }
+  await settle()
+  for (let i = 0; i < 200 && h.state() !== 'idle'; i++) await settle()
+  t.equal(h.state(), 'idle')
+  t.equal(h.replies.length, 200, 'every command answered')
+  t.same(h.replies.map((r) => r.requestId), ids, 'in order')
+  t.ok(h.replies.every((r) => r.ok), 'each start found idle, each stop found a recording')
+  // A stop replayed in the same macrostep as its start leaves `recording` before the
+  // invoked capture is started: XState never starts it, so no process is spawned at all.
+  t.ok(h.ffmpeg.started <= 100)
+  t.equal(h.ffmpeg.started, h.ffmpeg.stopped, 'every ffmpeg started was stopped')
+  t.equal(h.ffmpeg.live, 0, 'no ffmpeg left')
+  t.equal(h.finalized.length, 100, 'every session finalized')
+  t.equal(h.actor.getSnapshot().context.queue.length, 0)
+})
+
+t.test('supervisor STOP while recording finalizes then ends with {normal:true}', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.bytes(10)
+  const queued: string[] = []
+  h.actor.send({ type: 'STOP' })
+  queued.push(h.start())
+  await settle()
+  const snap = h.actor.getSnapshot()
+  t.equal(snap.status, 'done')
+  t.same(snap.output, { normal: true, reason: 'stopped' })
+  t.equal(h.finalized[0]?.stopReason, 'recorder shut down')
+  t.equal(h.ffmpeg.live, 0)
+  const r = h.reply(queued[0]!)
+  t.equal(r?.ok === false && r.error.code, 'SHUTTING_DOWN', 'a command behind the stop is refused, not lost')
+})
+
+t.test('supervisor STOP while idle ends at once', async (t) => {
+  const h = harness()
+  await settle()
+  h.actor.send({ type: 'STOP' })
+  await settle()
+  t.equal(h.actor.getSnapshot().status, 'done')
+})
+
+t.test('supervisor STOP during starting: the start completes, then the session is finalized', async (t) => {
+  const h = harness()
+  await settle()
+  const s = h.start()
+  h.actor.send({ type: 'STOP' })
+  await settle()
+  t.equal(h.actor.getSnapshot().status, 'done')
+  const r = h.reply(s)
+  t.ok(r, 'the start got an answer')
+  t.equal(h.ffmpeg.live, 0)
+})
+
+t.test('not ready until the store is prepared; commands sent meanwhile are answered after', async (t) => {
+  let release!: () => void
+  const h = harness({ prepareGate: new Promise<void>((r) => (release = r)) })
+  await settle()
+  t.equal(h.state(), 'starting')
+  t.notOk(h.actor.getSnapshot().hasTag('ready'), 'the supervisor keeps waiting')
+  const s = h.start()
+  await settle()
+  t.notOk(h.reply(s))
+  release()
+  await settle()
+  t.ok(h.reply(s)?.ok)
+  t.equal(h.state(), 'recording')
+})
+
+t.test('a failing disk probe or session open answers the start with an error and stays idle', async (t) => {
+  const probe = harness({ free: new Error('EIO') })
+  await settle()
+  const a = probe.start()
+  await settle()
+  const ra = probe.reply(a)
+  t.equal(ra?.ok === false && ra.error.code, 'UNAVAILABLE')
+  t.equal(probe.state(), 'idle')
+
+  const open = harness({ openFails: true })
+  await settle()
+  const b = open.start()
+  await settle()
+  const rb = open.reply(b)
+  t.equal(rb?.ok === false && rb.error.code, 'INTERNAL')
+  t.match(rb?.ok === false && rb.error.message, /permission denied/)
+  t.equal(open.state(), 'idle')
+  t.equal(open.ffmpeg.started, 0)
+})
+
+t.test('segment.closed is published once per file', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.ffmpeg.sendBack?.({ type: 'SEGMENT.CLOSED', file: 'seg-00001.mp4', bytes: 10 })
+  h.ffmpeg.sendBack?.({ type: 'SEGMENT.CLOSED', file: 'seg-00001.mp4', bytes: 10 })
+  await settle()
+  t.equal(h.published.filter((e) => e.kind === 'segment.closed').length, 1)
+  h.bytes(10)
+  h.stop()
+  await settle()
+  t.equal(h.published.filter((e) => e.kind === 'segment.closed').length, 1, 'finalize does not re-announce it')
+})
+
+t.test('rapid cycles where each ffmpeg does start: all stopped, all finalized', async (t) => {
+  const h = harness()
+  await settle()
+  for (let i = 0; i < 100; i++) {
+    const s = h.start()
+    await settle()
+    const p = h.stop() // sent while ffmpeg runs; the next start follows without waiting
+    if (i % 2 === 0) await settle()
+    t.ok(h.reply(s)?.ok, `start ${i}`)
+    void p
+  }
+  for (let i = 0; i < 20 && h.state() !== 'idle'; i++) await settle()
+  t.equal(h.ffmpeg.started, 100)
+  t.equal(h.ffmpeg.live, 0)
+  t.equal(h.finalized.length, 100)
+  t.ok(h.replies.every((r) => r.ok))
+})
+
+t.test('state names for operators and the supervisor', async (t) => {
+  t.equal(recorderStateNameOf('preparing'), 'starting')
+  t.equal(recorderStateNameOf('idle'), 'idle')
+  t.equal(recorderStateNameOf({ starting: 'opening' }), 'starting')
+  t.equal(recorderStateNameOf({ recording: { capture: 'capturing', watchdog: 'flowing', disk: 'waiting' } }), 'recording')
+  t.equal(recorderStateNameOf({ recording: { capture: 'reconnecting', watchdog: 'stalled', disk: 'probing' } }), 'stalled')
+  t.equal(recorderStateNameOf({ stopping: 'finalizing' }), 'stopping')
+  t.equal(recorderStateNameOf({ disk_full: 'waiting' }), 'disk_full')
+  t.equal(recorderStateNameOf('stopped'), 'stopped')
+})
