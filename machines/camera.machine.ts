@@ -1,4 +1,5 @@
 import { assign, fromCallback, sendTo, setup } from 'xstate'
+import { stateNameBelow } from './stateName.js'
 
 /**
  * camera: one ffmpeg process (the `ffmpeg` actor) captures the source, pushes the live
@@ -433,12 +434,5 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-/** The state an operator reads: the leaf name (`streaming`, `stalled`, `device_error` …). */
-export function cameraStateName(value: unknown): string {
-  if (typeof value === 'string') return value
-  if (value && typeof value === 'object' && 'capturing' in value) {
-    const inner = (value as { capturing: unknown }).capturing
-    return typeof inner === 'string' ? inner : Object.keys(inner as object)[0] ?? 'capturing'
-  }
-  return String(value)
-}
+/** The state an operator reads: `streaming`, `stalled`, `device_error` … */
+export const cameraStateName = stateNameBelow('capturing')

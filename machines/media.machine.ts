@@ -1,4 +1,5 @@
 import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate'
+import { stateNameBelow } from './stateName.js'
 
 /**
  * media: node-media-server in a child process, watched by a health probe.
@@ -201,12 +202,5 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-/** The top-level-ish state an operator reads: `starting`, `running`, `stopping`, `stopped`, `failed`. */
-export function mediaStateName(value: unknown): string {
-  if (typeof value === 'string') return value
-  if (value && typeof value === 'object' && 'serving' in value) {
-    const inner = (value as { serving: unknown }).serving
-    return typeof inner === 'string' ? inner : Object.keys(inner as object)[0] ?? 'serving'
-  }
-  return String(value)
-}
+/** The state an operator reads: `starting`, `running`, `stopping`, `stopped`, `failed`. */
+export const mediaStateName = stateNameBelow('serving')

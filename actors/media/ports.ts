@@ -1,19 +1,8 @@
-import { createServer } from 'node:net'
+import { freePort } from '../../infra/ports.js'
 import { MEDIA_HOST, type MediaPorts } from './urls.js'
 
 /** A port free on loopback right now (the OS picks it; someone else could take it before use). */
-export function pickFreePort(host = MEDIA_HOST): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.once('error', reject)
-    server.listen(0, host, () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('could not pick a free port'))))
-    })
-  })
-}
+export const pickFreePort = (host = MEDIA_HOST): Promise<number> => freePort(host)
 
 /**
  * Config port 0 means "pick a free one" (DESIGN §7). node-media-server skips a listener

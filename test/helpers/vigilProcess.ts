@@ -7,6 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { Test } from 'tap'
 import { freePort } from '../../infra/ports.js'
 import { waitFor } from './wait.js'
+import { command } from '../../infra/nats/client.js'
 
 export const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..')
 export const vigilBin = join(repoRoot, 'bin/vigil.js')
@@ -20,6 +21,14 @@ export interface VigilProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   /** A client on the rig's embedded nats-server, connected once the server is up. */
   client: () => Promise<NatsConnection>
+  /** Waits for supervisor.status to say `running`; returns that status. */
+  running: (nc: NatsConnection) => Promise<SupervisorStatus>
+}
+
+export interface SupervisorStatus {
+  state: string
+  ports: Record<string, number | null>
+  children: Array<{ id: string; state: string; status: string; restarts: number; pids: number[] }>
 }
 
 /**
@@ -65,6 +74,15 @@ export async function startVigil(t: Test, opts: { node: string; env?: Record<str
     dataDir,
     output: () => out,
     exited,
+    running: async (nc) => {
+      let status: SupervisorStatus | undefined
+      await waitFor(async () => {
+        const r = await command<SupervisorStatus>(nc, opts.node, 'supervisor', 'status', {}, { timeoutMs: 2000 })
+        status = r.ok ? r.result : undefined
+        return status?.state === 'running'
+      }, 60000, `supervisor of ${opts.node} running`, 200)
+      return status!
+    },
     client: async () => {
       let nc: NatsConnection | undefined
       await waitFor(async () => {

@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util'
-import { command } from '../../infra/nats/client.js'
 import { decodeJson } from '../../infra/nats/codec.js'
 import { subjects } from '../../infra/subjects.js'
 import type { Alert } from '../../infra/alerts.js'
-import { clientOptions, clientTarget, connectClient, discoverNodes } from './natsArgs.js'
+import { askEachNode, clientOptions, clientTarget, connectClient } from './natsArgs.js'
 
 const help = `usage: vigil alerts [--node N] [--follow] [--json] [--server URL] [--config F]
 
@@ -45,26 +44,13 @@ export async function run(argv: string[]): Promise<number> {
       }
       return 0
     }
-    const nodes = target.nodeGiven ? [target.node] : await discoverNodes(nc, target.timeoutMs)
-    if (nodes.length === 0) {
-      process.stderr.write('vigil alerts: no rig answered on this NATS server\n')
-      return 1
-    }
-    let failed = false
-    for (const node of nodes) {
-      const reply = await command<{ alerts: Alert[]; counts: Record<string, number> }>(nc, node, 'alerts', 'list', {}, { timeoutMs: target.timeoutMs })
-      if (!reply.ok) {
-        failed = true
-        process.stderr.write(`${node}: ${reply.error.code}: ${reply.error.message}\n`)
-        continue
-      }
+    return await askEachNode<{ alerts: Alert[]; counts: Record<string, number> }>(nc, target, 'alerts', 'alerts', 'list', (node, result) => {
       if (!values.json) {
-        const c = reply.result.counts
+        const c = result.counts
         process.stdout.write(`# ${node}: ${c.critical ?? 0} critical, ${c.warning ?? 0} warning, ${c.info ?? 0} info\n`)
       }
-      for (const a of reply.result.alerts) print(a)
-    }
-    return failed ? 1 : 0
+      for (const a of result.alerts) print(a)
+    })
   } finally {
     if (!nc.isClosed()) await nc.close()
   }

@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { Svcm } from '@nats-io/services'
 import { SERVICE_NAME } from '../../infra/subjects.js'
+import { command as commandRequest } from '../../infra/nats/client.js'
 import { loadConfigFromArgs } from './configArgs.js'
 
 /** Flags shared by the client subcommands (cmd, alerts, status, inspect). */
@@ -64,4 +65,33 @@ export async function discoverNodes(nc: NatsConnection, timeoutMs: number): Prom
     if (typeof node === 'string') nodes.add(node)
   }
   return [...nodes].sort()
+}
+
+/**
+ * Asks `actor.verb` of --node N, or of every rig that answers $SRV.PING; calls `onReply`
+ * for each ok reply, prints each error. Exit code: 0 when every node answered ok.
+ */
+export async function askEachNode<T>(
+  nc: NatsConnection,
+  target: ClientTarget,
+  command: string,
+  actor: string,
+  verb: string,
+  onReply: (node: string, result: T) => void,
+): Promise<number> {
+  const nodes = target.nodeGiven ? [target.node] : await discoverNodes(nc, target.timeoutMs)
+  if (nodes.length === 0) {
+    process.stderr.write(`vigil ${command}: no rig answered on this NATS server\n`)
+    return 1
+  }
+  let failed = false
+  for (const node of nodes) {
+    const reply = await commandRequest<T>(nc, node, actor, verb, {}, { timeoutMs: target.timeoutMs })
+    if (reply.ok) onReply(node, reply.result)
+    else {
+      failed = true
+      process.stderr.write(`${node}: ${reply.error.code}: ${reply.error.message}\n`)
+    }
+  }
+  return failed ? 1 : 0
 }

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util'
-import { command } from '../../infra/nats/client.js'
 import type { ChildStatusView } from '../../actors/supervisor/index.js'
-import { clientOptions, clientTarget, connectClient, discoverNodes } from './natsArgs.js'
+import { askEachNode, clientOptions, clientTarget, connectClient } from './natsArgs.js'
 
 const help = `usage: vigil status [--node N] [--json] [--server URL] [--config F]
 
@@ -53,22 +52,9 @@ export async function run(argv: string[]): Promise<number> {
   const nc = await connectClient(target)
   if (!nc) return 1
   try {
-    const nodes = target.nodeGiven ? [target.node] : await discoverNodes(nc, target.timeoutMs)
-    if (nodes.length === 0) {
-      process.stderr.write('vigil status: no rig answered on this NATS server\n')
-      return 1
-    }
-    let failed = false
-    for (const node of nodes) {
-      const reply = await command<StatusReply>(nc, node, 'supervisor', 'status', {}, { timeoutMs: target.timeoutMs })
-      if (!reply.ok) {
-        failed = true
-        process.stderr.write(`${node}: ${reply.error.code}: ${reply.error.message}\n`)
-        continue
-      }
-      process.stdout.write(`${values.json ? JSON.stringify(reply.result) : formatStatus(reply.result)}\n`)
-    }
-    return failed ? 1 : 0
+    return await askEachNode<StatusReply>(nc, target, 'status', 'supervisor', 'status', (_node, result) => {
+      process.stdout.write(`${values.json ? JSON.stringify(result) : formatStatus(result)}\n`)
+    })
   } finally {
     await nc.close()
   }

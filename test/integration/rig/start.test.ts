@@ -1,10 +1,7 @@
 import t from 'tap'
-import { command } from '../../../infra/nats/client.js'
 import { decodeJson } from '../../../infra/nats/codec.js'
 import { startVigil } from '../../helpers/vigilProcess.js'
 import { isAlive, waitFor } from '../../helpers/wait.js'
-
-type Status = { state: string; children: Array<{ id: string; pids: number[] }> }
 
 t.test('SIGTERM of a running `vigil start`: exit 0, shutdown_complete published, no child left', async (t) => {
   const vigil = await startVigil(t, { node: 'sigterm' })
@@ -16,13 +13,8 @@ t.test('SIGTERM of a running `vigil start`: exit 0, shutdown_complete published,
       if (d.ok) states.push((d.value as { state: string }).state)
     },
   })
-  let status: Status | undefined
-  await waitFor(async () => {
-    const r = await command<Status>(nc, 'sigterm', 'supervisor', 'status', {}, { timeoutMs: 2000 })
-    status = r.ok ? r.result : undefined
-    return status?.state === 'running'
-  }, 30000, 'supervisor running')
-  const pids = status!.children.flatMap((c) => c.pids)
+  const status = await vigil.running(nc)
+  const pids = status.children.flatMap((c) => c.pids)
   t.ok(pids.length >= 1, `children own processes: ${pids.join(', ')}`)
   vigil.child.kill('SIGTERM')
   const exit = await vigil.exited
@@ -36,13 +28,8 @@ t.test('SIGTERM of a running `vigil start`: exit 0, shutdown_complete published,
 t.test('SIGKILL of the supervisor takes its children with it', async (t) => {
   const vigil = await startVigil(t, { node: 'sigkill' })
   const nc = await vigil.client()
-  let status: Status | undefined
-  await waitFor(async () => {
-    const r = await command<Status>(nc, 'sigkill', 'supervisor', 'status', {}, { timeoutMs: 2000 })
-    status = r.ok ? r.result : undefined
-    return status?.state === 'running'
-  }, 30000, 'supervisor running')
-  const pids = status!.children.flatMap((c) => c.pids)
+  const status = await vigil.running(nc)
+  const pids = status.children.flatMap((c) => c.pids)
   t.ok(pids.length >= 1)
   await nc.close()
   vigil.child.kill('SIGKILL')

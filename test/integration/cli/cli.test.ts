@@ -1,0 +1,64 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { startVigil, vigilBin } from '../../helpers/vigilProcess.js'
+
+function vigil(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [vigilBin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.once('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+t.test('--help on every subcommand', async (t) => {
+  for (const sub of ['start', 'cmd', 'alerts', 'status', 'check-config', 'ensure-binaries']) {
+    const r = await vigil([sub, '--help'])
+    t.equal(r.code, 0, `${sub} --help exits 0`)
+    t.match(r.stdout, new RegExp(`usage: vigil ${sub}`), `${sub} prints its usage`)
+  }
+  const top = await vigil(['--help'])
+  t.match(top.stdout, /commands:/)
+  const unknown = await vigil(['frobnicate'])
+  t.equal(unknown.code, 2, 'unknown subcommand is a usage error')
+})
+
+t.test('cmd, status and alerts against a running rig', async (t) => {
+  const rig = await startVigil(t, { node: 'clitest' })
+  await rig.running(await rig.client())
+  const server = ['--server', rig.natsUrl]
+
+  const ok = await vigil(['cmd', 'supervisor', 'status', '--node', 'clitest', ...server])
+  t.equal(ok.code, 0, ok.stderr)
+  const reply = JSON.parse(ok.stdout) as { ok: boolean; result: { node: string; children: Array<{ id: string }> } }
+  t.equal(reply.ok, true)
+  t.equal(reply.result.node, 'clitest')
+  t.ok(reply.result.children.some((c) => c.id === 'nats'), 'children listed')
+
+  const bad = await vigil(['cmd', 'supervisor', 'explode', '--node', 'clitest', ...server])
+  t.equal(bad.code, 1, 'an error reply exits 1')
+  t.match(bad.stdout, /"code": "BAD_REQUEST"/)
+  t.match(bad.stderr, /BAD_REQUEST/)
+
+  const notFound = await vigil(['cmd', 'supervisor', 'restart', '--child', 'nope', '--node', 'clitest', ...server])
+  t.equal(notFound.code, 1)
+  t.match(notFound.stdout, /NOT_FOUND/)
+
+  const badJson = await vigil(['cmd', 'supervisor', 'status', '--json', '{nope', '--node', 'clitest', ...server])
+  t.equal(badJson.code, 2, 'bad --json is a usage error')
+
+  const status = await vigil(['status', ...server])
+  t.equal(status.code, 0, status.stderr)
+  t.match(status.stdout, /^clitest\s+running/m, 'discovers the rig through $SRV.PING')
+  t.match(status.stdout, /nats\s+running\s+.*pid \d+/)
+
+  const alerts = await vigil(['alerts', '--node', 'clitest', ...server])
+  t.equal(alerts.code, 0, alerts.stderr)
+  t.match(alerts.stdout, /# clitest: \d+ critical, \d+ warning, \d+ info/)
+
+  const unreachable = await vigil(['status', '--server', 'nats://127.0.0.1:1', '--timeout', '1000'])
+  t.equal(unreachable.code, 1)
+  t.match(unreachable.stderr, /cannot reach NATS/)
+})
