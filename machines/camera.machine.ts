@@ -34,8 +34,6 @@ export interface CameraSettings {
   /** After killing a stalled ffmpeg, how long to wait for its exit before moving on. */
   killGraceMs: number
   backoff: CameraBackoff
-  /** The encode can shrink for the preview level (false when stream-copying the source). */
-  previewScalable: boolean
 }
 
 export interface CameraInput {
@@ -44,7 +42,6 @@ export interface CameraInput {
   stopGraceMs?: number
   killGraceMs?: number
   backoff?: Partial<CameraBackoff>
-  previewScalable?: boolean
   previewLevel?: PreviewLevel
 }
 
@@ -84,7 +81,8 @@ export interface CameraOutput {
 }
 
 export interface RunFfmpegInput {
-  previewLevel: PreviewLevel
+  /** The capture's settings come from the actor layer; nothing varies per start. */
+  attempt: number
 }
 
 export interface FrameDropRecord {
@@ -217,8 +215,6 @@ export const cameraMachine = setup({
   },
   guards: {
     deviceFailure: ({ context, event }) => event.type === 'FFMPEG.EXITED' && failureOf(context, event).kind === 'device',
-    previewEncodeChanges: ({ context, event }) =>
-      event.type === 'SET_PREVIEW' && context.settings.previewScalable && (event.level === 'full') !== (context.previewLevel === 'full'),
   },
   delays: {
     frameTimeout: ({ context }) => context.settings.frameTimeoutMs,
@@ -237,7 +233,6 @@ export const cameraMachine = setup({
       stopGraceMs: input.stopGraceMs ?? CAMERA_DEFAULTS.stopGraceMs,
       killGraceMs: input.killGraceMs ?? CAMERA_DEFAULTS.killGraceMs,
       backoff: { ...CAMERA_DEFAULTS.backoff, ...input.backoff },
-      previewScalable: input.previewScalable ?? true,
     },
     attempt: 0,
     restarts: 0,
@@ -264,7 +259,7 @@ export const cameraMachine = setup({
       invoke: {
         id: 'ffmpeg',
         src: 'runFfmpeg',
-        input: ({ context }) => ({ previewLevel: context.previewLevel }),
+        input: ({ context }) => ({ attempt: context.attempt }),
         onError: {
           target: 'device_error',
           actions: { type: 'countFailure', params: ({ event }) => ({ reason: `ffmpeg could not start: ${errorText(event.error)}` }) },
@@ -295,14 +290,6 @@ export const cameraMachine = setup({
         ],
         STOP: '.stopping',
         RESTART: '.restarting',
-        SET_PREVIEW: [
-          {
-            guard: 'previewEncodeChanges',
-            target: '.restarting',
-            actions: 'setPreview',
-          },
-          { actions: 'setPreview' },
-        ],
       },
       initial: 'starting',
       states: {

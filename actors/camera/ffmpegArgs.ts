@@ -45,8 +45,6 @@ export interface FfmpegArgsOptions {
   motion?: MotionFrameSpec
   /** null: no snapshot output (and no fd 4). */
   snapshot?: SnapshotSpec | null
-  /** 'low' and 'off' encode at half size to free CPU (ignored when copying: nothing to save). */
-  previewLevel?: PreviewLevel
   /** ffmpeg's -loglevel: 'error' keeps the stderr tail about failures, not per-frame chatter. */
   logLevel?: 'error' | 'warning' | 'info'
 }
@@ -61,9 +59,9 @@ export function motionFrameBytes(motion: FrameSize = DEFAULT_MOTION): number {
 
 const even = (n: number) => Math.max(2, Math.round(n / 2) * 2)
 
-/** The encoded size for a preview level: half size below 'full' (a quarter of the pixels to encode). */
-export function encodedSize(width: number, height: number, level: PreviewLevel = 'full'): FrameSize {
-  return level === 'full' ? { width: even(width), height: even(height) } : { width: even(width / 2), height: even(height / 2) }
+/** The encoded size: even width and height, as yuv420p requires. */
+export function encodedSize(width: number, height: number): FrameSize {
+  return { width: even(width), height: even(height) }
 }
 
 /**
@@ -114,7 +112,7 @@ export function buildFfmpegArgs(o: FfmpegArgsOptions): string[] {
   const snapshot = o.snapshot === undefined ? DEFAULT_SNAPSHOT : o.snapshot
   const copyVideo = o.copyVideo === true && o.source.kind !== 'testsrc' && o.source.kind !== 'v4l2'
   const copyAudio = o.copyAudio === true && (o.source.kind === 'rtsp' || o.source.kind === 'file')
-  const size = encodedSize(o.width, o.height, o.previewLevel)
+  const size = encodedSize(o.width, o.height)
   const { args: input, audio } = inputArgs(o.source, o, size)
 
   // One decode, split into the branches that need pixels; a copied stream needs no branch.

@@ -13,14 +13,13 @@
  *   one-shot ffmpeg on the HTTP-FLV would take a second and a process per snapshot).
  *   `snapshot: null` turns it off.
  *
- * Preview levels (SET_PREVIEW, from the governor): the live preview is the same H.264
- * stream the recorder records, so the one lever that saves real CPU is the encode.
- * 'low' and 'off' restart ffmpeg (orderly, 'q') encoding at half width and height (a
- * quarter of the pixels); 'full' restores the configured size. 'off' encodes like 'low';
- * the web actor reads `previewLevel` from `camera.status` to stop serving the player.
- * The recording continues through the change, at the lower size (a new SPS mid-session:
- * the recorder sees a publisher reconnect, as after any camera restart). A stream-copied
- * source (copyVideo) has nothing to save: the level is recorded, ffmpeg is not restarted.
+ * Preview levels (SET_PREVIEW, from the governor): the live preview and the recording
+ * share one H.264 encode, so lowering the encode would lower the recording too; under
+ * pressure "the preview drops before the recording does" (DESIGN §6). The level is
+ * therefore recorded here and acted on by the viewers' side: 'full' plays the live
+ * stream, 'low' shows the 1 fps snapshot JPEG instead of the player, 'off' shows
+ * nothing. The encode is never restarted for it, so the recording keeps its quality
+ * and gets no gap.
  */
 import { createActor, type Actor, type ActorOptions } from 'xstate'
 import {
@@ -157,14 +156,12 @@ export function provideCamera(deps: CameraActorDeps) {
 }
 
 export function cameraInput(deps: CameraActorDeps) {
-  const copying = deps.copyVideo === true && /^(rtsps?:|file:)/i.test(deps.config.source.trim())
   return {
     frameTimeoutMs: deps.config.frameTimeoutMs,
     stopGraceMs: deps.timing?.stopGraceMs ?? STOP_GRACE_MS,
     ...(deps.timing?.startTimeoutMs !== undefined ? { startTimeoutMs: deps.timing.startTimeoutMs } : {}),
     ...(deps.timing?.killGraceMs !== undefined ? { killGraceMs: deps.timing.killGraceMs } : {}),
     ...(deps.timing?.backoff ? { backoff: deps.timing.backoff } : {}),
-    previewScalable: !copying,
     previewLevel: deps.previewLevel ?? 'full',
   }
 }

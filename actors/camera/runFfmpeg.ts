@@ -13,8 +13,7 @@ export interface RunFfmpegDeps {
   ffmpegPath: string
   processes: ProcessOwner
   log: Logger
-  /** Everything but the preview level, which the machine decides per start. */
-  args: Omit<FfmpegArgsOptions, 'previewLevel'>
+  args: FfmpegArgsOptions
   /** After 'q', SIGTERM this much later (the machine kills outright at its own grace). */
   termAfterQuitMs: number
   onFrame(gray: Buffer, info: GrayFrameInfo): void
@@ -34,7 +33,7 @@ export function runFfmpegLogic(deps: RunFfmpegDeps) {
     const { log } = deps
     const motion = deps.args.motion
     const info: GrayFrameInfo = { width: motion?.width ?? 160, height: motion?.height ?? 90 }
-    const args = buildFfmpegArgs({ ...deps.args, previewLevel: input.previewLevel })
+    const args = buildFfmpegArgs(deps.args)
     const withSnapshots = deps.args.snapshot !== null
     const proc = deps.processes.spawn(deps.ffmpegPath, args, {
       name: 'camera',
@@ -44,7 +43,7 @@ export function runFfmpegLogic(deps: RunFfmpegDeps) {
       log,
       onStderrLine: (line) => log.warn({ ffmpeg: redactCredentials(line) }, 'ffmpeg'),
     })
-    log.info({ pid: proc.pid, previewLevel: input.previewLevel }, 'camera ffmpeg started')
+    log.info({ pid: proc.pid, attempt: input.attempt }, 'camera ffmpeg started')
     if (proc.pid > 0) send({ type: 'FFMPEG.STARTED', pid: proc.pid })
 
     // Writes to a process that just died fail with EPIPE: that is its exit, reported below.

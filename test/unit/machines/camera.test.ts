@@ -278,42 +278,21 @@ t.test('STOP while waiting to reconnect ends at once', async (t) => {
   t.equal(h.runs.length, 1, 'no new ffmpeg')
 })
 
-t.test('SET_PREVIEW low restarts ffmpeg at the reduced encode; off keeps it', async (t) => {
+t.test('SET_PREVIEW records the level and never restarts the encode the recording shares', async (t) => {
   const h = start()
-  t.equal(h.runs[0]!.input.previewLevel, 'full')
   h.frames(2)
-  h.actor.send({ type: 'SET_PREVIEW', level: 'low' })
-  t.same(h.runs[0]!.commands, [{ type: 'QUIT' }], 'orderly stop, not a kill')
-  t.equal(h.runs.length, 2)
-  t.equal(h.runs[1]!.input.previewLevel, 'low')
-  t.equal(h.ctx().previewLevel, 'low')
-  t.equal(h.ctx().attempt, 0, 'a planned restart is not a failure')
-  h.frames(1)
-  h.actor.send({ type: 'SET_PREVIEW', level: 'off' })
-  t.equal(h.runs.length, 2, 'low and off encode the same')
-  t.equal(h.ctx().previewLevel, 'off')
-  h.actor.send({ type: 'SET_PREVIEW', level: 'full' })
-  t.equal(h.runs.length, 3)
-  t.equal(h.runs[2]!.input.previewLevel, 'full')
-  h.actor.stop()
-})
-
-t.test('SET_PREVIEW with a stream-copied source only records the level', async (t) => {
-  const h = start({ previewScalable: false })
-  h.frames(1)
-  h.actor.send({ type: 'SET_PREVIEW', level: 'low' })
-  t.equal(h.runs.length, 1)
-  t.equal(h.ctx().previewLevel, 'low')
-  h.actor.stop()
-})
-
-t.test('SET_PREVIEW while reconnecting applies to the next start', async (t) => {
-  const h = start()
-  h.frames(1)
+  for (const level of ['low', 'off', 'full', 'off'] as const) {
+    h.actor.send({ type: 'SET_PREVIEW', level })
+    t.equal(h.ctx().previewLevel, level)
+  }
+  t.equal(h.runs.length, 1, 'one ffmpeg throughout')
+  t.same(h.runs[0]!.commands, [], 'never asked to quit')
+  t.equal(cameraStateName(h.actor.getSnapshot().value), 'streaming')
   h.exit('killed by SIGKILL')
   h.actor.send({ type: 'SET_PREVIEW', level: 'low' })
   h.clock.increment(250)
-  t.equal(h.runs[1]!.input.previewLevel, 'low')
+  t.equal(h.runs.length, 2, 'a reconnect still happens for its own reason')
+  t.equal(h.ctx().previewLevel, 'low', 'the level survives the reconnect')
   h.actor.stop()
 })
 
