@@ -5,7 +5,7 @@ import type { Logger } from '../../infra/logger.js'
 import type { OwnedProcess, ProcessOwner } from '../../infra/process.js'
 import type { CaptureInput, RecorderEvent } from '../../machines/recorder.machine.js'
 import { recorderFfmpegArgs } from './ffmpegArgs.js'
-import { hasMediaFragment, nextSegmentNumber, scanSegments } from './session.js'
+import { hasMediaFragment, nextSegmentNumber, scanSegments, segmentNumber } from './session.js'
 
 /**
  * ffmpeg exits outlive the state that started them (SIGTERM, then the trailer
@@ -64,6 +64,8 @@ export function ffmpegCaptureLogic(deps: CaptureDeps) {
     let scanning: Promise<void> | null = null
     let lastTotal = -1
     let enospc = false
+    // Segments numbered below this were written by an earlier run of the session.
+    let firstOwnSegment = Number.POSITIVE_INFINITY
     const announced = new Set<string>()
 
     const scan = async (final: boolean) => {
@@ -77,7 +79,11 @@ export function ffmpegCaptureLogic(deps: CaptureDeps) {
         sendBack({ type: 'SEGMENT.CLOSED', file: s.file, bytes: s.bytes })
       }
       const total = segs.reduce((n, s) => n + s.bytes, 0)
-      if (!closed && total !== lastTotal) {
+      // Only this run's own output counts as bytes flowing: an earlier run's ffmpeg, SIGTERMed
+      // when the source was lost, flushes its last fragment after this run has started, and
+      // that growth must not close the gap (or quiet the stall watchdog) before new media arrives.
+      const ownBytes = segs.filter((s) => (segmentNumber(s.file) ?? 0) >= firstOwnSegment).reduce((n, s) => n + s.bytes, 0)
+      if (!closed && ownBytes > 0 && total !== lastTotal) {
         lastTotal = total
         sendBack({ type: 'BYTES', total, segments: segs.length, mono: deps.clock.monotonic() })
       }
@@ -96,6 +102,7 @@ export function ffmpegCaptureLogic(deps: CaptureDeps) {
       for (const s of await scanSegments(input.dir)) announced.add(s.file)
       const startNumber = await nextSegmentNumber(input.dir)
       if (closed) return
+      firstOwnSegment = startNumber
       const inputUrl = typeof deps.inputUrl === 'function' ? deps.inputUrl() : deps.inputUrl
       const args = recorderFfmpegArgs({
         inputUrl,

@@ -44,6 +44,13 @@ export const SEGMENT_PATTERN = 'seg-%05d.mp4'
  *   unplayable; fragmented, a kill loses at most the fragment being written (~1 s).
  *   Verified: a SIGKILLed run's open segment still probes with both streams.
  *   `default_base_moof` makes fragments self-relative (what browsers/MSE expect).
+ * - `flush_packets=1` (same option string, so the inner mp4 muxer gets it; a global
+ *   `-flush_packets` does not reach it): without it a finished fragment stays in the
+ *   muxer's I/O buffer and nothing but the 28-byte ftyp reaches the disk until the
+ *   segment closes, so a SIGKILL lost the whole open segment (10 s by default) and
+ *   the bytes the stall watchdog watches only moved once per segment. With it each
+ *   fragment is written at its keyframe (measured, ffmpeg 5.1: the file grows every
+ *   second; a SIGKILL after 6 s leaves 6.0 s that play).
  * - `-reset_timestamps 1`: each segment starts at t=0, so each plays on its own and
  *   ffprobe durations add up to the recording.
  * - `-segment_start_number N` + `seg-%05d.mp4`: numbering continues across ffmpeg runs
@@ -76,7 +83,7 @@ export function recorderFfmpegArgs(o: RecorderFfmpegOptions): string[] {
     '-reset_timestamps', '1',
     '-segment_start_number', String(o.startNumber),
     '-segment_format', 'mp4',
-    '-segment_format_options', 'movflags=+frag_keyframe+empty_moov+default_base_moof',
+    '-segment_format_options', 'movflags=+frag_keyframe+empty_moov+default_base_moof:flush_packets=1',
     output,
   ]
 }

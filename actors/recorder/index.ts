@@ -33,6 +33,7 @@ import {
   writeSession,
   SESSION_SCHEMA_VERSION,
   type GapRecord,
+  type SessionFile,
 } from './session.js'
 import { createSessionIds, type SessionIdSource } from './sessionId.js'
 
@@ -138,8 +139,26 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
     await retention()
   })
 
+  // Final session.json files a full disk refused (ENOSPC): written again by the next disk
+  // probe (every second in disk_full), so a session does not stay `recording` on disk until
+  // a restart reconciles it.
+  const unwritten = new Map<string, SessionFile>()
+  const writeUnwritten = async () => {
+    for (const [dir, file] of unwritten) {
+      try {
+        await writeSession(dir, file)
+        unwritten.delete(dir)
+        log.info({ session: file.id, state: file.state }, 'final session.json written now that the disk has space')
+      } catch (err) {
+        // Gone (deleted by an operator): nothing left to finalize. Anything else: next probe.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') unwritten.delete(dir)
+      }
+    }
+  }
+
   const probeDisk = fromPromise<{ freeBytes: number }, void>(async () => {
     const { freeBytes } = await deps.disk.free(recordingsDir)
+    if (unwritten.size > 0) await writeUnwritten()
     return { freeBytes }
   })
 
@@ -218,25 +237,28 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
       summary.deleted = true
       log.info({ session: session.id }, 'session had no media; deleted')
     } else {
+      const final: SessionFile = {
+        schemaVersion: SESSION_SCHEMA_VERSION,
+        node: config.node,
+        name: session.name,
+        id: session.id,
+        startedAt: session.startedAt,
+        startedMono: session.startedMono,
+        state: input.endState,
+        stopReason: input.stopReason,
+        stoppedAt: summary.stoppedAt,
+        durationMs: summary.durationMs,
+        segments,
+        gaps,
+      }
       try {
-        await writeSession(session.dir, {
-          schemaVersion: SESSION_SCHEMA_VERSION,
-          node: config.node,
-          name: session.name,
-          id: session.id,
-          startedAt: session.startedAt,
-          startedMono: session.startedMono,
-          state: input.endState,
-          stopReason: input.stopReason,
-          stoppedAt: summary.stoppedAt,
-          durationMs: summary.durationMs,
-          segments,
-          gaps,
-        })
+        await writeSession(session.dir, final)
       } catch (err) {
-        // A full disk can refuse even this small write. The segments are safe and the
-        // next startup reconciles the session to `interrupted`: report, do not fail the stop.
-        log.error({ err, session: session.id }, 'could not write the final session.json')
+        // A full disk can refuse even this small write. The segments are safe: report, do not
+        // fail the stop, and write it again once the disk has space (a restart before that
+        // reconciles the session to `interrupted`).
+        log.error({ err, session: session.id }, 'could not write the final session.json; will retry when the disk has space')
+        unwritten.set(session.dir, final)
       }
       log.info({ session: session.id, state: input.endState, bytes, segments: segments.length, durationMs: summary.durationMs }, 'session finalized')
     }

@@ -12,13 +12,21 @@ import type { SupervisedChild } from '../supervisor/index.js'
 import type { ChildFactory } from '../supervisor/child.js'
 import type { RigPorts } from './index.js'
 import { join } from 'node:path'
-import { CameraFrames, cameraChild } from '../camera/index.js'
+import { CameraFrames, cameraChild, type PreviewLevel } from '../camera/index.js'
+import { snapshotName } from '../motion/index.js'
+import { storeSnapshot } from '../motion/snapshot.js'
 import { registerCameraCommands } from '../camera/commands.js'
 import { mediaChild, rtmpUrl } from '../media/index.js'
-import { saveJpeg } from './snapshots.js'
 import { RecorderHandle, recorderChild } from '../recorder/index.js'
 import { registerRecorderCommands } from '../recorder/commands.js'
 import { systemDisk } from '../../infra/disk.js'
+import { VigilError } from '../../infra/errors.js'
+import { LogsHandle, logsChild, registerLogsCommands, type LogFiles } from '../logs/index.js'
+import { GovernorHandle, governorChild, registerGovernorCommands } from '../governor/index.js'
+import { AudioHandle, audioChild, registerAudioCommands } from '../audio/index.js'
+import { MotionHandle, motionChild, registerMotionCommands } from '../motion/index.js'
+import { webChild, type WebMetrics } from '../web/index.js'
+import { webDepsFromRig } from '../web/rig.js'
 
 /** What every subsystem of a rig is built from. */
 export interface RigContext {
@@ -30,6 +38,8 @@ export interface RigContext {
   ports: RigPorts
   node: string
   ffmpegPath: string
+  logFiles: LogFiles
+  webMetrics: WebMetrics
   /** Raise an alert: logged, kept in the alert log, published, fed. */
   alert(input: AlertInput): void
   /** Publish a state change (NATS + feed); the supervisor does this for its children. */
@@ -53,11 +63,39 @@ export type SpecBuilder = (id: string, over: Partial<SupervisedChild> & { factor
  */
 export const shutdownOrder = ['recorder', 'motion', 'audio', 'camera', 'media', 'web', 'governor', 'logs', 'nats']
 
-/** The subsystems of DESIGN.md §3 in start order, as far as they are built. */
+/** The subsystems of DESIGN.md §3 in start order (nats is added by the rig when embedded). */
 export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promise<SupervisedChild[]> {
   const { config, processes, log } = ctx
   const frames = new CameraFrames((err) => log.warn({ err }, 'a camera frame listener failed'))
   const mediaPorts = { rtmpPort: ctx.ports.rtmp, httpPort: ctx.ports.flv }
+
+  const logsHandle = new LogsHandle(ctx.logFiles)
+  registerLogsCommands(ctx.router, logsHandle)
+  const logs = spec('logs', { factory: logsChild({ logFiles: ctx.logFiles, alert: ctx.alert }, logsHandle) })
+
+  const recordings = new RecorderHandle()
+  const governorHandle = new GovernorHandle(config.governor)
+  registerGovernorCommands(ctx.router, governorHandle)
+  const setPreview = (level: PreviewLevel) => ctx.supervisor().childActor('camera')?.send({ type: 'SET_PREVIEW', level })
+  const governor = spec('governor', {
+    factory: governorChild(
+      {
+        config: config.governor,
+        dataDir: ctx.dirs.root,
+        log: log.child({ actor: 'governor' }),
+        alert: ctx.alert,
+        setPreview,
+        stopRecording: () =>
+          recordings.stop().then(
+            () => true,
+            (err: unknown) =>
+              err instanceof VigilError && (err.code === 'NOT_RECORDING' || err.code === 'UNAVAILABLE') ? false : Promise.reject(err),
+          ),
+      },
+      governorHandle,
+    ),
+  })
+
   const media = spec('media', {
     factory: mediaChild({
       config: { ...mediaPorts, probeIntervalMs: config.media.probeIntervalMs, probeMisses: config.media.probeMisses },
@@ -76,9 +114,30 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
       frames,
       clock: ctx.clock,
       alert: ctx.alert,
+      onFrameDrop: (record) => {
+        ctx.logFiles.frameDropLog.write(record)
+        ctx.webMetrics.frameDropped('camera', record.reason)
+      },
     }),
   })
-  const recordings = new RecorderHandle()
+
+  // The recorder copies the camera's stream from the media server. node-media-server keeps
+  // a player connected across a publisher's restart, so the recorder's ffmpeg never sees a
+  // camera restart (it goes on with timestamps that jump back, no gap recorded): tell the
+  // recorder, which closes the segment, records the gap and resumes in a new segment.
+  // A camera that comes back after a restart also gets the governor's current preview level.
+  ctx.feed.subscribe((item) => {
+    if (item.type !== 'state') return
+    if (item.actor === 'camera') {
+      if (item.state === 'streaming') {
+        recordings.sourceResumed()
+        const level = governorHandle.status().preview
+        if (level && level !== 'full') setPreview(level)
+      } else recordings.sourceLost(`camera ${item.state}`)
+    } else if (item.actor === 'media' && item.state !== 'running') {
+      recordings.sourceLost(`media server ${item.state}`)
+    }
+  })
   const recorder = spec('recorder', {
     // Finalizing a session (ffmpeg flushing its last fragment, session.json) takes a moment.
     shutdownMs: Math.max(config.supervisor.shutdownMs, 8000),
@@ -99,11 +158,58 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
     ),
   })
   registerRecorderCommands(ctx.router, recordings)
+
+  const audioHandle = new AudioHandle(config.audio)
+  registerAudioCommands(ctx.router, audioHandle)
+  const audio = spec('audio', {
+    factory: audioChild(
+      {
+        config: config.audio,
+        ffmpegPath: ctx.ffmpegPath,
+        processes,
+        log: log.child({ actor: 'audio' }),
+        clock: ctx.clock,
+        cameraUrl: () => rtmpUrl(mediaPorts),
+        alert: ctx.alert,
+        publishEvent: ctx.publishEvent,
+      },
+      audioHandle,
+    ),
+  })
+
+  const motionHandle = new MotionHandle(config.motion)
+  registerMotionCommands(ctx.router, motionHandle)
+  const motionDeps = {
+    config: config.motion,
+    snapshotsDir: ctx.dirs.snapshots,
+    frames,
+    latestJpeg: () => frames.latestSnapshot(),
+    ffmpegPath: ctx.ffmpegPath,
+    processes,
+    log: log.child({ actor: 'motion' }),
+    clock: ctx.clock,
+    publishEvent: ctx.publishEvent,
+  }
+  const motion = spec('motion', { factory: motionChild(motionDeps, motionHandle) })
+
   registerCameraCommands(ctx.router, {
     actor: () => ctx.supervisor().childActor('camera'),
     source: config.camera.source,
     frames,
-    saveSnapshot: (jpeg) => saveJpeg(ctx.dirs.snapshots, jpeg, ctx.clock.now()),
+    // The motion actor's store: one naming sequence and one bound for every snapshot.
+    saveSnapshot: (jpeg) => {
+      const at = ctx.clock.now()
+      return storeSnapshot(
+        { dir: ctx.dirs.snapshots, maxSnapshots: config.motion.maxSnapshots, log: motionDeps.log },
+        jpeg,
+        snapshotName(at, motionHandle.nextSeq()),
+        at,
+      )
+    },
   })
-  return [media, camera, recorder]
+
+  const web = spec('web', {
+    factory: webChild(webDepsFromRig(ctx, { metrics: ctx.webMetrics, recorderStatus: () => recordings.status() })),
+  })
+  return [logs, governor, media, camera, recorder, audio, motion, web]
 }

@@ -14,6 +14,8 @@ import { ensureStreams } from '../../infra/nats/streams.js'
 import { createCommandRouter, type CommandRouter } from '../../infra/nats/commands.js'
 import { createSupervisor, type SupervisedChild, type SupervisorHandle } from '../supervisor/index.js'
 import { registerSupervisorCommands } from './commands.js'
+import { createLogFiles, type LogFiles } from '../logs/index.js'
+import { createWebMetrics } from '../web/index.js'
 import { embeddedNatsChild } from './natsChild.js'
 import { defaultChildren, shutdownOrder, type RigContext, type SpecBuilder } from './children.js'
 
@@ -31,6 +33,8 @@ export interface RigOptions {
   processes?: ProcessOwner
   /** Replace the subsystem children (tests supervise test children). The nats child is kept. */
   children?: (ctx: RigContext, spec: SpecBuilder) => SupervisedChild[]
+  /** The rotated log files; `vigil start` opens them before the logger. Made here when absent. */
+  logFiles?: LogFiles
 }
 
 /** The rig cannot start as configured (a port in use, a missing binary): exit 1 with this line. */
@@ -89,7 +93,18 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
 
   const alerts = new AlertLog({ node, now: () => clock.now() })
   const bus = createBus({ node, log, clock })
-  const router = createCommandRouter({ node, log, clock })
+  const logFiles = opts.logFiles ?? createLogFiles({ dir: dirs.logs, config: config.logs })
+  // Made before the router, so the command latency histogram outlives web restarts.
+  const webMetrics = createWebMetrics({ node })
+  const router = createCommandRouter({
+    node,
+    log,
+    clock,
+    onCommand: (record) => {
+      webMetrics.observeCommand(record)
+      logFiles.commandLog.write(record)
+    },
+  })
   const feed = createFeed()
   const raise = (input: AlertInput) => {
     const alert = alerts.add(input)
@@ -133,7 +148,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     return finalPublish
   }
 
-  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, alert: raise, publishState, publishEvent, feed, bus, router, alerts, supervisor: () => supervisor }
+  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, logFiles, webMetrics, alert: raise, publishState, publishEvent, feed, bus, router, alerts, supervisor: () => supervisor }
   const spec: SpecBuilder = (id, over) => ({
     id,
     restart: 'permanent',

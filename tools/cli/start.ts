@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { ConfigError } from '../../infra/config/load.js'
 import { createLogger } from '../../infra/logger.js'
+import { createLogFiles, logsDirOf } from '../../actors/logs/index.js'
 import { startRig, RigStartError } from '../../actors/rig/index.js'
 import { configOptions, loadConfigFromArgs } from './configArgs.js'
 
@@ -36,11 +37,19 @@ export async function run(argv: string[]): Promise<number> {
   if ('exitCode' in loaded) return loaded.exitCode
   const config = loaded.config
   if (values.inspect) config.inspect = values.inspect as 'stately' | 'none'
-  const log = createLogger({ level: config.logs.level, base: { node: config.node } })
+  // The log files first, so vigil.log gets every line the rig writes, its start included.
+  let logFiles
+  try {
+    logFiles = createLogFiles({ dir: logsDirOf(config.dataDir), config: config.logs })
+  } catch (err) {
+    process.stderr.write(`vigil: cannot open the log files under ${logsDirOf(config.dataDir)}: ${(err as Error).message}\n`)
+    return 2
+  }
+  const log = createLogger({ level: config.logs.level, base: { node: config.node }, streams: [logFiles.mainStream] })
 
   let rig
   try {
-    rig = await startRig({ config, log })
+    rig = await startRig({ config, log, logFiles })
   } catch (err) {
     if (err instanceof ConfigError || err instanceof RigStartError) {
       process.stderr.write(`vigil: ${err.message}\n`)
@@ -56,5 +65,6 @@ export async function run(argv: string[]): Promise<number> {
   process.off('SIGTERM', onSignal)
   process.off('SIGINT', onSignal)
   await new Promise<void>((resolve) => log.flush(() => resolve()))
+  await logFiles.close()
   return code
 }

@@ -13,7 +13,7 @@ t.test('copy into fragmented mp4 segments', async (t) => {
   t.equal(valueOf(args, '-segment_time'), '10')
   t.equal(valueOf(args, '-reset_timestamps'), '1')
   t.equal(valueOf(args, '-segment_format'), 'mp4')
-  t.equal(valueOf(args, '-segment_format_options'), 'movflags=+frag_keyframe+empty_moov+default_base_moof')
+  t.equal(valueOf(args, '-segment_format_options'), 'movflags=+frag_keyframe+empty_moov+default_base_moof:flush_packets=1')
   t.equal(valueOf(args, '-segment_start_number'), '1')
   t.equal(args.at(-1), '/var/rec/20240101T000000Z-abcdef/seg-%05d.mp4')
   t.ok(args.includes('-nostdin'))

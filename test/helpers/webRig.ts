@@ -1,0 +1,416 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
+import { createRequire } from 'node:module'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { createActor, setup } from 'xstate'
+import { AlertLog, type AlertInput } from '../../infra/alerts.js'
+import { systemClock } from '../../infra/clock.js'
+import { createManualDisk, type ManualDisk } from '../../infra/disk.js'
+import { VigilError, type ErrorCode } from '../../infra/errors.js'
+import { createFeed, type Feed } from '../../infra/feed.js'
+import { silentLogger, type Logger } from '../../infra/logger.js'
+import { createCommandRouter, type CommandRecord, type CommandRouter } from '../../infra/nats/commands.js'
+import { createSupervisor, type SupervisorHandle } from '../../actors/supervisor/index.js'
+import { machineChild } from '../../actors/supervisor/machineChild.js'
+import { createWebMetrics, webChild, type WebDeps, type WebMetrics } from '../../actors/web/index.js'
+import { waitFor } from './wait.js'
+
+/**
+ * A small rig around a real web server: a real command router (with fake
+ * recorder commands that answer the recorder's codes), a real supervisor with a
+ * fake camera child and the web child, temp data dirs, a disk set by hand.
+ */
+
+export const TEST_TOKEN = 'test-token-0123456789abcdef'
+export const CAMERA_PASSWORD = 'hunter2-camera-password'
+
+export interface FakeRecorder {
+  session: null | { id: string; name: string; startedAt: string; bytes: number; segments: number; idempotencyKey?: string }
+  freeBytes: number
+  minFreeBytes: number
+  /** Every command takes this long (slow-request logging). */
+  delayMs?: number
+  /** The next commands fail with this code (a plain Error for 'throw': INTERNAL). */
+  failWith?: ErrorCode | 'throw'
+}
+
+async function misbehave(rec: FakeRecorder): Promise<void> {
+  if (rec.delayMs) await new Promise((r) => setTimeout(r, rec.delayMs))
+  if (rec.failWith === 'throw') throw new Error('the fake recorder broke')
+  if (rec.failWith) throw new VigilError(rec.failWith, `fake failure ${rec.failWith}`)
+}
+
+export function registerFakeRecorder(router: CommandRouter, rec: FakeRecorder): void {
+  let n = 0
+  router.register({
+    actor: 'recorder',
+    verb: 'start',
+    description: 'fake',
+    args: Type.Object({ name: Type.Optional(Type.String({ maxLength: 128 })) }, { additionalProperties: false }),
+    handler: async (args: { name?: string }, ctx) => {
+      await misbehave(rec)
+      if (rec.session) {
+        if (ctx.idempotencyKey !== undefined && rec.session.idempotencyKey === ctx.idempotencyKey) return rec.session
+        throw new VigilError('ALREADY_RECORDING', `already recording session ${rec.session.id}`, { session: rec.session.id })
+      }
+      if (rec.freeBytes < rec.minFreeBytes) {
+        throw new VigilError('DISK_FULL', `only ${rec.freeBytes} bytes free; need ${rec.minFreeBytes}`, { freeBytes: rec.freeBytes, minFreeBytes: rec.minFreeBytes })
+      }
+      n += 1
+      rec.session = {
+        id: `20250101T00000${n % 10}Z-abcdef`,
+        name: args.name ?? 'session',
+        startedAt: new Date().toISOString(),
+        bytes: 1234,
+        segments: 2,
+        ...(ctx.idempotencyKey === undefined ? {} : { idempotencyKey: ctx.idempotencyKey }),
+      }
+      return rec.session
+    },
+  })
+  router.register({
+    actor: 'recorder',
+    verb: 'stop',
+    description: 'fake',
+    args: Type.Object({}, { additionalProperties: false }),
+    handler: async () => {
+      await misbehave(rec)
+      if (!rec.session) throw new VigilError('NOT_RECORDING', 'not recording')
+      const done = { ...rec.session, state: 'finalized' }
+      rec.session = null
+      return done
+    },
+  })
+  router.register({
+    actor: 'recorder',
+    verb: 'status',
+    description: 'fake',
+    readOnly: true,
+    args: Type.Object({}, { additionalProperties: false }),
+    handler: async () => ({ state: rec.session ? 'recording' : 'idle', session: rec.session }),
+  })
+}
+
+/** A camera stand-in whose context holds what must never reach a browser. */
+const fakeCameraMachine = setup({
+  types: { context: {} as Record<string, unknown> },
+}).createMachine({
+  id: 'camera',
+  context: {
+    source: `rtsp://admin:${CAMERA_PASSWORD}@192.0.2.10/stream1`,
+    password: CAMERA_PASSWORD,
+    credentials: { user: 'admin', pass: CAMERA_PASSWORD },
+    frames: 42,
+    pids: [],
+  },
+  initial: 'streaming',
+  states: {
+    streaming: { tags: ['ready'], on: { STOP: 'stopped' } },
+    stopped: { type: 'final' },
+  },
+})
+
+export interface WebRig {
+  baseUrl: string
+  host: string
+  port: number
+  app: () => FastifyInstance
+  router: CommandRouter
+  alerts: AlertLog
+  raised: AlertInput[]
+  feed: Feed
+  supervisor: SupervisorHandle
+  recorder: FakeRecorder
+  disk: ManualDisk
+  metrics: WebMetrics
+  dataDir: string
+  dirs: { recordings: string; snapshots: string }
+  /** A file next to the data dir whose content must never be served. */
+  secretFile: string
+  secretContent: string
+  nats: { connected: boolean }
+  media: { reachable: boolean; probes: number }
+  commands: CommandRecord[]
+  listens: number
+  stop(): Promise<void>
+}
+
+export interface WebRigOptions {
+  token?: string
+  forceAuth?: boolean
+  log?: Logger
+  timing?: WebDeps['timing']
+  readyCacheMs?: number
+  slowMs?: number
+  wsPingIntervalMs?: number
+  backoffMs?: number
+}
+
+/** A port that was free a moment ago: restarts of the web child must find it again. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
+  const root = await mkdtemp(join(tmpdir(), 'vigil-web-'))
+  const dataDir = join(root, 'data')
+  const dirs = { recordings: join(dataDir, 'recordings'), snapshots: join(dataDir, 'snapshots') }
+  await mkdir(dirs.recordings, { recursive: true })
+  await mkdir(dirs.snapshots, { recursive: true })
+  const secretContent = `TOP-SECRET-${Math.random().toString(36).slice(2)}-DO-NOT-SERVE`
+  const secretFile = join(root, 'secret.txt')
+  await writeFile(secretFile, secretContent)
+
+  const log = opts.log ?? silentLogger()
+  const commands: CommandRecord[] = []
+  const metrics = createWebMetrics({ node: 'webtest' })
+  const router = createCommandRouter({
+    node: 'webtest',
+    log,
+    clock: systemClock,
+    onCommand: (r) => {
+      commands.push(r)
+      metrics.observeCommand(r)
+    },
+  })
+  const recorder: FakeRecorder = { session: null, freeBytes: 50 * 1024 ** 3, minFreeBytes: 2 * 1024 ** 3 }
+  registerFakeRecorder(router, recorder)
+  const alerts = new AlertLog({ node: 'webtest' })
+  const feed = createFeed()
+  const raised: AlertInput[] = []
+  const alert = (input: AlertInput) => {
+    raised.push(input)
+    feed.next({ type: 'alert', alert: alerts.add(input) })
+  }
+  const disk = createManualDisk(50 * 1024 ** 3, 100 * 1024 ** 3)
+  const nats = { connected: true }
+  const media = { reachable: true, probes: 0 }
+  let app: FastifyInstance | undefined
+  let listens = 0
+  let port = await freePort()
+
+  const backoff = opts.backoffMs ?? 100
+  const rig = {} as WebRig
+  const supervisor = createSupervisor({
+    log,
+    alert: (a) => alert({ source: 'supervisor', severity: a.severity, code: a.code, message: a.message, details: a.details ?? {} }),
+    onChildState: (id, state, details) => feed.next({ type: 'state', actor: id, state, at: new Date().toISOString(), details }),
+    children: [
+      {
+        id: 'camera',
+        restart: 'permanent',
+        shutdownMs: 1000,
+        startTimeoutMs: 2000,
+        backoff: { initialMs: backoff, factor: 2, maxMs: 1000, jitter: 0, resetAfterMs: 60000 },
+        intensity: { maxRestarts: 10, periodMs: 60000 },
+        parkMs: 300000,
+        factory: () => machineChild(() => createActor(fakeCameraMachine) as never),
+      },
+      {
+        id: 'web',
+        restart: 'permanent',
+        shutdownMs: 2000,
+        startTimeoutMs: 5000,
+        backoff: { initialMs: backoff, factor: 2, maxMs: 1000, jitter: 0, resetAfterMs: 60000 },
+        intensity: { maxRestarts: 10, periodMs: 60000 },
+        parkMs: 300000,
+        factory: webChild({
+          config: { host: '127.0.0.1', port, ...(opts.token ? { token: opts.token } : {}), ...(opts.forceAuth ? { forceAuth: true } : {}) },
+          node: 'webtest',
+          log,
+          router,
+          alerts,
+          alert,
+          feed,
+          supervisor: () => supervisor,
+          dirs,
+          ports: { flv: 18000, rtmp: 11935, web: 0, nats: null },
+          disk,
+          stopBelowBytes: 1024 ** 3,
+          natsConnected: () => nats.connected,
+          mediaReachable: async () => {
+            media.probes += 1
+            return media.reachable
+          },
+          metrics,
+          recorderStatus: () => ({ state: recorder.session ? 'recording' : 'idle', session: recorder.session }),
+          ...(opts.timing ? { timing: opts.timing } : {}),
+          ...(opts.readyCacheMs === undefined ? {} : { readyCacheMs: opts.readyCacheMs }),
+          ...(opts.slowMs === undefined ? {} : { slowMs: opts.slowMs }),
+          ...(opts.wsPingIntervalMs === undefined ? {} : { wsPingIntervalMs: opts.wsPingIntervalMs }),
+          onListening: (a) => {
+            app = a
+            listens += 1
+            const address = a.server.address()
+            port = typeof address === 'object' && address ? address.port : 0
+            rig.port = port
+            rig.baseUrl = `http://127.0.0.1:${port}`
+            rig.listens = listens
+          },
+        }),
+      },
+    ],
+  })
+  supervisor.start()
+  await waitFor(() => app !== undefined && supervisor.state() === 'running', 10000, 'web listening and supervisor running')
+
+  Object.assign(rig, {
+    baseUrl: `http://127.0.0.1:${port}`,
+    host: '127.0.0.1',
+    port,
+    app: () => app!,
+    router,
+    alerts,
+    raised,
+    feed,
+    supervisor,
+    recorder,
+    disk,
+    metrics,
+    dataDir,
+    dirs,
+    secretFile,
+    secretContent,
+    nats,
+    media,
+    commands,
+    listens,
+    async stop() {
+      await supervisor.shutdown()
+      await rm(root, { recursive: true, force: true })
+    },
+  })
+  return rig
+}
+
+export interface RawResponse {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+  json(): unknown
+}
+
+/**
+ * A request sent with the path exactly as given (fetch and URL would normalise
+ * `..`, `%2e` and backslashes away before they reach the server).
+ */
+export function rawRequest(
+  baseUrl: string,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<RawResponse> {
+  const url = new URL(baseUrl)
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path, method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8')
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) as unknown })
+        })
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    if (opts.body !== undefined) req.write(opts.body)
+    req.end()
+  })
+}
+
+
+/** What the tests use of a `ws` client (the package ships no types). */
+interface WsClientSocket {
+  readonly readyState: number
+  send(data: string | Buffer): void
+  close(): void
+  on(event: 'message', listener: (data: Buffer) => void): void
+  on(event: 'open' | 'close', listener: () => void): void
+  on(event: 'error', listener: (err: Error) => void): void
+  on(event: 'unexpected-response', listener: (req: unknown, res: { statusCode?: number; on(e: 'data', l: (c: Buffer) => void): void; on(e: 'end', l: () => void): void }) => void): void
+}
+
+type WsCtor = new (url: string, protocols?: string[], opts?: { headers?: Record<string, string> }) => WsClientSocket
+const WsClient = (createRequire(import.meta.url)('ws') as { WebSocket: WsCtor }).WebSocket
+
+export interface WsProbe {
+  socket: WsClientSocket
+  messages: Array<Record<string, unknown>>
+  /**
+   * The first matching message after the last one `next` returned (a queue: a
+   * message that arrived before the call is found too).
+   */
+  next(match: (m: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>
+  send(value: unknown): void
+  closed: Promise<void>
+  close(): void
+}
+
+/** Opens a WebSocket; rejects with `{ status, body }` when the server refuses the upgrade. */
+export function openWs(url: string, opts: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<WsProbe> {
+  return new Promise((resolve, reject) => {
+    const socket = new WsClient(url, opts.protocols ?? ['vigil'], opts.headers ? { headers: opts.headers } : {})
+    const messages: Array<Record<string, unknown>> = []
+    const waiters = new Set<() => void>()
+    let cursor = 0
+    let resolveClosed!: () => void
+    const closed = new Promise<void>((r) => {
+      resolveClosed = r
+    })
+    socket.on('message', (data) => {
+      messages.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>)
+      for (const w of waiters) w()
+    })
+    socket.on('close', () => resolveClosed())
+    socket.on('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') })))
+    })
+    socket.on('error', (err) => reject(err))
+    socket.on('open', () =>
+      resolve({
+        socket,
+        messages,
+        next(match, timeoutMs = 5000) {
+          return new Promise((res, rej) => {
+            let i = cursor
+            const check = () => {
+              for (; i < messages.length; i++) {
+                if (match(messages[i]!)) {
+                  waiters.delete(check)
+                  clearTimeout(timer)
+                  cursor = i + 1
+                  res(messages[i]!)
+                  return
+                }
+              }
+            }
+            const timer = setTimeout(() => {
+              waiters.delete(check)
+              rej(new Error(`no matching websocket message within ${timeoutMs} ms; got ${JSON.stringify(messages.map((m) => m['type']))}`))
+            }, timeoutMs)
+            waiters.add(check)
+            check()
+          })
+        },
+        send: (value) => socket.send(typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value)),
+        closed,
+        close: () => socket.close(),
+      }),
+    )
+  })
+}

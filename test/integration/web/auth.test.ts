@@ -1,0 +1,122 @@
+import t from 'tap'
+import { AlertLog, type AlertInput } from '../../../infra/alerts.js'
+import { createFeed } from '../../../infra/feed.js'
+import { silentLogger } from '../../../infra/logger.js'
+import { systemClock } from '../../../infra/clock.js'
+import { createCommandRouter } from '../../../infra/nats/commands.js'
+import { createManualDisk } from '../../../infra/disk.js'
+import { createWebActor, webStateName } from '../../../actors/web/index.js'
+import { openWs, rawRequest, startWebRig, TEST_TOKEN } from '../../helpers/webRig.js'
+import { waitFor } from '../../helpers/wait.js'
+
+/**
+ * The token path of a public bind. A test cannot bind a non-loopback address
+ * portably (the whole 127/8 is loopback on Linux), so the server is built with
+ * `forceAuth`: the same policy object a public bind produces.
+ */
+
+const json = (r: { body: string }) => JSON.parse(r.body) as Record<string, any>
+const start = (rig: { baseUrl: string }, headers: Record<string, string> = {}) =>
+  rawRequest(rig.baseUrl, '/api/v1/recorder/start', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' })
+const stop = (rig: { baseUrl: string }, headers: Record<string, string> = {}) =>
+  rawRequest(rig.baseUrl, '/api/v1/recorder/stop', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' })
+
+t.test('auth required: mutations and the WebSocket need the bearer token', async (t) => {
+  const rig = await startWebRig({ token: TEST_TOKEN, forceAuth: true })
+  t.teardown(() => rig.stop())
+  const wsUrl = `ws://127.0.0.1:${rig.port}/api/v1/ws`
+
+  let r = await start(rig)
+  t.equal(r.status, 401)
+  t.match(json(r), { ok: false, error: { code: 'UNAUTHORIZED' } })
+  t.equal(r.headers['www-authenticate'], 'Bearer realm="vigil"')
+  t.ok(r.headers['x-trace-id'])
+  r = await start(rig, { Authorization: 'Bearer not-the-token-at-all' })
+  t.equal(r.status, 401)
+  t.match(json(r), { error: { code: 'UNAUTHORIZED', message: 'wrong token' } })
+  r = await start(rig, { Authorization: `Basic ${Buffer.from(`u:${TEST_TOKEN}`).toString('base64')}` })
+  t.equal(r.status, 401, 'only the Bearer scheme')
+  r = await rawRequest(rig.baseUrl, '/api/v1/recorder/start', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{broken' })
+  t.equal(r.status, 401, 'refused before the body is read: no hints about the API to a stranger')
+  t.equal(rig.recorder.session, null, 'nothing ran')
+
+  r = await start(rig, { Authorization: `Bearer ${TEST_TOKEN}` })
+  t.equal(r.status, 200, r.body)
+  t.equal((await stop(rig)).status, 401)
+  t.equal((await stop(rig, { Authorization: `Bearer ${TEST_TOKEN}` })).status, 200)
+
+  for (const path of ['/health', '/health/ready', '/api/v1/state', '/api/v1/alerts', '/api/v1/recordings', '/metrics', '/']) {
+    const g = await rawRequest(rig.baseUrl, path)
+    t.equal(g.status, 200, `${path}: reads stay open`)
+    t.notMatch(g.body, TEST_TOKEN, `${path}: the token never appears`)
+    t.notMatch(g.body, /fingerprint/i, `${path}: no fingerprint`)
+  }
+  const health = json(await rawRequest(rig.baseUrl, '/health'))
+  t.same(Object.keys(health).sort(), ['status', 'uptimeS'])
+
+  const refused = await openWs(wsUrl).then(
+    () => null,
+    (err: { status?: number; body?: string }) => err,
+  )
+  t.equal(refused?.status, 401, 'WebSocket without the token is refused before the upgrade')
+  t.match(refused?.body ?? '', /"code":"UNAUTHORIZED"/)
+  const wrong = await openWs(wsUrl, { protocols: ['vigil', 'vigil.bearer.wrong-token-1234567'] }).then(
+    () => null,
+    (err: { status?: number }) => err,
+  )
+  t.equal(wrong?.status, 401)
+
+  const viaHeader = await openWs(wsUrl, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })
+  t.equal((await viaHeader.next((m) => m['type'] === 'sync_response'))['type'], 'sync_response')
+  viaHeader.close()
+  const viaProtocol = await openWs(wsUrl, { protocols: ['vigil', `vigil.bearer.${TEST_TOKEN}`] })
+  const sync = await viaProtocol.next((m) => m['type'] === 'sync_response')
+  t.notMatch(JSON.stringify(sync), TEST_TOKEN, 'the sync does not carry the token')
+  t.equal((viaProtocol.socket as unknown as { protocol: string }).protocol, 'vigil', 'the server answers the plain protocol, never the token')
+  viaProtocol.close()
+})
+
+t.test('loopback: no token needed, but a cross-site browser request is refused', async (t) => {
+  const rig = await startWebRig()
+  t.teardown(() => rig.stop())
+  let r = await start(rig)
+  t.equal(r.status, 200, 'no auth on loopback')
+  r = await stop(rig, { Origin: 'http://evil.example' })
+  t.equal(r.status, 403)
+  t.match(json(r), { ok: false, error: { code: 'FORBIDDEN' } })
+  t.not(rig.recorder.session, null, 'the cross-site stop did nothing')
+  r = await stop(rig, { Origin: `http://127.0.0.1:${rig.port}` })
+  t.equal(r.status, 200, 'the page itself (same origin) may')
+
+  const cross = await openWs(`ws://127.0.0.1:${rig.port}/api/v1/ws`, { headers: { Origin: 'http://evil.example' } }).then(
+    () => null,
+    (err: { status?: number }) => err,
+  )
+  t.equal(cross?.status, 403, 'a foreign page cannot read the rig over the WebSocket')
+})
+
+t.test('a public bind without a token refuses to start, with the reason', async (t) => {
+  const raised: AlertInput[] = []
+  const log = silentLogger()
+  const actor = createWebActor({
+    config: { host: '0.0.0.0', port: 0 },
+    node: 'webtest',
+    log,
+    router: createCommandRouter({ node: 'webtest', log, clock: systemClock }),
+    alerts: new AlertLog({ node: 'webtest' }),
+    alert: (a) => raised.push(a),
+    feed: createFeed(),
+    supervisor: () => ({ state: () => 'running', children: () => [], childActor: () => undefined, uptimeS: () => 0 }),
+    dirs: { recordings: '/nonexistent/recordings', snapshots: '/nonexistent/snapshots' },
+    ports: { flv: 8000 },
+    disk: createManualDisk(1e12),
+    stopBelowBytes: 1,
+    natsConnected: () => true,
+  })
+  actor.start()
+  await waitFor(() => actor.getSnapshot().status === 'done', 5000, 'web actor done')
+  t.equal(webStateName(actor.getSnapshot().value), 'failed')
+  t.equal(actor.getSnapshot().output?.normal, false)
+  t.match(actor.getSnapshot().output?.reason, /not loopback and no web\.token is set.*VIGIL_WEB_TOKEN/)
+  t.match(raised, [{ source: 'web', code: 'web.down' }])
+})
