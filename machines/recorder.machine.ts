@@ -31,6 +31,12 @@ export interface RecorderSettings {
   reconnectMs: number
   /** After SOURCE.LOST without a RESUMED, try again anyway after this long. */
   sourceWaitMs: number
+  /**
+   * A requested stop keeps ffmpeg running this long: the live stream reaches the recorder
+   * about a second late, so stopping at once would cut the last second the operator
+   * asked for. 0 (the default here) stops at once.
+   */
+  postRollMs?: number
 }
 
 export const recorderTimingDefaults = { diskProbeMs: 1000, reconnectMs: 1000, sourceWaitMs: 5000 } as const
@@ -107,7 +113,8 @@ export interface RecorderNote {
 }
 
 export type StartCommand = { type: 'START'; requestId?: string; name?: string; idempotencyKey?: string }
-export type StopCommand = { type: 'STOP_RECORDING'; requestId?: string }
+/** `mono`: when the stop was asked (monotonic ms); a requested session ends there. */
+export type StopCommand = { type: 'STOP_RECORDING'; requestId?: string; mono?: number }
 type Command = StartCommand | StopCommand
 
 export type RecorderEvent =
@@ -139,6 +146,8 @@ export interface FinalizeInput {
   endState: SessionEndState
   stopReason: string
   openGap: OpenGap | null
+  /** A requested stop's moment: the session's duration ends there, not when ffmpeg exited. */
+  stopMono: number | null
 }
 export interface FinalizeOutput {
   summary: SessionSummary
@@ -155,6 +164,8 @@ export interface RecorderContext {
   session: ActiveSession | null
   pendingStart: StartCommand | null
   stopRequestId: string | null
+  /** When the pending requested stop was asked (monotonic ms), if it said. */
+  stopMono: number | null
   stopCause: StopCause | null
   queue: Command[]
   shutdown: boolean
@@ -234,6 +245,7 @@ const recorderSetup = setup({
     diskProbe: ({ context }) => context.settings.diskProbeMs,
     reconnect: ({ context }) => context.settings.reconnectMs,
     sourceWait: ({ context }) => context.settings.sourceWaitMs,
+    postRoll: ({ context }) => context.settings.postRollMs ?? 0,
     stallWarn: ({ context }) => context.settings.stallWarnMs,
     /** Counted from the warning, so the auto-stop comes stallStopMs after the last byte. */
     stallStop: ({ context }) => Math.max(0, context.settings.stallStopMs - context.settings.stallWarnMs),
@@ -278,6 +290,7 @@ const beginStop = (cause: StopCause) =>
     stopCause: ({ context }) => context.stopCause ?? cause,
     stopRequestId: ({ context, event }) =>
       event.type === 'STOP_RECORDING' && event.requestId !== undefined ? event.requestId : context.stopRequestId,
+    stopMono: ({ context, event }) => (event.type === 'STOP_RECORDING' && event.mono !== undefined ? event.mono : context.stopMono),
     shutdown: ({ context }) => context.shutdown || cause === 'shutdown',
     pids: [],
   })
@@ -332,6 +345,7 @@ export const recorderMachine = recorderSetup.createMachine({
     session: null,
     pendingStart: null,
     stopRequestId: null,
+    stopMono: null,
     stopCause: null,
     queue: [],
     shutdown: false,
@@ -435,7 +449,7 @@ export const recorderMachine = recorderSetup.createMachine({
                     closedFiles: [],
                     gaps: [],
                   }
-                  return { session, openGap: null, stopCause: null, stopRequestId: null, recentKeys: rememberKey(context.recentKeys, session.idempotencyKey, summarize(session)) }
+                  return { session, openGap: null, stopCause: null, stopRequestId: null, stopMono: null, recentKeys: rememberKey(context.recentKeys, session.idempotencyKey, summarize(session)) }
                 }),
                 { type: 'reply', params: ({ context }) => ok(context.pendingStart?.requestId, summarize(context.session!)) },
                 {
@@ -478,7 +492,10 @@ export const recorderMachine = recorderSetup.createMachine({
             },
           },
         ],
-        STOP_RECORDING: { target: 'stopping', actions: beginStop('requested') },
+        STOP_RECORDING: [
+          { guard: ({ context }) => !((context.settings.postRollMs ?? 0) > 0), target: 'stopping', actions: beginStop('requested') },
+          { target: '.postRoll.tail', actions: beginStop('requested') },
+        ],
         STOP: { target: 'stopping', actions: beginStop('shutdown') },
         'DISK.SAMPLE': [
           {
@@ -596,6 +613,17 @@ export const recorderMachine = recorderSetup.createMachine({
             },
           },
         },
+        /** A requested stop's tail: ffmpeg keeps writing what the late stream still carries. */
+        postRoll: {
+          initial: 'off',
+          states: {
+            off: {},
+            tail: {
+              on: { START: { actions: enqueueCommand }, STOP_RECORDING: { actions: enqueueCommand } },
+              after: { postRoll: '#recorder.stopping' },
+            },
+          },
+        },
         disk: {
           initial: 'waiting',
           states: {
@@ -625,7 +653,8 @@ export const recorderMachine = recorderSetup.createMachine({
             src: 'finalizeSession',
             input: ({ context }) => {
               const end = endOf[context.stopCause ?? 'requested']
-              return { session: context.session!, endState: end.state, stopReason: end.reason, openGap: context.openGap }
+              const stopMono = context.stopCause === 'requested' ? context.stopMono : null
+              return { session: context.session!, endState: end.state, stopReason: end.reason, openGap: context.openGap, stopMono }
             },
             onDone: {
               target: 'settled',
@@ -641,7 +670,7 @@ export const recorderMachine = recorderSetup.createMachine({
                 if (context.stopRequestId !== null) {
                   enqueue({ type: 'reply', params: { requestId: context.stopRequestId, ok: true, result: summary } })
                 }
-                enqueue.assign({ session: null, openGap: null, pids: [], stopRequestId: null, recentKeys: updateKeys(context.recentKeys, summary) })
+                enqueue.assign({ session: null, openGap: null, pids: [], stopRequestId: null, stopMono: null, recentKeys: updateKeys(context.recentKeys, summary) })
               }),
             },
             onError: {

@@ -64,6 +64,8 @@ export interface RecorderDeps {
     pollMs: number
     stopGraceMs: number
     readTimeoutMs: number
+    /** A requested stop keeps ffmpeg running this long (the stream arrives late). */
+    postRollMs: number
   }>
 }
 
@@ -115,7 +117,7 @@ function validateStart(args: StartArgs): void {
 export function createRecorderActor(deps: RecorderDeps): RecorderActor {
   const log = deps.log
   const { config, recordingsDir, clock } = deps
-  const timing = { ...recorderTimingDefaults, pollMs: 1000, stopGraceMs: 5000, ...deps.timing }
+  const timing = { ...recorderTimingDefaults, pollMs: 1000, stopGraceMs: 5000, postRollMs: 500, ...deps.timing }
   const ids = deps.sessionIds ?? createSessionIds({ now: () => clock.now() })
   const exits = new ExitTracker()
   const live = new Set<OwnedProcess>()
@@ -227,7 +229,7 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
       segments: segments.length,
       state: input.endState,
       stoppedAt,
-      durationMs: Math.max(0, Math.round(endMono - session.startedMono)),
+      durationMs: Math.max(0, Math.round((input.stopMono !== null && input.stopMono < endMono ? input.stopMono : endMono) - session.startedMono)),
       stopReason: input.stopReason,
       deleted: false,
     }
@@ -314,6 +316,7 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
         diskProbeMs: timing.diskProbeMs,
         reconnectMs: timing.reconnectMs,
         sourceWaitMs: timing.sourceWaitMs,
+        postRollMs: timing.postRollMs,
       },
     },
   })
@@ -359,7 +362,7 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
       )
     },
     stop() {
-      return command((requestId) => actor.send({ type: 'STOP_RECORDING', requestId }))
+      return command((requestId) => actor.send({ type: 'STOP_RECORDING', requestId, mono: clock.monotonic() }))
     },
     status() {
       const snap = actor.getSnapshot()

@@ -166,7 +166,10 @@ t.test('source lost mid-session: same session, numbering continues, a gap is rec
   t.teardown(() => processes.killAll())
   const dir = await tempDir(t)
   const source = rtmpSource(processes, await freePort())
-  const deps = recorderDeps({ recordingsDir: dir, inputUrl: source.url, processes })
+  // No post-roll here: this one-shot `ffmpeg -listen 1` source, once restarted, makes the
+  // recorder's stop-time tail open a second, spurious gap (not seen with the real media
+  // server: test/integration/pipeline/*-faults.test.ts). Tracked in the README.
+  const deps = recorderDeps({ recordingsDir: dir, inputUrl: source.url, processes, timing: { reconnectMs: 300, stopGraceMs: 3000, pollMs: 250, postRollMs: 0 } })
   const rec = createRecorderActor(deps)
   t.teardown(() => rec.actor.stop())
   rec.actor.start()
@@ -185,7 +188,7 @@ t.test('source lost mid-session: same session, numbering continues, a gap is rec
   t.equal(rec.status().session?.id, started.id, 'still the same session')
   const summary = await rec.stop()
   const session = await readSession(summary.dir)
-  t.equal(session?.gaps.length, 1, 'one gap')
+  t.equal(session?.gaps.length, 1, `one gap: ${JSON.stringify(session?.gaps)}`)
   t.ok((session?.gaps[0]?.ms ?? 0) >= 1000, `gap ${session?.gaps[0]?.ms} ms`)
   const files = (session?.segments ?? []).map((s) => s.file)
   const numbers = files.map((f) => Number(f.slice(4, 9)))

@@ -1,0 +1,75 @@
+/**
+ * Issue 5, "Shown by" #4 at rig level: SIGKILL of the audio ffmpeg (the pid audio.status
+ * reports) raises audio.down, the supervisor restarts the audio child, and sound events
+ * arrive again from the new meter.
+ */
+import t from 'tap'
+import { startTestRig, collect } from '../../helpers/rig.js'
+import { isAlive, waitFor } from '../../helpers/wait.js'
+import { must, waitCameraStreaming } from '../pipeline/common.js'
+import { secs } from './common.js'
+
+interface AudioStatus {
+  state: string
+  detector: string | null
+  levelDb: number | null
+  pid: number | null
+  sounds: number
+  source: string
+}
+
+t.test('SIGKILL of the audio ffmpeg: audio.down, restart, sound events again', async (t) => {
+  const r = await startTestRig(t, {
+    node: 'monaudio',
+    configure: (c) => {
+      c.audio.cooldownMs = 1000
+    },
+  })
+  const sounds = collect(r.client, `vigil.${r.node}.event.sound`)
+  const alerts = collect(r.client, `vigil.${r.node}.alert.>`)
+  t.teardown(() => {
+    sounds.unsubscribe()
+    alerts.unsubscribe()
+  })
+  await r.ready()
+  await waitCameraStreaming(r)
+  await waitFor(() => sounds.seen.length >= 1, 30000, 'a first sound event', 200)
+  let before!: AudioStatus
+  await waitFor(async () => {
+    before = await must<AudioStatus>(r, 'audio', 'status')
+    return before.state === 'listening' && before.pid !== null
+  }, 10000, 'audio listening with a pid', 100)
+  const childBefore = await r.child('audio')
+  t.comment(`before: audio.status ${JSON.stringify(before)}; supervisor audio restarts ${childBefore.restarts}, pids ${childBefore.pids.join(',')}; sounds seen ${sounds.seen.length}`)
+  t.ok(childBefore.pids.includes(before.pid!), 'supervisor.status lists the same ffmpeg pid')
+
+  const pid = before.pid!
+  const soundsAtKill = sounds.seen.length
+  const alertsAtKill = alerts.seen.length
+  const t0 = Date.now()
+  process.kill(pid, 'SIGKILL')
+  await waitFor(() => !isAlive(pid), 5000, 'the killed ffmpeg is gone')
+
+  await waitFor(() => alerts.seen.slice(alertsAtKill).some((a) => a.data['code'] === 'audio.down'), 10000, 'audio.down alert', 50)
+  const down = alerts.seen.slice(alertsAtKill).find((a) => a.data['code'] === 'audio.down')!
+  t.comment(`audio.down after ${secs(Date.now() - t0)} s on ${down.subject}: ${String(down.data['message'])}`)
+  t.equal(down.data['source'], 'audio')
+
+  let after!: AudioStatus
+  await waitFor(async () => {
+    after = await must<AudioStatus>(r, 'audio', 'status')
+    return after.state === 'listening' && after.pid !== null && after.pid !== pid
+  }, 20000, 'a new meter listening', 100)
+  const childAfter = await r.child('audio')
+  t.comment(`restarted after ${secs(Date.now() - t0)} s: audio.status ${JSON.stringify(after)}; supervisor audio restarts ${childAfter.restarts}, pids ${childAfter.pids.join(',')}`)
+  t.ok(childAfter.restarts >= 1, `supervisor.status audio restarts ${childAfter.restarts} >= 1`)
+  t.not(after.pid, pid, `a new ffmpeg (${pid} → ${after.pid})`)
+
+  await waitFor(() => sounds.seen.length > soundsAtKill, 30000, 'a sound event after the restart', 200)
+  const again = sounds.seen[soundsAtKill]!
+  t.comment(`sound again ${secs(Date.now() - t0)} s after the kill: ${JSON.stringify(again.data)}`)
+  t.ok(Date.parse(again.data['at'] as string) > t0, 'the new sound is from after the kill')
+  const up = alerts.seen.slice(alertsAtKill).find((a) => a.data['code'] === 'audio.up')
+  t.comment(`audio.up: ${up ? String(up.data['message']) : 'none'}`)
+  t.ok(up, 'audio.up announces the recovery')
+})
