@@ -47,8 +47,6 @@ export interface GovernorContext extends GovernorInput {
   sample: ResourceSample | null
   preview: PreviewLevel
   samples: number
-  /** The recording was stopped for this disk episode: not again until the disk recovers. */
-  diskStopDone: boolean
   samplingFailing: boolean
   since: number | null
 }
@@ -108,7 +106,6 @@ export const governorMachine = governorSetup.createMachine({
     sample: null,
     preview: 'full',
     samples: 0,
-    diskStopDone: false,
     samplingFailing: false,
     since: null,
   }),
@@ -170,17 +167,21 @@ function applySample() {
   return governorSetup.enqueueActions(({ context, event, enqueue }) => {
     const sample = (event as unknown as SampleDone).output
     const levels = stepLevels(context.levels, sample, context.thresholds, context.hysteresis)
-    const diskCritical = levels.dims.disk.level === 'CRITICAL'
+    // The forced stop follows the sample itself ("disk < 1 GiB forces the recording to stop"),
+    // not the level, which stays CRITICAL through its hysteresis after space is back.
+    const diskCritical = sample.diskFreeBytes !== null && sample.diskFreeBytes !== undefined && sample.diskFreeBytes < context.thresholds.diskBytes.critical
     enqueue.assign({
       levels,
       previousLevel: context.levels.level,
       sample,
       samples: context.samples + 1,
       since: levels.level === context.levels.level && context.since !== null ? context.since : sample.at,
-      diskStopDone: diskCritical && context.diskStopDone,
       samplingFailing: sample.errors.length > 0,
     })
-    if (diskCritical && !context.diskStopDone) {
+    // Asked on every critical sample, not once per episode: a recording started while the
+    // disk is already critical (governor thresholds above the recorder's own) is stopped too.
+    // The recorder answers NOT_RECORDING when idle, which costs nothing.
+    if (diskCritical) {
       enqueue({
         type: 'stopRecording',
         params: {
@@ -188,7 +189,6 @@ function applySample() {
           diskFreeBytes: sample.diskFreeBytes,
         },
       })
-      enqueue.assign({ diskStopDone: true })
     }
     if (sample.errors.length > 0 && !context.samplingFailing) {
       enqueue({

@@ -73,12 +73,12 @@ export function provideGovernor(deps: GovernorDeps) {
         }
       },
       stopRecording: (_, { reason, diskFreeBytes }) => {
-        log.warn({ reason }, 'governor stops the recording: disk nearly full')
         if (!deps.stopRecording) return
         void Promise.resolve()
           .then(() => deps.stopRecording!(reason))
           .then((stopped) => {
             if (stopped === false) return
+            log.warn({ reason }, 'governor stopped the recording: disk nearly full')
             raise({
               source: 'governor',
               severity: 'critical',

@@ -27,6 +27,7 @@ import { AudioHandle, audioChild, registerAudioCommands } from '../audio/index.j
 import { MotionHandle, motionChild, registerMotionCommands } from '../motion/index.js'
 import { webChild, type WebMetrics } from '../web/index.js'
 import { webDepsFromRig } from '../web/rig.js'
+import { inspectPlugin } from '../inspect/routes.js'
 
 /** What every subsystem of a rig is built from. */
 export interface RigContext {
@@ -209,7 +210,14 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
   })
 
   const web = spec('web', {
-    factory: webChild(webDepsFromRig(ctx, { metrics: ctx.webMetrics, recorderStatus: () => recordings.status() })),
+    factory: webChild(
+      webDepsFromRig(ctx, {
+        metrics: ctx.webMetrics,
+        recorderStatus: () => recordings.status(),
+        // Made once: its layout cache and event log outlive web restarts.
+        plugins: [inspectPlugin({ supervisor: ctx.supervisor, secrets: config.web.token ? [config.web.token] : [] })],
+      }),
+    ),
   })
   return [logs, governor, media, camera, recorder, audio, motion, web]
 }

@@ -14,6 +14,7 @@ import { ensureStreams } from '../../infra/nats/streams.js'
 import { createCommandRouter, type CommandRouter } from '../../infra/nats/commands.js'
 import { createSupervisor, type SupervisedChild, type SupervisorHandle } from '../supervisor/index.js'
 import { registerSupervisorCommands } from './commands.js'
+import { createStatelyBridge } from '../inspect/stately.js'
 import { createLogFiles, type LogFiles } from '../logs/index.js'
 import { createWebMetrics } from '../web/index.js'
 import { embeddedNatsChild } from './natsChild.js'
@@ -35,6 +36,9 @@ export interface RigOptions {
   children?: (ctx: RigContext, spec: SpecBuilder) => SupervisedChild[]
   /** The rotated log files; `vigil start` opens them before the logger. Made here when absent. */
   logFiles?: LogFiles
+  /** `--inspect stately`: also stream every actor to Stately's inspector (WebSocket, default ws://localhost:8080). */
+  inspect?: 'stately' | 'none'
+  statelyUrl?: string
 }
 
 /** The rig cannot start as configured (a port in use, a missing binary): exit 1 with this line. */
@@ -164,7 +168,12 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     ...(opts.children ? opts.children(ctx, spec) : await defaultChildren(ctx, spec)),
   ]
 
+  const stately =
+    (opts.inspect ?? config.inspect) === 'stately'
+      ? createStatelyBridge({ ...(opts.statelyUrl ? { url: opts.statelyUrl } : {}), secrets: config.web.token ? [config.web.token] : [] })
+      : undefined
   const supervisor = createSupervisor({
+    ...(stately ? { inspect: stately.inspect } : {}),
     children,
     shutdownOrder,
     log,
@@ -203,6 +212,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
       .then(publishShutdownComplete)
       .then(() => {
         clearTimeout(forceTimer)
+        stately?.stop()
         log.info('shutdown complete')
         resolveExit(0)
       })
@@ -210,6 +220,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
 
   registerSupervisorCommands(router, { node, supervisor, ports, alerts, requestShutdown })
   supervisor.start()
+  stately?.start(() => supervisor)
   if (!embedded) void connect()
 
   return { node, ports, dirs, supervisor, router, bus, alerts, feed, processes, requestShutdown, exited }

@@ -2,10 +2,10 @@ import { parseArgs } from 'node:util'
 import type { ChildStatusView } from '../../actors/supervisor/index.js'
 import { askEachNode, clientOptions, clientTarget, connectClient } from './natsArgs.js'
 
-const help = `usage: vigil status [--node N] [--json] [--server URL] [--config F]
+const help = `usage: vigil status [--node N] [--json] [--watch] [--server URL] [--config F]
 
 Shows the supervisor tree of every reachable rig (or of --node N): each child's
-state, restarts, pids, and since when.
+state, restarts, pids, and since when. --watch redraws it every second until Ctrl-C.
 `
 
 export interface StatusReply {
@@ -38,7 +38,7 @@ export function formatStatus(s: StatusReply): string {
 export async function run(argv: string[]): Promise<number> {
   let values
   try {
-    ;({ values } = parseArgs({ args: argv, options: clientOptions, strict: true }))
+    ;({ values } = parseArgs({ args: argv, options: { ...clientOptions, watch: { type: 'boolean', short: 'w' } }, strict: true }))
   } catch (err) {
     process.stderr.write(`vigil status: ${(err as Error).message}\n${help}`)
     return 2
@@ -52,9 +52,30 @@ export async function run(argv: string[]): Promise<number> {
   const nc = await connectClient(target)
   if (!nc) return 1
   try {
-    return await askEachNode<StatusReply>(nc, target, 'status', 'supervisor', 'status', (_node, result) => {
-      process.stdout.write(`${values.json ? JSON.stringify(result) : formatStatus(result)}\n`)
-    })
+    const once = (out: string[]) =>
+      askEachNode<StatusReply>(nc, target, 'status', 'supervisor', 'status', (_node, result) => {
+        out.push(values.json ? JSON.stringify(result) : formatStatus(result))
+      })
+    if (!values.watch) {
+      const out: string[] = []
+      const code = await once(out)
+      if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`)
+      return code
+    }
+    let stop = false
+    const onSignal = () => {
+      stop = true
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    while (!stop && !nc.isClosed()) {
+      const out: string[] = []
+      await once(out)
+      // Clear the screen and redraw: the same live states as /inspect, in the terminal.
+      process.stdout.write(`\x1b[2J\x1b[H${new Date().toISOString()}\n${out.join('\n')}\n`)
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+    return 0
   } finally {
     await nc.close()
   }

@@ -14,7 +14,7 @@ function vigil(args: string[], env: Record<string, string> = {}): Promise<{ code
 }
 
 t.test('--help on every subcommand', async (t) => {
-  for (const sub of ['start', 'cmd', 'alerts', 'status', 'check-config', 'ensure-binaries']) {
+  for (const sub of ['start', 'cmd', 'alerts', 'status', 'inspect', 'check-config', 'ensure-binaries']) {
     const r = await vigil([sub, '--help'])
     t.equal(r.code, 0, `${sub} --help exits 0`)
     t.match(r.stdout, new RegExp(`usage: vigil ${sub}`), `${sub} prints its usage`)
@@ -57,6 +57,10 @@ t.test('cmd, status and alerts against a running rig', async (t) => {
   const alerts = await vigil(['alerts', '--node', 'clitest', ...server])
   t.equal(alerts.code, 0, alerts.stderr)
   t.match(alerts.stdout, /# clitest: \d+ critical, \d+ warning, \d+ info/)
+
+  const inspect = await vigil(['inspect', '--node', 'clitest', ...server])
+  t.equal(inspect.code, 0, inspect.stderr)
+  t.match(inspect.stdout, /^clitest\s+http:\/\/127\.0\.0\.1:\d+\/inspect$/m, 'prints the inspector URL')
 
   const unreachable = await vigil(['status', '--server', 'nats://127.0.0.1:1', '--timeout', '1000'])
   t.equal(unreachable.code, 1)

@@ -106,7 +106,7 @@ t.test('levels up and down: alert per change, preview low → off → full, hyst
   t.same(h.previews, ['low', 'off', 'full'])
 })
 
-t.test('disk below the critical threshold: the recording is stopped once per episode', async (t) => {
+t.test('disk below the critical threshold: a stop is asked on every critical sample, none once it recovers', async (t) => {
   const low = { diskFreeBytes: 0.5 * GiB }
   const h = start([low, low, low, { diskFreeBytes: 50 * GiB }, { diskFreeBytes: 50 * GiB }, low])
   await h.settle()
@@ -115,12 +115,13 @@ t.test('disk below the critical threshold: the recording is stopped once per epi
   t.match(h.stops[0], /only 0\.50 GiB free on the data disk \(critical below 1\.00 GiB free\)/)
   t.same(h.previews, ['off'])
   await h.next(2)
-  t.equal(h.stops.length, 1, 'not again while it stays low')
+  t.equal(h.stops.length, 3, 'asked again while it stays low: a recording started meanwhile is stopped too')
   await h.next(2)
   t.equal(h.top(), 'normal')
+  t.equal(h.stops.length, 3, 'no stop while the disk has room')
   await h.next()
   t.equal(h.top(), 'critical')
-  t.equal(h.stops.length, 2, 'a new episode stops again')
+  t.equal(h.stops.length, 4, 'low again: asked again')
 })
 
 t.test('a failing sampler: one sample_failed alert per episode, the governor stays up', async (t) => {

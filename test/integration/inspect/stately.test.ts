@@ -1,0 +1,83 @@
+import t from 'tap'
+import { createRequire } from 'node:module'
+import { createServer } from 'node:net'
+import type { StatelyInspectionEvent } from '@statelyai/inspect'
+import { createActor, setup } from 'xstate'
+import { createStatelyBridge } from '../../../actors/inspect/stately.js'
+import { waitFor } from '../../helpers/wait.js'
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address()
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0))
+    })
+  })
+
+/** What this test uses of `ws` (no types shipped): the inspector's end, closed for sure at teardown. */
+interface WsServer {
+  clients: Set<{ terminate(): void }>
+  on(event: 'connection', fn: (ws: { on(event: 'message', fn: (data: Buffer) => void): void }) => void): void
+  close(cb: () => void): void
+}
+const { WebSocketServer } = createRequire(import.meta.url)('ws') as { WebSocketServer: new (opts: { port: number; host: string }) => WsServer }
+
+const machine = setup({}).createMachine({
+  id: 'cam',
+  context: { password: 'hunter2', frames: 0 },
+  initial: 'a',
+  states: { a: { on: { GO: 'b' } }, b: {} },
+})
+
+t.test('children (and their restarts) reach a Stately inspector server, redacted', async (t) => {
+  const port = await freePort()
+  // Stands in for `npx @statelyai/inspect`'s server: what the bridge sends is what Stately would get.
+  const server = new WebSocketServer({ port, host: '127.0.0.1' })
+  const received: StatelyInspectionEvent[] = []
+  const raw: string[] = []
+  server.on('connection', (ws) =>
+    ws.on('message', (data) => {
+      raw.push(data.toString())
+      received.push(JSON.parse(data.toString()) as StatelyInspectionEvent)
+    }),
+  )
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const c of server.clients) c.terminate()
+        server.close(() => resolve())
+      }),
+  )
+
+  let actor = createActor(machine).start()
+  let restarts = 0
+  const bridge = createStatelyBridge({ url: `ws://127.0.0.1:${port}`, followEveryMs: 20 })
+  t.teardown(() => bridge.stop())
+  bridge.start(() => ({
+    state: () => 'running',
+    uptimeS: () => 0,
+    childActor: () => actor as never,
+    children: () => [{ id: 'camera', state: 'a', status: 'running', restarts, pids: [], since: '', lastExit: null, nextRetryAt: null }],
+  }))
+  actor.send({ type: 'GO' })
+  await waitFor(() => received.some((e) => e.type === '@xstate.event' && (e as { event: { type: string } }).event.type === 'GO'), 5000, 'GO at the inspector')
+  t.ok(received.some((e) => e.type === '@xstate.actor' && e.sessionId === actor.sessionId), 'the running child was registered')
+  const snap = received.find((e) => e.type === '@xstate.snapshot' && e.sessionId === actor.sessionId) as { snapshot?: { context?: unknown } } | undefined
+  t.notMatch(raw.join('\n'), /hunter2/, 'contexts (and the definition) are redacted')
+  t.ok(snap)
+
+  // A restart: a new instance is followed.
+  actor.stop()
+  actor = createActor(machine).start()
+  restarts = 1
+  await waitFor(() => received.some((e) => e.type === '@xstate.actor' && e.sessionId === actor.sessionId), 5000, 'the new instance registered')
+  actor.send({ type: 'GO' })
+  await waitFor(
+    () => received.some((e) => e.type === '@xstate.event' && e.sessionId === actor.sessionId && (e as { event: { type: string } }).event.type === 'GO'),
+    5000,
+    'the new instance events',
+  )
+  actor.stop()
+})
