@@ -14,3 +14,10 @@ export function stateNameBelow(wrapper: string): (value: unknown) => string {
     return String(value)
   }
 }
+
+/** A machine whose top-level states are what an operator reads (the governor's levels). */
+export function topStateName(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (value && typeof value === 'object') return Object.keys(value)[0] ?? 'unknown'
+  return String(value)
+}

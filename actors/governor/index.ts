@@ -17,6 +17,7 @@ import {
 } from '../../machines/governor.machine.js'
 import type { ChildFactory, ChildInstance } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
+import { topStateName } from '../../machines/stateName.js'
 import { createSystemSampler } from './sampler.js'
 
 export { createSystemSampler, type SamplerDeps, type SystemInfo } from './sampler.js'
@@ -165,9 +166,11 @@ export class GovernorHandle {
 export function governorChild(deps: GovernorDeps, handle: GovernorHandle = new GovernorHandle(deps.config)): ChildFactory {
   return (): ChildInstance => {
     const actor = createGovernorActor(deps)
-    const inner = machineChild(() => actor)
+    // Its levels are its top-level states; `waiting`/`sampling` below them are plumbing.
+    const inner = machineChild(() => actor, { stateName: topStateName })
     return {
       actor: inner.actor!,
+      stateName: topStateName,
       start(events) {
         handle.attach(actor)
         inner.start({
