@@ -7,7 +7,7 @@ import type { Logger } from '../../infra/logger.js'
 import type { CommandRouter } from '../../infra/nats/commands.js'
 import type { ProcessOwner } from '../../infra/process.js'
 import { audioMachine, detectorStateOf, type AudioInput, type AudioSettings, type SoundPayload } from '../../machines/audio.machine.js'
-import type { ChildFactory, ChildInstance } from '../supervisor/child.js'
+import type { ChildFactory } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
 import { buildMeterArgs, type ResolvedAudioSource } from './ffmpegArgs.js'
 import { runMeterLogic } from './meter.js'
@@ -171,26 +171,7 @@ export class AudioHandle {
 
 /** The supervisor's factory: a fresh machine (and ffmpeg) per (re)start, attached to `handle`. */
 export function audioChild(deps: AudioDeps, handle: AudioHandle = new AudioHandle(deps.config)): ChildFactory {
-  return (): ChildInstance => {
-    const actor = createAudioActor(deps, { afterFailure: handle.lastExitFailed })
-    const inner = machineChild(() => actor)
-    return {
-      actor: inner.actor!,
-      start(events) {
-        handle.attach(actor)
-        inner.start({
-          onReady: events.onReady,
-          onExit: (exit) => {
-            handle.detach(actor, exit.normal)
-            events.onExit(exit)
-          },
-        })
-      },
-      stop: () => inner.stop(),
-      kill: () => inner.kill(),
-      pids: () => inner.pids(),
-    }
-  }
+  return () => machineChild(() => createAudioActor(deps, { afterFailure: handle.lastExitFailed }), { attachTo: handle })
 }
 
 const NoArgs = Type.Object({}, { additionalProperties: false })

@@ -15,7 +15,7 @@ import {
   type ResourceSample,
   type Thresholds,
 } from '../../machines/governor.machine.js'
-import type { ChildFactory, ChildInstance } from '../supervisor/child.js'
+import type { ChildFactory } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
 import { topStateName } from '../../machines/stateName.js'
 import { createSystemSampler } from './sampler.js'
@@ -164,28 +164,8 @@ export class GovernorHandle {
 }
 
 export function governorChild(deps: GovernorDeps, handle: GovernorHandle = new GovernorHandle(deps.config)): ChildFactory {
-  return (): ChildInstance => {
-    const actor = createGovernorActor(deps)
-    // Its levels are its top-level states; `waiting`/`sampling` below them are plumbing.
-    const inner = machineChild(() => actor, { stateName: topStateName })
-    return {
-      actor: inner.actor!,
-      stateName: topStateName,
-      start(events) {
-        handle.attach(actor)
-        inner.start({
-          onReady: events.onReady,
-          onExit: (exit) => {
-            handle.detach(actor)
-            events.onExit(exit)
-          },
-        })
-      },
-      stop: () => inner.stop(),
-      kill: () => inner.kill(),
-      pids: () => [],
-    }
-  }
+  // Its levels are its top-level states; `waiting`/`sampling` below them are plumbing.
+  return () => machineChild(() => createGovernorActor(deps), { stateName: topStateName, attachTo: handle })
 }
 
 /** `governor.status` (DESIGN.md §4). */

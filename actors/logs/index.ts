@@ -3,7 +3,7 @@ import { createActor, fromCallback, fromPromise, type Actor } from 'xstate'
 import type { AlertInput } from '../../infra/alerts.js'
 import type { CommandRouter } from '../../infra/nats/commands.js'
 import { logsMachine, type LogsHealthEvent } from '../../machines/logs.machine.js'
-import type { ChildFactory, ChildInstance } from '../supervisor/child.js'
+import type { ChildFactory } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
 import type { LogFiles, LogsStatus } from './logFiles.js'
 
@@ -85,26 +85,7 @@ export class LogsHandle {
 }
 
 export function logsChild(deps: LogsDeps, handle: LogsHandle = new LogsHandle(deps.logFiles)): ChildFactory {
-  return (): ChildInstance => {
-    const actor = createLogsActor(deps)
-    const inner = machineChild(() => actor)
-    return {
-      actor: inner.actor!,
-      start(events) {
-        handle.attach(actor)
-        inner.start({
-          onReady: events.onReady,
-          onExit: (exit) => {
-            handle.detach(actor)
-            events.onExit(exit)
-          },
-        })
-      },
-      stop: () => inner.stop(),
-      kill: () => inner.kill(),
-      pids: () => [],
-    }
-  }
+  return () => machineChild(() => createLogsActor(deps), { attachTo: handle })
 }
 
 const NoArgs = Type.Object({}, { additionalProperties: false })

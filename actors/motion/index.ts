@@ -234,24 +234,7 @@ export function motionChild(deps: MotionDeps, handle: MotionHandle = new MotionH
     } catch {
       // storeSnapshot logs the failure with its code when a snapshot is due.
     }
-    const actor = createMotionActor(deps, { nextSeq: handle.nextSeq, ...handle.settings() })
-    const inner = machineChild(() => actor)
-    return {
-      actor: inner.actor!,
-      start(events) {
-        handle.attach(actor)
-        inner.start({
-          onReady: events.onReady,
-          onExit: (exit) => {
-            handle.detach(actor)
-            events.onExit(exit)
-          },
-        })
-      },
-      stop: () => inner.stop(),
-      kill: () => inner.kill(),
-      pids: () => [],
-    }
+    return machineChild(() => createMotionActor(deps, { nextSeq: handle.nextSeq, ...handle.settings() }), { attachTo: handle })
   }
 }
 

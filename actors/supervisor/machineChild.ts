@@ -11,7 +11,15 @@ import type { ChildExit, ChildInstance, ChildEvents } from './child.js'
  */
 export function machineChild<M extends AnyStateMachine>(
   create: () => Actor<M>,
-  opts: { pids?: (snapshot: SnapshotFrom<M>) => number[]; stateName?: (value: unknown) => string } = {},
+  opts: {
+    pids?: (snapshot: SnapshotFrom<M>) => number[]
+    stateName?: (value: unknown) => string
+    /**
+     * The subsystem's handle, which commands reach across restarts: this instance is
+     * attached when it starts and detached (with how it ended) when it is gone.
+     */
+    attachTo?: { attach(actor: Actor<M>): void; detach(actor: Actor<M>, normal: boolean): void }
+  } = {},
 ): ChildInstance {
   const actor = create()
   let ended = false
@@ -19,6 +27,7 @@ export function machineChild<M extends AnyStateMachine>(
   const end = (exit: ChildExit) => {
     if (ended) return
     ended = true
+    opts.attachTo?.detach(actor, exit.normal)
     events?.onExit(exit)
   }
   const pidsOf =
@@ -31,6 +40,7 @@ export function machineChild<M extends AnyStateMachine>(
     actor: actor as unknown as AnyActorRef,
     start(ev) {
       events = ev
+      opts.attachTo?.attach(actor)
       let readySent = false
       actor.subscribe({
         next(snapshot) {
