@@ -493,7 +493,13 @@ export const recorderMachine = recorderSetup.createMachine({
           },
         ],
         STOP_RECORDING: [
-          { guard: ({ context }) => !((context.settings.postRollMs ?? 0) > 0), target: 'stopping', actions: beginStop('requested') },
+          // No tail when there is none to wait for: no post-roll set, or no byte arrived yet
+          // (rapid start/stop cycles stay instant).
+          {
+            guard: ({ context }) => !((context.settings.postRollMs ?? 0) > 0) || (context.session?.bytes ?? 0) === 0,
+            target: 'stopping',
+            actions: beginStop('requested'),
+          },
           { target: '.postRoll.tail', actions: beginStop('requested') },
         ],
         STOP: { target: 'stopping', actions: beginStop('shutdown') },
