@@ -79,6 +79,9 @@ t.test('(a) below minFreeBytes: recorder.start answers DISK_FULL (507) and the r
     node: 'diskpre',
     dataDir: m.dir,
     configure: (c) => {
+      // The recorder's own disk thresholds are the subject: the governor's (1 GiB critical by
+      // default, far above this tmpfs) would stop every recording the moment it starts.
+      c.governor.diskBytes = { warn: 0, degrade: 0, critical: 0 }
       c.recorder.minFreeBytes = 64 * MiB // above the whole tmpfs
       c.recorder.stopBelowBytes = 8 * MiB
     },
@@ -109,6 +112,9 @@ t.test('(b) a recording that fills the disk past stopBelowBytes stops itself; la
     node: 'diskfill',
     dataDir: m.dir,
     configure: (c) => {
+      // The recorder's own disk thresholds are the subject: the governor's (1 GiB critical by
+      // default, far above this tmpfs) would stop every recording the moment it starts.
+      c.governor.diskBytes = { warn: 0, degrade: 0, critical: 0 }
       c.recorder.segmentS = 2
       c.recorder.minFreeBytes = 20 * MiB
       c.recorder.stopBelowBytes = 10 * MiB
@@ -177,6 +183,9 @@ t.test('(c) no threshold: ffmpeg hits ENOSPC, the recorder stops itself, the las
     node: 'diskenospc',
     dataDir: m.dir,
     configure: (c) => {
+      // The recorder's own disk thresholds are the subject: the governor's (1 GiB critical by
+      // default, far above this tmpfs) would stop every recording the moment it starts.
+      c.governor.diskBytes = { warn: 0, degrade: 0, critical: 0 }
       c.recorder.segmentS = 2
       c.recorder.minFreeBytes = 4 * MiB
       c.recorder.stopBelowBytes = 0 // only ENOSPC can stop it

@@ -1,0 +1,89 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import { parseArgs } from 'node:util'
+import { repoRoot } from '../../test/helpers/natsServer.js'
+import { writeDocs } from '../bench/report.js'
+import { runBench } from '../bench/suite.js'
+
+const help = `usage: vigil bench [--only rtt,stall,record,restart,alerts,idle] [--requests N] [--trials N]
+                   [--idle-seconds S] [--idle-rigs 1,2] [--alerts N] [--restart-gap-s 61] [--camera WxH@FPS] [--no-docs]
+                   vigil bench --docs-only [--note TEXT]   # rewrite the docs from bench/results/latest.json
+
+Runs a rig on a real nats-server with the synthetic camera and measures: command round trip
+(NATS vs a bare NATS echo vs HTTP), stall detection, recording start/stop, restart after
+SIGKILL, alert throughput and idle CPU/RSS. Progress on stderr; results to
+bench/results/<name>.json (and latest.json); the "rig" section of docs/BENCHMARKS.md is replaced.
+Never part of CI's pass/fail. Exit 1 if a part failed.
+`
+
+export async function run(argv: string[]): Promise<number> {
+  let values
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        only: { type: 'string' },
+        requests: { type: 'string', default: '1000' },
+        trials: { type: 'string', default: '5' },
+        'idle-seconds': { type: 'string', default: '20' },
+        'idle-rigs': { type: 'string', default: '1' },
+        alerts: { type: 'string', default: '10000' },
+        'restart-gap-s': { type: 'string', default: '61' },
+        camera: { type: 'string', default: '640x360@15' },
+        'no-docs': { type: 'boolean' },
+        'docs-only': { type: 'boolean' },
+        note: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values
+  } catch (err) {
+    process.stderr.write(`vigil bench: ${(err as Error).message}\n`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
+  const cam = /^(\d+)x(\d+)@(\d+)$/.exec(values.camera!)
+  if (!cam) {
+    process.stderr.write('vigil bench: --camera WxH@FPS, e.g. 640x360@15\n')
+    return 2
+  }
+  const latestPath = join(repoRoot, 'bench/results/latest.json')
+  if (values['docs-only']) {
+    // Rewrites the docs section (and the plot) from bench/results/latest.json, optionally with a note on the machine.
+    const latest = JSON.parse(await readFile(latestPath, 'utf8')) as Record<string, Record<string, unknown>>
+    if (values.note) latest['env'] = { ...latest['env'], note: values.note }
+    await writeFile(latestPath, `${JSON.stringify(latest, null, 2)}\n`)
+    await writeDocs(latest, relative(repoRoot, latestPath))
+    return 0
+  }
+  const t0 = Date.now()
+  const log = (line: string) => process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s ${line}\n`)
+  const { results, file } = await runBench({
+    ...(values.only ? { only: values.only.split(',').map((s) => s.trim()) } : {}),
+    requests: Number(values.requests),
+    trials: Number(values.trials),
+    idleSeconds: Number(values['idle-seconds']),
+    idleRigs: values['idle-rigs']!.split(',').map(Number),
+    alerts: Number(values.alerts),
+    restartGapMs: Number(values['restart-gap-s']) * 1000,
+    camera: { width: Number(cam[1]), height: Number(cam[2]), fps: Number(cam[3]) },
+    log,
+  })
+  const rel = relative(repoRoot, file)
+  log(`results: ${rel}`)
+  // --only re-measures some parts: the others are kept from the previous latest.json.
+  const previous = values.only ? ((await readFile(latestPath, 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>).catch(() => ({}))) as Record<string, unknown>) : {}
+  const { env, ...parts } = results
+  const merged: Record<string, unknown> = { ...previous, ...parts, env: previous['env'] ?? env }
+  if (values.only) merged['partial'] = { ...((previous['partial'] as object | undefined) ?? {}), [rel]: { parts: Object.keys(parts), env } }
+  await writeFile(latestPath, `${JSON.stringify(merged, null, 2)}\n`)
+  if (!values['no-docs']) {
+    await writeDocs(merged, values.only ? `${relative(repoRoot, latestPath)} (merged; see its "partial")` : rel)
+    log('docs/BENCHMARKS.md: rig section written')
+  }
+  const failed = Object.entries(results).filter(([, v]) => typeof v === 'object' && v !== null && 'error' in v)
+  return failed.length > 0 ? 1 : 0
+}
