@@ -1,0 +1,83 @@
+/**
+ * Fault: the (only) nats-server is SIGKILLed while the rig runs; alerts are raised
+ * while it is down; it is started again on the same port.
+ * The rig must: keep supervising (the stalled camera is still detected and replaced
+ * without NATS), buffer what it publishes (bounded by the bus), and publish it after
+ * reconnecting; commands must be served again.
+ */
+import t from 'tap'
+import { connect } from '@nats-io/transport-node'
+import { collect } from '../helpers/rig.js'
+import { waitFor, isAlive } from '../helpers/wait.js'
+import { startFaultRig } from './rig.js'
+
+t.test('nats-server SIGKILL + restart on the same port: alerts raised while down are published after reconnect', async (t) => {
+  const r = await startFaultRig(t, { gate: true })
+  await r.ready(undefined, 90_000)
+  const before = r.rig.bus.stats()
+
+  await r.killNats()
+  await r.closeGate()
+  t.pass('nats-server SIGKILLed')
+  await waitFor(() => !r.rig.bus.stats().connected, 10_000, 'bus sees the disconnect')
+
+  // A command in flight while the server is down: it must not hang the caller.
+  const inFlight = r.cmd('supervisor', 'status', {}, { timeoutMs: 15_000 })
+
+  // Raise alerts while down: SIGSTOP the camera ffmpeg (→ camera.stalled, then
+  // the supervisor replaces it) and restart the audio child by hand.
+  const cam = r.rig.supervisor.children().find((c) => c.id === 'camera')!
+  const pid = cam.pids[0]!
+  t.ok(pid && isAlive(pid), `camera ffmpeg pid ${pid}`)
+  process.kill(pid, 'SIGSTOP')
+  t.teardown(() => {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {}
+  })
+  await waitFor(() => r.rig.alerts.list().some((a) => a.code === 'camera.stalled'), 15_000, 'camera.stalled raised (alert log) while NATS is down')
+  r.rig.supervisor.restart('audio')
+  await waitFor(
+    () => {
+      const c = r.rig.supervisor.children().find((x) => x.id === 'camera')!
+      return c.state === 'streaming' && c.pids.length === 1 && c.pids[0] !== pid
+    },
+    30_000,
+    'camera replaced without NATS',
+  )
+  t.pass('the supervisor replaced the stalled camera while NATS was down')
+  const down = r.rig.bus.stats()
+  t.ok(down.buffered > 0, `bus buffered ${down.buffered} messages while down`)
+  const raisedWhileDown = r.rig.alerts.list().filter((a) => Date.parse(a.at) >= 0).map((a) => a.id)
+
+  // The nats-server comes back on the same port. The rig reaches it through the
+  // test's relay, opened only once a fresh subscriber (first connected after the
+  // restart) has its subscription on the server: what it receives was buffered.
+  await r.restartNats()
+  const sub = await connect({ servers: r.natsUrl })
+  t.teardown(() => sub.close())
+  const alerts = collect(sub, `vigil.${r.node}.alert.>`)
+  await sub.flush()
+  t.notOk(r.rig.bus.stats().connected, 'rig not reconnected yet (gate closed)')
+  await r.openGate()
+
+  await waitFor(() => r.rig.bus.stats().connected && r.rig.bus.stats().buffered === 0, 30_000, 'bus reconnected and flushed')
+  const after = r.rig.bus.stats()
+  t.equal(after.dropped, before.dropped, 'nothing dropped (outage well under the buffer bound)')
+  t.ok(after.published >= before.published + down.buffered, `published ${after.published - before.published} since the kill`)
+
+  await waitFor(() => alerts.seen.some((a) => a.data['code'] === 'camera.stalled'), 15_000, 'camera.stalled delivered after restart')
+  const stalled = alerts.seen.find((a) => a.data['code'] === 'camera.stalled')!
+  t.equal(stalled.subject, `vigil.${r.node}.alert.warning.camera`)
+  t.ok(raisedWhileDown.includes(stalled.data['id'] as never), 'the delivered alert is the one raised while NATS was down')
+  t.comment(`delivered after restart: ${alerts.seen.map((a) => a.data['code']).join(', ')}`)
+
+  const flight = await inFlight
+  t.comment(`command in flight during the outage answered: ${flight.ok ? 'ok' : flight.error.code}`)
+  t.ok(flight.ok || ['UNAVAILABLE', 'TIMEOUT'].includes(flight.error.code), 'in-flight command resolved (ok, or UNAVAILABLE/TIMEOUT), never hung')
+
+  // Commands work again (the rig's service re-subscribes on reconnect).
+  await waitFor(async () => (await r.cmd('supervisor', 'status', {}, { timeoutMs: 2000 })).ok, 30_000, 'supervisor.status answers again')
+  await r.ready(undefined, 60_000)
+  t.pass('every child running again, commands served')
+})
