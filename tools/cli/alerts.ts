@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util'
 import { decodeJson } from '../../infra/nats/codec.js'
 import { subjects } from '../../infra/subjects.js'
 import type { Alert } from '../../infra/alerts.js'
-import { askEachNode, clientOptions, clientTarget, connectClient } from './natsArgs.js'
+import { askEachNode, runClient } from './natsArgs.js'
 
 const help = `usage: vigil alerts [--node N] [--follow] [--json] [--server URL] [--config F]
 
@@ -15,23 +14,8 @@ const formatAlert = (a: Alert) =>
   `${a.at}  ${a.severity.toUpperCase().padEnd(8)} ${a.node}/${a.source}  ${a.code}${a.count > 1 ? ` ×${a.count}` : ''}  ${a.message}`
 
 export async function run(argv: string[]): Promise<number> {
-  let values
-  try {
-    ;({ values } = parseArgs({ args: argv, options: { ...clientOptions, follow: { type: 'boolean', short: 'f' } }, strict: true }))
-  } catch (err) {
-    process.stderr.write(`vigil alerts: ${(err as Error).message}\n${help}`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(help)
-    return 0
-  }
-  const target = clientTarget(values)
-  if ('exitCode' in target) return target.exitCode
-  const nc = await connectClient(target)
-  if (!nc) return 1
-  const print = (a: Alert) => process.stdout.write(`${values.json ? JSON.stringify(a) : formatAlert(a)}\n`)
-  try {
+  return runClient<{ follow?: boolean }>('alerts', help, argv, { follow: { type: 'boolean', short: 'f' } }, async (nc, target, values) => {
+    const print = (a: Alert) => process.stdout.write(`${values.json ? JSON.stringify(a) : formatAlert(a)}\n`)
     if (values.follow) {
       const sub = nc.subscribe(subjects.alertsOf(target.nodeGiven ? target.node : '*'))
       const stop = () => sub.unsubscribe()
@@ -51,7 +35,5 @@ export async function run(argv: string[]): Promise<number> {
       }
       for (const a of result.alerts) print(a)
     })
-  } finally {
-    if (!nc.isClosed()) await nc.close()
-  }
+  })
 }

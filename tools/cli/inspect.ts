@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util'
-import { askEachNode, clientOptions, clientTarget, connectClient } from './natsArgs.js'
+import { askEachNode, runClient } from './natsArgs.js'
 import type { StatusReply } from './status.js'
 
 const help = `usage: vigil inspect [--node N] [--server URL] [--config F]
@@ -10,27 +9,10 @@ For Stately's own inspector, start the rig with: vigil start --inspect stately
 `
 
 export async function run(argv: string[]): Promise<number> {
-  let values
-  try {
-    ;({ values } = parseArgs({ args: argv, options: clientOptions, strict: true }))
-  } catch (err) {
-    process.stderr.write(`vigil inspect: ${(err as Error).message}\n${help}`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(help)
-    return 0
-  }
-  const target = clientTarget(values)
-  if ('exitCode' in target) return target.exitCode
-  const nc = await connectClient(target)
-  if (!nc) return 1
-  try {
+  return runClient<Record<string, never>>('inspect', help, argv, {}, async (nc, target) => {
     return await askEachNode<StatusReply>(nc, target, 'inspect', 'supervisor', 'status', (node, result) => {
       const web = result.ports.web
       process.stdout.write(`${node}  ${web ? `http://127.0.0.1:${web}/inspect` : '(no web server)'}\n`)
     })
-  } finally {
-    await nc.close()
-  }
+  })
 }

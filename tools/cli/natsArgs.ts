@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { Svcm } from '@nats-io/services'
 import { SERVICE_NAME } from '../../infra/subjects.js'
@@ -94,4 +95,39 @@ export async function askEachNode<T>(
     }
   }
   return failed ? 1 : 0
+}
+
+type ClientValues = { [K in keyof typeof clientOptions]?: (typeof clientOptions)[K] extends { multiple: true } ? string[] : (typeof clientOptions)[K] extends { type: 'boolean' } ? boolean : string }
+
+/**
+ * The shape every client subcommand shares: parse (exit 2 on a bad flag), --help, find the
+ * target, connect (exit 1 when unreachable), run `body`, close the connection.
+ */
+export async function runClient<V extends Record<string, unknown>>(
+  command: string,
+  help: string,
+  argv: string[],
+  extra: ParseArgsConfig['options'],
+  body: (nc: NatsConnection, target: ClientTarget, values: ClientValues & V) => Promise<number>,
+): Promise<number> {
+  let values: ClientValues & V
+  try {
+    values = parseArgs({ args: argv, options: { ...clientOptions, ...extra }, strict: true }).values as ClientValues & V
+  } catch (err) {
+    process.stderr.write(`vigil ${command}: ${(err as Error).message}\n${help}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
+  const target = clientTarget(values)
+  if ('exitCode' in target) return target.exitCode
+  const nc = await connectClient(target)
+  if (!nc) return 1
+  try {
+    return await body(nc, target, values)
+  } finally {
+    if (!nc.isClosed()) await nc.close()
+  }
 }

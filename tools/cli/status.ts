@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util'
 import type { ChildStatusView } from '../../actors/supervisor/index.js'
-import { askEachNode, clientOptions, clientTarget, connectClient } from './natsArgs.js'
+import { askEachNode, runClient } from './natsArgs.js'
 
 const help = `usage: vigil status [--node N] [--json] [--watch] [--server URL] [--config F]
 
@@ -36,22 +35,7 @@ export function formatStatus(s: StatusReply): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values
-  try {
-    ;({ values } = parseArgs({ args: argv, options: { ...clientOptions, watch: { type: 'boolean', short: 'w' } }, strict: true }))
-  } catch (err) {
-    process.stderr.write(`vigil status: ${(err as Error).message}\n${help}`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(help)
-    return 0
-  }
-  const target = clientTarget(values)
-  if ('exitCode' in target) return target.exitCode
-  const nc = await connectClient(target)
-  if (!nc) return 1
-  try {
+  return runClient<{ watch?: boolean }>('status', help, argv, { watch: { type: 'boolean', short: 'w' } }, async (nc, target, values) => {
     const once = (out: string[]) =>
       askEachNode<StatusReply>(nc, target, 'status', 'supervisor', 'status', (_node, result) => {
         out.push(values.json ? JSON.stringify(result) : formatStatus(result))
@@ -76,7 +60,5 @@ export async function run(argv: string[]): Promise<number> {
       await new Promise((r) => setTimeout(r, 1000))
     }
     return 0
-  } finally {
-    await nc.close()
-  }
+  })
 }
