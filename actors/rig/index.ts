@@ -4,7 +4,7 @@ import { prepareDataDir, type DataDirs } from '../../infra/config/load.js'
 import type { Logger } from '../../infra/logger.js'
 import { ProcessOwner } from '../../infra/process.js'
 import { systemClock, type Clock } from '../../infra/clock.js'
-import { AlertLog, type AlertInput } from '../../infra/alerts.js'
+import { AlertLog, type Alert, type AlertInput } from '../../infra/alerts.js'
 import { createFeed, type Feed } from '../../infra/feed.js'
 import { isPortFree, resolvePort } from '../../infra/ports.js'
 import { resolveFfmpeg, resolveNatsServer } from '../../infra/binaries.js'
@@ -57,6 +57,8 @@ export interface Rig {
   router: CommandRouter
   bus: Bus
   alerts: AlertLog
+  /** Raises an alert the way every actor does: alert log, log line, bus, feed. */
+  alert(input: AlertInput): Alert
   feed: Feed
   processes: ProcessOwner
   /** First call: orderly shutdown bounded by shutdown.timeoutMs; a second call forces. */
@@ -96,7 +98,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   log.info({ ports, dataDir: dirs.root, embeddedNats: embedded, ffmpeg: ffmpeg.path }, 'starting rig')
 
   const alerts = new AlertLog({ node, now: () => clock.now() })
-  const bus = createBus({ node, log, clock })
+  const bus = createBus({ node, log, clock, maxBuffered: config.nats.publishBuffer })
   const logFiles = opts.logFiles ?? createLogFiles({ dir: dirs.logs, config: config.logs })
   // Made before the router, so the command latency histogram outlives web restarts.
   const webMetrics = createWebMetrics({ node })
@@ -116,6 +118,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     log[level]({ alert: { code: alert.code, source: alert.source, count: alert.count } }, input.message)
     bus.publishAlert(alert)
     feed.next({ type: 'alert', alert })
+    return alert
   }
   const publishState = (actor: string, state: string, details: Record<string, unknown>) => {
     bus.publishState(actor, state, details)
@@ -223,5 +226,5 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   stately?.start(() => supervisor)
   if (!embedded) void connect()
 
-  return { node, ports, dirs, supervisor, router, bus, alerts, feed, processes, requestShutdown, exited }
+  return { node, ports, dirs, supervisor, router, bus, alerts, alert: raise, feed, processes, requestShutdown, exited }
 }

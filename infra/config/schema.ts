@@ -35,6 +35,7 @@ export const ConfigSchema = Obj({
     port: Port(4222),
     host: Type.String({ default: '127.0.0.1' }),
     confFile: Type.String({ default: 'nats.conf' }),
+    publishBuffer: Type.Integer({ minimum: 1, default: 1000, description: 'state/alert/event messages kept while NATS is unreachable; the oldest are dropped beyond this' }),
   }),
   web: Obj({
     host: Type.String({ default: '127.0.0.1' }),

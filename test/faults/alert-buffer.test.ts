@@ -1,0 +1,89 @@
+/**
+ * Fault: NATS unreachable for longer than the publish buffer holds.
+ * The rig must: keep at most `nats.publishBuffer` messages (state, alerts, events),
+ * drop the OLDEST beyond it (counted, logged once), publish what it kept in order
+ * after the reconnect, and still answer for a dropped alert through `alerts.list`
+ * (the alert log is the durable copy; the bus is only the live feed).
+ */
+import t from 'tap'
+import { connect } from '@nats-io/transport-node'
+import { collect } from '../helpers/rig.js'
+import { isAlive, waitFor } from '../helpers/wait.js'
+import { startFaultRig } from './rig.js'
+
+const BOUND = 6
+
+t.test(`publish buffer bounded at nats.publishBuffer (${BOUND}): oldest dropped, newest delivered in order, alert log keeps all`, async (t) => {
+  const r = await startFaultRig(t, {
+    gate: true,
+    node: 'alertbuf',
+    configure: (c) => {
+      c.nats.publishBuffer = BOUND
+    },
+  })
+  await r.ready(undefined, 90_000)
+  const before = r.rig.bus.stats()
+  t.equal(before.buffered, 0, 'nothing waiting before the outage')
+
+  await r.killNats()
+  await r.closeGate()
+  await waitFor(() => !r.rig.bus.stats().connected, 10_000, 'bus sees the disconnect')
+
+  // First thing raised while down: camera.stalled (the camera ffmpeg frozen).
+  const cam = r.rig.supervisor.children().find((c) => c.id === 'camera')!
+  const pid = cam.pids[0]!
+  t.ok(pid && isAlive(pid), `camera ffmpeg pid ${pid}`)
+  process.kill(pid, 'SIGSTOP')
+  t.teardown(() => {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {}
+  })
+  await waitFor(() => r.rig.alerts.list().some((a) => a.code === 'camera.stalled'), 15_000, 'camera.stalled raised while NATS is down')
+  const stalled = r.rig.alerts.list().find((a) => a.code === 'camera.stalled')!
+  await waitFor(() => {
+    const c = r.rig.supervisor.children().find((x) => x.id === 'camera')!
+    return c.state === 'streaming' && c.pids[0] !== pid
+  }, 30_000, 'camera replaced without NATS')
+
+  // Then more than the buffer holds: restart the audio child a few times (state messages).
+  for (let i = 0; i < 3; i++) {
+    r.rig.supervisor.restart('audio')
+    await waitFor(() => r.rig.supervisor.children().find((c) => c.id === 'audio')?.status === 'running', 30_000, `audio running after restart ${i + 1}`)
+  }
+  // The last message raised before the reconnect: a known alert, through the rig's alert path.
+  const marker = r.rig.alert({ source: 'supervisor', severity: 'info', code: 'test.marker', message: 'last before reconnect' })
+  const down = r.rig.bus.stats()
+  const dropped = down.dropped - before.dropped
+  t.equal(down.buffered, BOUND, `buffer holds exactly the bound (${down.buffered})`)
+  t.ok(dropped > 0, `${dropped} older messages dropped, counted`)
+  t.equal(down.published, before.published, 'nothing published while down')
+
+  // A subscriber in place before the rig may reconnect: its first BOUND messages are the kept ones.
+  await r.restartNats()
+  const sub = await connect({ servers: r.natsUrl })
+  t.teardown(() => sub.close())
+  const seen = collect(sub, `vigil.${r.node}.>`)
+  await sub.flush()
+  await r.openGate()
+  await waitFor(() => r.rig.bus.stats().connected && r.rig.bus.stats().buffered === 0, 30_000, 'bus reconnected and flushed')
+  await waitFor(() => seen.seen.length >= BOUND, 15_000, `the ${BOUND} kept messages delivered`)
+  const kept = seen.seen.slice(0, BOUND)
+  t.comment(`delivered first after reconnect: ${kept.map((m) => `${m.subject.split('.').slice(2).join('.')}:${(m.data['state'] ?? m.data['code']) as string}`).join(', ')}`)
+  const after = r.rig.bus.stats()
+  t.equal(after.dropped - before.dropped, dropped, 'no more dropped after the reconnect')
+  t.ok(after.published - before.published >= BOUND, `published ${after.published - before.published} since`)
+
+  // Oldest dropped: the first alert of the outage is not among the delivered; the newest is, last.
+  t.notOk(seen.seen.some((m) => m.data['id'] === stalled.id), 'camera.stalled (the oldest) was dropped from the live feed')
+  t.equal(kept.at(-1)!.data['id'], marker.id, 'the newest message (the marker alert) is delivered, last of the kept ones')
+  t.equal(kept.at(-1)!.subject, `vigil.${r.node}.alert.info.supervisor`)
+  const times = kept.map((m) => Date.parse((m.data['since'] ?? m.data['at']) as string))
+  t.ok(times.every((x, i) => i === 0 || x >= times[i - 1]! - 1), 'kept messages delivered in the order they were raised')
+  t.ok(times[0]! >= Date.parse(stalled.at), 'every kept message is newer than the dropped alert')
+
+  // The alert log still has it, over NATS.
+  const list = await r.cmd<{ alerts: Array<{ id: string; code: string }> }>('alerts', 'list')
+  t.ok(list.ok, 'alerts.list answers')
+  if (list.ok) t.ok(list.result.alerts.some((a) => a.id === stalled.id), 'alerts.list still returns the dropped camera.stalled')
+})
