@@ -76,7 +76,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   const clock = opts.clock ?? systemClock
   const processes = opts.processes ?? new ProcessOwner()
   const node = config.node
-  const dirs = prepareDataDir(config.dataDir)
+  const dirs = prepareDataDir(config.dataDir, { onDegraded: (problem) => log.warn({ problem }, 'log dir not writable: starting anyway, log lines are dropped until it is') })
   const embedded = config.nats.servers.length === 0
   const ports: RigPorts = {
     nats: embedded ? await resolvePort(config.nats.port, config.nats.host) : null,

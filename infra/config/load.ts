@@ -193,10 +193,17 @@ function dataDirReason(e: NodeJS.ErrnoException): string {
 export const dataDirs = ['recordings', 'snapshots', 'logs', 'jetstream'] as const
 export type DataDirs = Record<(typeof dataDirs)[number], string> & { root: string }
 
-/** Creates the data dir and its folders; a permission problem names the path. */
-export function prepareDataDir(root: string): DataDirs {
+/** Folders the rig runs without: a read-only logs dir drops log lines (counted, alerted), it does not stop recording. */
+const degradable: ReadonlySet<string> = new Set(['logs'])
+
+/**
+ * Creates the data dir and its folders; a permission problem names the path. A folder
+ * the rig can run without (logs/) that cannot be written is reported to `onDegraded`
+ * instead of refusing to start: an unattended rig keeps recording.
+ */
+export function prepareDataDir(root: string, opts: { onDegraded?: (problem: string) => void } = {}): DataDirs {
   const dirs = { root } as DataDirs
-  for (const path of [root, ...dataDirs.map((d) => resolve(root, d))]) {
+  for (const [name, path] of [['', root], ...dataDirs.map((d) => [d, resolve(root, d)])] as Array<[string, string]>) {
     try {
       mkdirSync(path, { recursive: true })
       accessSync(path, constants.W_OK)
@@ -204,9 +211,12 @@ export function prepareDataDir(root: string): DataDirs {
       const e = err as NodeJS.ErrnoException
       // e.path is the component that failed (a parent, for a missing chain); path is what we wanted.
       const where = e.path ?? path
-      throw new ConfigError('cannot prepare the data directory:', [
-        `${where}: ${dataDirReason(e)} (dataDir ${root}; creating ${path}, parent ${dirname(path)})`,
-      ])
+      const problem = `${where}: ${dataDirReason(e)} (dataDir ${root}; creating ${path}, parent ${dirname(path)})`
+      if (degradable.has(name) && opts.onDegraded) {
+        opts.onDegraded(problem)
+        continue
+      }
+      throw new ConfigError('cannot prepare the data directory:', [problem])
     }
   }
   for (const d of dataDirs) dirs[d] = resolve(root, d)

@@ -4,10 +4,10 @@
  * arrive again from the new meter.
  */
 import t from 'tap'
-import { startTestRig, collect } from '../../helpers/rig.js'
-import { isAlive, waitFor } from '../../helpers/wait.js'
-import { must, waitCameraStreaming } from '../pipeline/common.js'
-import { secs } from './common.js'
+import { startTestRig, collect } from '../helpers/rig.js'
+import { isAlive, waitFor } from '../helpers/wait.js'
+import { must, waitCameraStreaming } from '../integration/pipeline/common.js'
+import { secs } from '../integration/monitor/common.js'
 
 interface AudioStatus {
   state: string

@@ -7,8 +7,8 @@
  *   the wedged ffmpeg is killed and the camera streams again with a new pid.
  */
 import t from 'tap'
-import { collect, startTestRig, type TestRig } from '../../helpers/rig.js'
-import { isAlive, waitFor } from '../../helpers/wait.js'
+import { collect, startTestRig, type TestRig } from '../helpers/rig.js'
+import { isAlive, waitFor } from '../helpers/wait.js'
 import {
   camStatus,
   camStatusOrNull,
@@ -24,7 +24,7 @@ import {
   type CamStatus,
   type RecStatus,
   type SessionSummary,
-} from './common.js'
+} from '../integration/pipeline/common.js'
 
 const rigFor = (t: Parameters<typeof startTestRig>[0], node: string) =>
   startTestRig(t, {

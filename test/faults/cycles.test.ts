@@ -8,12 +8,12 @@ import t, { type Test } from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startTestRig, type TestRig } from '../../helpers/rig.js'
-import { waitFor } from '../../helpers/wait.js'
-import { ffprobe } from '../../helpers/ffprobe.js'
-import { parseSessionFile } from '../../../actors/recorder/session.js'
-import { isSessionId } from '../../../actors/recorder/sessionId.js'
-import { fmt, must, readSessionJson, sleep, waitCameraStreaming, type SessionSummary } from './common.js'
+import { startTestRig, type TestRig } from '../helpers/rig.js'
+import { waitFor } from '../helpers/wait.js'
+import { ffprobe } from '../helpers/ffprobe.js'
+import { parseSessionFile } from '../../actors/recorder/session.js'
+import { isSessionId } from '../../actors/recorder/sessionId.js'
+import { fmt, must, readSessionJson, sleep, waitCameraStreaming, type SessionSummary } from '../integration/pipeline/common.js'
 
 /** Live processes whose command line mentions `needle` (ffmpeg writing into the recordings dir, its setpriv wrapper). */
 function processesMentioning(needle: string): Array<{ pid: number; cmd: string }> {

@@ -14,11 +14,11 @@ import { statfsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { httpStatusByCode } from '../../../infra/errors.js'
-import { collect, startTestRig, type TestRig } from '../../helpers/rig.js'
-import { waitFor } from '../../helpers/wait.js'
-import { ffprobe } from '../../helpers/ffprobe.js'
-import { fmt, must, readSessionJson, recStatus, sleep, waitBytes, waitCameraStreaming, type SessionSummary } from './common.js'
+import { httpStatusByCode } from '../../infra/errors.js'
+import { collect, startTestRig, type TestRig } from '../helpers/rig.js'
+import { waitFor } from '../helpers/wait.js'
+import { ffprobe } from '../helpers/ffprobe.js'
+import { fmt, must, readSessionJson, recStatus, sleep, waitBytes, waitCameraStreaming, type SessionSummary } from '../integration/pipeline/common.js'
 
 const run = promisify(execFile)
 const MiB = 1024 * 1024

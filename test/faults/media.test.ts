@@ -4,8 +4,8 @@
  * again, the recording resumes in the same session and the gap is recorded.
  */
 import t from 'tap'
-import { collect, startTestRig } from '../../helpers/rig.js'
-import { isAlive, waitFor } from '../../helpers/wait.js'
+import { collect, startTestRig } from '../helpers/rig.js'
+import { isAlive, waitFor } from '../helpers/wait.js'
 import {
   camStatusOrNull,
   fmt,
@@ -19,7 +19,7 @@ import {
   waitCameraStreaming,
   type CamStatus,
   type SessionSummary,
-} from './common.js'
+} from '../integration/pipeline/common.js'
 
 t.test('SIGKILL of the media server mid-recording: restarted, camera streams again, recording resumes in the same session', async (t) => {
   const r = await startTestRig(t, {

@@ -9,12 +9,12 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { command } from '../../../infra/nats/client.js'
-import { parseSessionFile } from '../../../actors/recorder/session.js'
-import { startVigil } from '../../helpers/vigilProcess.js'
-import { isAlive, waitFor } from '../../helpers/wait.js'
-import { ffprobe } from '../../helpers/ffprobe.js'
-import { fmt, readSessionJson, sleep, type CamStatus, type RecStatus, type SessionSummary } from './common.js'
+import { command } from '../../infra/nats/client.js'
+import { parseSessionFile } from '../../actors/recorder/session.js'
+import { startVigil } from '../helpers/vigilProcess.js'
+import { isAlive, waitFor } from '../helpers/wait.js'
+import { ffprobe } from '../helpers/ffprobe.js'
+import { fmt, readSessionJson, sleep, type CamStatus, type RecStatus, type SessionSummary } from '../integration/pipeline/common.js'
 
 type SupStatus = { state: string; children: Array<{ id: string; status: string; state: string; pids: number[] }> }
 

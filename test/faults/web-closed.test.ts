@@ -1,14 +1,14 @@
 import t from 'tap'
 import { createServer, type Server } from 'node:net'
-import { AlertLog, type AlertInput } from '../../../infra/alerts.js'
-import { systemClock } from '../../../infra/clock.js'
-import { createManualDisk } from '../../../infra/disk.js'
-import { createFeed } from '../../../infra/feed.js'
-import { silentLogger } from '../../../infra/logger.js'
-import { createCommandRouter } from '../../../infra/nats/commands.js'
-import { createWebActor, webStateName } from '../../../actors/web/index.js'
-import { freePort, rawRequest, startWebRig } from '../../helpers/webRig.js'
-import { waitFor } from '../../helpers/wait.js'
+import { AlertLog, type AlertInput } from '../../infra/alerts.js'
+import { systemClock } from '../../infra/clock.js'
+import { createManualDisk } from '../../infra/disk.js'
+import { createFeed } from '../../infra/feed.js'
+import { silentLogger } from '../../infra/logger.js'
+import { createCommandRouter } from '../../infra/nats/commands.js'
+import { createWebActor, webStateName } from '../../actors/web/index.js'
+import { freePort, rawRequest, startWebRig } from '../helpers/webRig.js'
+import { waitFor } from '../helpers/wait.js'
 
 t.test('closed under it: the probe misses 3 times, the web fails, the supervisor restarts it, web.down is raised', async (t) => {
   const rig = await startWebRig({ timing: { probeIntervalMs: 100, probeMisses: 3, probeTimeoutMs: 1000 }, backoffMs: 200 })

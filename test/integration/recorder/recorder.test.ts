@@ -168,7 +168,7 @@ t.test('source lost mid-session: same session, numbering continues, a gap is rec
   const source = rtmpSource(processes, await freePort())
   // No post-roll here: this one-shot `ffmpeg -listen 1` source, once restarted, makes the
   // recorder's stop-time tail open a second, spurious gap (not seen with the real media
-  // server: test/integration/pipeline/*-faults.test.ts). Tracked in the README.
+  // server: test/faults/camera.test.ts, test/faults/media.test.ts). Tracked in the README.
   const deps = recorderDeps({ recordingsDir: dir, inputUrl: source.url, processes, timing: { reconnectMs: 300, stopGraceMs: 3000, pollMs: 250, postRollMs: 0 } })
   const rec = createRecorderActor(deps)
   t.teardown(() => rec.actor.stop())

@@ -55,3 +55,22 @@ t.test('a permission error names the path', { skip: isRoot && 'running as root: 
   t.match(err.problems[0], /permission denied/)
   t.match(err.problems[0], root)
 })
+
+t.test('an unusable logs/ is reported, not fatal, when the caller can run without it', async (t) => {
+  const base = t.testdir({ var: { logs: 'I am a file' } })
+  const root = join(base, 'var')
+  t.match(prepareError(t, root).problems[0], join(root, 'logs'), 'without onDegraded it still refuses')
+  const problems: string[] = []
+  const dirs = prepareDataDir(root, { onDegraded: (p) => problems.push(p) })
+  t.equal(problems.length, 1, 'one problem reported')
+  t.match(problems[0], join(root, 'logs'))
+  t.match(problems[0], /ENOTDIR|ENOENT|EEXIST/)
+  t.equal(dirs.logs, join(root, 'logs'), 'the logs path is still given (the log actor retries it)')
+  t.ok(statSync(join(root, 'recordings')).isDirectory(), 'the other folders are made')
+})
+
+t.test('an unusable recordings/ stays fatal even with onDegraded', async (t) => {
+  const base = t.testdir({ var: { recordings: 'I am a file' } })
+  const root = join(base, 'var')
+  t.throws(() => prepareDataDir(root, { onDegraded: () => {} }), ConfigError)
+})
