@@ -7,14 +7,13 @@
  */
 import t from 'tap'
 import { connect } from '@nats-io/transport-node'
-import { collect } from '../helpers/rig.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
-import { startFaultRig } from './rig.js'
+import { collect, startTestRig } from '../helpers/rig.js'
 
 const BOUND = 6
 
 t.test(`publish buffer bounded at nats.publishBuffer (${BOUND}): oldest dropped, newest delivered in order, alert log keeps all`, async (t) => {
-  const r = await startFaultRig(t, {
+  const r = await startTestRig(t, {
     gate: true,
     node: 'alertbuf',
     configure: (c) => {

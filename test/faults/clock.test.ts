@@ -11,26 +11,12 @@ import { join } from 'node:path'
 import { createAdjustableClock } from '../../infra/clock.js'
 import type { SessionSummary } from '../../actors/recorder/index.js'
 import { waitFor } from '../helpers/wait.js'
-import { startFaultRig, type FaultRig } from './rig.js'
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-
-async function must<T>(r: FaultRig, actor: string, verb: string, args: Record<string, unknown> = {}): Promise<T> {
-  const res = await r.cmd<T>(actor, verb, args, { timeoutMs: 30_000 })
-  if (!res.ok) throw new Error(`${actor}.${verb}: ${res.error.code} ${res.error.message}`)
-  return res.result
-}
-
-async function waitBytes(r: FaultRig): Promise<void> {
-  await waitFor(async () => {
-    const s = await r.cmd<{ session: { bytes: number } | null }>('recorder', 'status', {}, { timeoutMs: 3000 })
-    return s.ok && (s.result.session?.bytes ?? 0) > 0
-  }, 30_000, 'recorded bytes > 0', 200)
-}
+import { startTestRig } from '../helpers/rig.js'
+import { must, sleep, waitBytes } from '../integration/pipeline/common.js'
 
 t.test('wall clock moved back 1 h mid-session: durations monotonic, next session id sorts after', async (t) => {
   const clock = createAdjustableClock()
-  const r = await startFaultRig(t, { clock })
+  const r = await startTestRig(t, { clock })
   await r.ready(['media', 'camera', 'recorder'], 90_000)
   await waitFor(async () => {
     const c = await r.cmd<{ state: string }>('camera', 'status', {}, { timeoutMs: 3000 })
@@ -39,12 +25,12 @@ t.test('wall clock moved back 1 h mid-session: durations monotonic, next session
 
   const t0 = performance.now()
   const first = await must<SessionSummary>(r, 'recorder', 'start', { name: 'before-step' })
-  await waitBytes(r)
+  await waitBytes(r, 0)
   await sleep(2000)
   clock.shiftWall(-3600_000)
   t.comment('wall clock shifted back 3600 s')
   await sleep(2000)
-  const stopped1 = await must<SessionSummary>(r, 'recorder', 'stop')
+  const stopped1 = await must<SessionSummary>(r, 'recorder', 'stop', {}, { timeoutMs: 30_000 })
   const real1 = performance.now() - t0
   t.equal(stopped1.id, first.id)
   t.equal(stopped1.state, 'finalized', 'first session finalized')
@@ -59,9 +45,9 @@ t.test('wall clock moved back 1 h mid-session: durations monotonic, next session
 
   const t1 = performance.now()
   const second = await must<SessionSummary>(r, 'recorder', 'start', { name: 'after-step' })
-  await waitBytes(r)
+  await waitBytes(r, 0)
   await sleep(2000)
-  const stopped2 = await must<SessionSummary>(r, 'recorder', 'stop')
+  const stopped2 = await must<SessionSummary>(r, 'recorder', 'stop', {}, { timeoutMs: 30_000 })
   const real2 = performance.now() - t1
   t.comment(`second: id ${second.id}, startedAt ${second.startedAt} (wall is an hour behind)`)
   t.ok(Date.parse(second.startedAt) < Date.parse(first.startedAt), 'the second start really is earlier on the wall clock')

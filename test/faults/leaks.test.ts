@@ -11,7 +11,7 @@ import { runInNewContext } from 'node:vm'
 import type { ChildFactory } from '../../actors/supervisor/child.js'
 import { processChild } from '../helpers/processChild.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
-import { startFaultRig } from './rig.js'
+import { startTestRig } from '../helpers/rig.js'
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 const fdCount = async () => (await readdir('/proc/self/fd')).length
@@ -50,7 +50,7 @@ function inProcessChild(made: { n: number }): ChildFactory {
 
 t.test('200 restarts of a process child: fds stable, no orphans; 1000 restarts of an in-process child: heap bounded', async (t) => {
   const made = { n: 0 }
-  const r = await startFaultRig(t, {
+  const r = await startTestRig(t, {
     children: (ctx, spec) => [spec('worker', { factory: processChild(ctx.processes, 'worker') }), spec('inproc', { factory: inProcessChild(made) })],
   })
   await r.ready(['worker', 'inproc'], 30_000)

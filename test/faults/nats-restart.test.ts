@@ -7,12 +7,11 @@
  */
 import t from 'tap'
 import { connect } from '@nats-io/transport-node'
-import { collect } from '../helpers/rig.js'
 import { waitFor, isAlive } from '../helpers/wait.js'
-import { startFaultRig } from './rig.js'
+import { collect, startTestRig } from '../helpers/rig.js'
 
 t.test('nats-server SIGKILL + restart on the same port: alerts raised while down are published after reconnect', async (t) => {
-  const r = await startFaultRig(t, { gate: true })
+  const r = await startTestRig(t, { gate: true })
   await r.ready(undefined, 90_000)
   const before = r.rig.bus.stats()
 

@@ -5,12 +5,12 @@
  */
 import t from 'tap'
 import { request } from '../../infra/nats/client.js'
-import { startFaultRig } from './rig.js'
+import { startTestRig } from '../helpers/rig.js'
 
 const MiB = 1024 * 1024
 
 t.test('bad payloads on every command subject are refused and the rig survives', async (t) => {
-  const r = await startFaultRig(t)
+  const r = await startTestRig(t)
   await r.ready(undefined, 90_000)
   const commands = r.rig.router.commands()
   t.ok(commands.length > 5, `router lists ${commands.length} commands`)

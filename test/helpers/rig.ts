@@ -1,16 +1,18 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net'
 import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node'
 import type { Test } from 'tap'
 import { loadConfig } from '../../infra/config/load.js'
 import type { Config } from '../../infra/config/schema.js'
 import { createLogger, silentLogger } from '../../infra/logger.js'
 import { ProcessOwner } from '../../infra/process.js'
+import type { Clock } from '../../infra/clock.js'
 import { command, type RequestResult } from '../../infra/nats/client.js'
 import { decodeJson } from '../../infra/nats/codec.js'
 import { startRig, type Rig, type RigOptions } from '../../actors/rig/index.js'
-import { startNatsServer } from './natsServer.js'
+import { freePort, startNatsServer, type TestNatsServer } from './natsServer.js'
 import { waitFor } from './wait.js'
 
 export interface Seen {
@@ -42,29 +44,92 @@ export interface TestRig {
   /** Waits until supervisor.status shows every child running (or `ids` running). */
   ready(ids?: string[], timeoutMs?: number): Promise<void>
   child(id: string): Promise<{ id: string; state: string; status: string; restarts: number; pids: number[] }>
+  nats(): TestNatsServer
+  /** SIGKILL the nats-server (the rig's only server). */
+  killNats(): Promise<void>
+  /** Start it again on the same port. */
+  restartNats(): Promise<void>
+  /**
+   * With `gate`: the rig reaches nats-server through a TCP relay the test opens and
+   * closes, so the test can let the rig reconnect only once its own subscribers are
+   * in place (a deterministic order). Without `gate` these do nothing.
+   */
+  closeGate(): Promise<void>
+  openGate(): Promise<void>
+}
+
+export interface TestRigOptions {
+  node?: string
+  dataDir?: string
+  configure?: (c: Config) => void
+  children?: RigOptions['children']
+  logLevel?: 'silent' | 'info' | 'debug'
+  /** Injected into the rig (the fault suite moves the wall clock). */
+  clock?: Clock
+  /** Put a TCP relay the test controls between the rig and nats-server (see TestRig.closeGate). */
+  gate?: boolean
+}
+
+/** A relay on a free port to 127.0.0.1:`port` that the test opens and closes. */
+async function tcpGate(port: number): Promise<{ port: number; open(): Promise<void>; close(): Promise<void> }> {
+  const gatePort = await freePort()
+  const sockets = new Set<Socket>()
+  let server: Server | undefined
+  return {
+    port: gatePort,
+    async open() {
+      if (server) return
+      const srv = createServer((inbound) => {
+        const upstream = tcpConnect(port, '127.0.0.1')
+        sockets.add(inbound).add(upstream)
+        const end = () => {
+          inbound.destroy()
+          upstream.destroy()
+          sockets.delete(inbound)
+          sockets.delete(upstream)
+        }
+        inbound.on('error', end).on('close', end)
+        upstream.on('error', end).on('close', end)
+        inbound.pipe(upstream).pipe(inbound)
+      })
+      await new Promise<void>((res, rej) => srv.once('error', rej).listen(gatePort, '127.0.0.1', () => res()))
+      server = srv
+    },
+    async close() {
+      const srv = server
+      server = undefined
+      for (const s of sockets) s.destroy()
+      sockets.clear()
+      if (srv) await new Promise<void>((res) => srv.close(() => res()))
+    },
+  }
 }
 
 /**
  * A whole rig in this process with its default children (media, camera, recorder, …)
- * on a real nats-server, a temp data dir and free ports; everything is stopped in
- * the test's teardown. `configure` edits the config before start (small camera,
- * short timings).
+ * on a real nats-server (its own, on a free port the test may kill and restart), a
+ * temp data dir and free ports; everything is stopped in the test's teardown.
+ * `configure` edits the config before start (small camera, short timings).
  */
-export async function startTestRig(
-  t: Test,
-  opts: { node?: string; dataDir?: string; configure?: (c: Config) => void; children?: RigOptions['children']; logLevel?: 'silent' | 'info' | 'debug' } = {},
-): Promise<TestRig> {
+export async function startTestRig(t: Test, opts: TestRigOptions = {}): Promise<TestRig> {
   const node = opts.node ?? 'testrig'
-  const nats = await startNatsServer()
+  const port = await freePort()
+  let nats = await startNatsServer({ port })
   t.teardown(() => nats.stop())
+  const gate = opts.gate ? await tcpGate(port) : null
+  if (gate) {
+    await gate.open()
+    t.teardown(() => gate.close())
+  }
   let dataDir = opts.dataDir
   if (!dataDir) {
     const made = await mkdtemp(join(tmpdir(), 'vigil-testrig-'))
     dataDir = made
     t.teardown(() => rm(made, { recursive: true, force: true }))
   }
+  const rigNatsUrl = gate ? `nats://127.0.0.1:${gate.port}` : nats.url
   const config = loadConfig({
-    env: { VIGIL_NATS_SERVERS: nats.url, VIGIL_DATA_DIR: dataDir, VIGIL_NODE: node, VIGIL_WEB_PORT: '0', VIGIL_MEDIA_RTMP_PORT: '0', VIGIL_MEDIA_HTTP_PORT: '0' },
+    env: { VIGIL_NATS_SERVERS: rigNatsUrl, VIGIL_DATA_DIR: dataDir, VIGIL_NODE: node, VIGIL_WEB_PORT: '0', VIGIL_MEDIA_RTMP_PORT: '0', VIGIL_MEDIA_HTTP_PORT: '0' },
     cwd: dataDir,
   })
   // Small and quick: tests share two cores.
@@ -77,8 +142,9 @@ export async function startTestRig(
   opts.configure?.(config)
   const processes = new ProcessOwner()
   const log = opts.logLevel && opts.logLevel !== 'silent' ? createLogger({ level: opts.logLevel, pretty: false }) : silentLogger()
-  const rig = await startRig({ config, log, processes, ...(opts.children ? { children: opts.children } : {}) })
-  const client = await connect({ servers: nats.url })
+  const rig = await startRig({ config, log, processes, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.children ? { children: opts.children } : {}) })
+  // Reconnects forever, quickly: fault tests restart the server under it.
+  const client = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
   t.teardown(async () => {
     await client.close().catch(() => {})
     rig.requestShutdown('test teardown')
@@ -114,5 +180,13 @@ export async function startTestRig(
       if (!c) throw new Error(`no child ${id}`)
       return c
     },
+    nats: () => nats,
+    killNats: () => nats.kill(),
+    restartNats: async () => {
+      await nats.stop() // the killed one's temp dir
+      nats = await startNatsServer({ port })
+    },
+    closeGate: async () => gate?.close(),
+    openGate: async () => gate?.open(),
   }
 }
