@@ -48,10 +48,14 @@ function inProcessChild(made: { n: number }): ChildFactory {
   }
 }
 
-t.test('200 restarts of a process child: fds stable, no orphans; 1000 restarts of an in-process child: heap bounded', async (t) => {
+t.test('200 restarts of an ffmpeg child: fds stable, no orphans; 1000 restarts of an in-process child: heap bounded', async (t) => {
   const made = { n: 0 }
   const r = await startTestRig(t, {
-    children: (ctx, spec) => [spec('worker', { factory: processChild(ctx.processes, 'worker') }), spec('inproc', { factory: inProcessChild(made) })],
+    // The worker is a real ffmpeg encoding a synthetic source (stdio pipes like the camera's).
+    children: (ctx, spec) => [
+      spec('worker', { factory: processChild(ctx.processes, 'worker', ctx.ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=15', '-f', 'null', '-']) }),
+      spec('inproc', { factory: inProcessChild(made) }),
+    ],
   })
   await r.ready(['worker', 'inproc'], 30_000)
   const sup = r.rig.supervisor
