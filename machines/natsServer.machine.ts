@@ -1,4 +1,4 @@
-import { assign, fromCallback, sendTo, setup, spawnChild } from 'xstate'
+import { assign, fromCallback, fromPromise, sendTo, setup, spawnChild } from 'xstate'
 
 /**
  * The embedded nats-server as a supervised child (DESIGN.md §3, first child).
@@ -9,6 +9,13 @@ import { assign, fromCallback, sendTo, setup, spawnChild } from 'xstate'
  * machine rather than of one state, and the top-level states stay the flat names
  * an operator reads on `vigil.<node>.state.nats`. Reaching a final state (or the
  * supervisor stopping the actor) stops the child, whose cleanup kills what is left.
+ *
+ * While running, the `probe` actor asks the server for its INFO line every
+ * probeIntervalMs: a SIGSTOPped or hung nats-server keeps its port open (the
+ * kernel still accepts connections into the backlog) and never exits, so only a
+ * probe that needs an answer notices it. probeMisses consecutive misses end in
+ * `failed`; leaving the machine SIGKILLs the frozen process and the supervisor
+ * starts a fresh one (its backoff and intensity, not a loop in here).
  */
 
 /** What `runServer` reports. */
@@ -26,9 +33,18 @@ export interface RunServerInput {
   stopGraceMs: number
 }
 
+/** What `probe` is asked: the port the server reported when ready. */
+export interface ProbeInput {
+  port: number | null
+}
+
 export interface NatsServerInput {
   /** How long `stopping` waits for the process to exit before giving up on it (it is then killed). */
   stopGraceMs?: number
+  /** Liveness probe period while running. */
+  probeIntervalMs?: number
+  /** Consecutive missed probes that count as dead. */
+  probeMisses?: number
 }
 
 export interface NatsServerContext {
@@ -39,6 +55,10 @@ export interface NatsServerContext {
   port: number | null
   reason: string | null
   stopGraceMs: number
+  probeIntervalMs: number
+  probeMisses: number
+  /** Consecutive failed probes; any answer resets it. */
+  misses: number
 }
 
 export interface NatsServerOutput {
@@ -47,6 +67,8 @@ export interface NatsServerOutput {
 }
 
 export const DEFAULT_STOP_GRACE_MS = 5000
+export const DEFAULT_PROBE_INTERVAL_MS = 2000
+export const DEFAULT_PROBE_MISSES = 3
 
 // Log lines look like `[1234] 2024/01/02 03:04:05.678901 [FTL] Error listening on port: …`.
 const LOG_LINE = /^\[\d+\]\s+\S+\s+\S+\s+\[(FTL|ERR|WRN|INF|DBG|TRC)\]\s*(.*)$/
@@ -83,9 +105,19 @@ export const natsServerMachine = setup({
   actors: {
     // Provided by actors/nats (createNatsServerActor); tests provide a fake.
     runServer: fromCallback<RunServerCommand, RunServerInput>(() => {}),
+    // Provided by actors/nats (INFO line over TCP); resolves = the server answered.
+    probe: fromPromise<void, ProbeInput>(async () => {}),
+  },
+  actions: {
+    countMiss: assign({ misses: ({ context }) => context.misses + 1 }),
+    resetMisses: assign({ misses: () => 0 }),
+  },
+  guards: {
+    lastAllowedMiss: ({ context }) => context.misses + 1 >= context.probeMisses,
   },
   delays: {
     stopGrace: ({ context }) => context.stopGraceMs,
+    probeInterval: ({ context }) => context.probeIntervalMs,
   },
 }).createMachine({
   id: 'nats',
@@ -95,6 +127,9 @@ export const natsServerMachine = setup({
     port: null,
     reason: null,
     stopGraceMs: input?.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
+    probeIntervalMs: input?.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
+    probeMisses: input?.probeMisses ?? DEFAULT_PROBE_MISSES,
+    misses: 0,
   }),
   initial: 'idle',
   // The machine's output is that of the final state it reached.
@@ -120,14 +155,45 @@ export const natsServerMachine = setup({
         STOP: 'stopping',
       },
     },
+    // Operators read `running` (the child uses topStateName); waiting/probing is the probe's rhythm.
     running: {
       tags: ['ready'],
+      entry: 'resetMisses',
       on: {
         'SERVER.EXITED': {
           target: 'failed',
           actions: assign(({ event }) => ({ pid: null, pids: [], reason: describeServerExit(event.reason, event.stderr) })),
         },
         STOP: 'stopping',
+      },
+      initial: 'waiting',
+      states: {
+        waiting: {
+          after: { probeInterval: 'probing' },
+        },
+        probing: {
+          invoke: {
+            src: 'probe',
+            input: ({ context }) => ({ port: context.port }),
+            onDone: { target: 'waiting', actions: 'resetMisses' },
+            onError: [
+              {
+                guard: 'lastAllowedMiss',
+                target: '#nats.failed',
+                actions: [
+                  'countMiss',
+                  // Reaching `failed` stops `server`, whose cleanup SIGKILLs the frozen process.
+                  assign(({ context, event }) => ({
+                    pid: null,
+                    pids: [],
+                    reason: `nats-server did not answer ${context.probeMisses} health probes in a row (hung or stopped): ${errorMessage(event.error)}`,
+                  })),
+                ],
+              },
+              { target: 'waiting', actions: 'countMiss' },
+            ],
+          },
+        },
       },
     },
     stopping: {
@@ -153,3 +219,7 @@ export const natsServerMachine = setup({
     },
   },
 })
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -1,15 +1,19 @@
 import { mkdirSync } from 'node:fs'
-import { createActor, fromCallback } from 'xstate'
+import { createActor, fromCallback, fromPromise } from 'xstate'
 import type { Logger } from '../../infra/logger.js'
 import type { OwnedProcess, ProcessOwner } from '../../infra/process.js'
 import {
   natsServerMachine,
   type NatsServerEvent,
+  type NatsServerInput,
+  type ProbeInput,
   type RunServerCommand,
   type RunServerInput,
 } from '../../machines/natsServer.machine.js'
 import type { ChildFactory } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
+import { topStateName } from '../../machines/stateName.js'
+import { probeNatsInfo } from './liveness.js'
 import { probeNatsReady } from './readiness.js'
 import { natsServerArgs, probeHost, type NatsServerConfig } from './serverArgs.js'
 
@@ -24,6 +28,10 @@ export interface NatsServerDeps {
   probeEveryMs?: number
   /** How long a stop may take before the process is killed (the machine's `stopGrace`). */
   stopGraceMs?: number
+  /** Liveness probe period while running (`nats.probeIntervalMs`). */
+  probeIntervalMs?: number
+  /** Consecutive missed probes before the server counts as dead (`nats.probeMisses`). */
+  probeMisses?: number
 }
 
 const SERVER_LOG_LEVEL = /\[(FTL|ERR|WRN)\]/
@@ -106,12 +114,28 @@ export function createNatsServerActor(deps: NatsServerDeps) {
     }
   })
 
-  return natsServerMachine.provide({ actors: { runServer } })
+  const probeTimeoutMs = Math.max(200, Math.min(1000, Math.floor((deps.probeIntervalMs ?? 2000) / 2)))
+  const probe = fromPromise<void, ProbeInput>(async ({ input, signal }) => {
+    if (input.port === null) throw new Error('port unknown')
+    try {
+      await probeNatsInfo({ host: probeHost(config.host), port: input.port, timeoutMs: probeTimeoutMs, signal })
+    } catch (err) {
+      log.warn({ err: (err as Error).message, port: input.port }, 'nats-server health probe missed')
+      throw err
+    }
+  })
+
+  return natsServerMachine.provide({ actors: { runServer, probe } })
 }
 
 /** The supervisor's child: every (re)start gets a fresh actor and a fresh process. */
 export function natsServerChild(deps: NatsServerDeps): ChildFactory {
   const machine = createNatsServerActor(deps)
-  const input = deps.stopGraceMs === undefined ? {} : { stopGraceMs: deps.stopGraceMs }
-  return () => machineChild(() => createActor(machine, { input }))
+  const input: NatsServerInput = {
+    ...(deps.stopGraceMs !== undefined ? { stopGraceMs: deps.stopGraceMs } : {}),
+    ...(deps.probeIntervalMs !== undefined ? { probeIntervalMs: deps.probeIntervalMs } : {}),
+    ...(deps.probeMisses !== undefined ? { probeMisses: deps.probeMisses } : {}),
+  }
+  // `running` has probe substates; operators read the top-level name.
+  return () => machineChild(() => createActor(machine, { input }), { stateName: topStateName })
 }

@@ -21,13 +21,25 @@ export function embeddedNatsChild(ctx: RigContext, binary: string, beforeStop: (
     },
     processes: ctx.processes,
     log: ctx.log.child({ actor: 'nats' }),
+    probeIntervalMs: ctx.config.nats.probeIntervalMs,
+    probeMisses: ctx.config.nats.probeMisses,
   })
   return () => {
     const instance = inner()
     return {
       ...instance,
       actor: instance.actor,
-      start: (events) => instance.start(events),
+      start: (events) =>
+        instance.start({
+          onReady: () => events.onReady(),
+          // The process is dead (or SIGKILLed, when a probe found it frozen) but the rig's
+          // client may not have seen its socket close yet: what the supervisor publishes
+          // about this exit (child_restarting, the nats state) must wait for the reconnect.
+          onExit: (exit) => {
+            ctx.bus.hold()
+            events.onExit(exit)
+          },
+        }),
       kill: () => instance.kill(),
       pids: () => instance.pids(),
       stop: () => {

@@ -48,6 +48,12 @@ export interface BusStats {
 export interface Bus {
   attach(nc: NatsConnection): void
   detach(): void
+  /**
+   * The server this connection talks to is known to be gone (the embedded one was
+   * killed): queue from now until the client reports its reconnect, instead of writing
+   * into a socket the client has not yet seen die, where the message would be lost.
+   */
+  hold(): void
   publishState(actor: string, state: string, details?: Record<string, unknown>, opts?: PublishOptions & { since?: string | number }): void
   publishAlert(alert: AlertInput, opts?: PublishOptions): void
   /** Payload is `{ node, kind, at, ...payload }`; the payload may set its own `at`. */
@@ -205,6 +211,11 @@ export function createBus(opts: BusOptions): Bus {
       drainQueue()
     },
     detach,
+    hold() {
+      // `watch` sets it again on the client's next `reconnect`, and drains the queue.
+      if (nc !== undefined && connected) log.debug('nats server gone: holding publishes until the client reconnects')
+      connected = false
+    },
     publishState(actor, state, details = {}, o = {}) {
       const subj = subject(() => subjects.state(node, actor))
       if (!subj) return

@@ -139,6 +139,22 @@ t.test('buffers while disconnected and flushes on reconnect', async (t) => {
   t.match(bus.stats(), { connected: true, buffered: 0 })
 })
 
+t.test('hold(): the server is known gone, so publishes wait for the reconnect even before the client saw the disconnect', async (t) => {
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: fixedClock })
+  const c = fakeConnection()
+  bus.attach(c.nc)
+  bus.publishState('nats', 'running', {})
+  t.equal(c.sent.length, 1)
+  bus.hold()
+  bus.publishAlert({ source: 'nats', severity: 'warning', code: 'supervisor.child_restarting', message: 'nats-server killed' })
+  t.equal(c.sent.length, 1, 'not written into the dead connection')
+  t.same(bus.stats().buffered, 1)
+  await c.emit('disconnect')
+  await c.emit('reconnect')
+  t.same(c.sent.map((m) => m.body['code'] ?? m.body['state']), ['running', 'supervisor.child_restarting'], 'sent after the reconnect')
+  t.same(bus.stats().buffered, 0)
+})
+
 t.test('a closed connection buffers until a new one is attached', async (t) => {
   const bus = createBus({ node: 'rig', log: silentLogger(), clock: systemClock })
   const a = fakeConnection()
