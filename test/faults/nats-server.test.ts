@@ -80,6 +80,18 @@ async function stored(nc: NatsConnection, stream: string, subjectPrefix: string,
   return out
 }
 
+/** Wall times of vigil's JSON log lines with this `msg`. */
+function logTimes(output: string, msg: string): number[] {
+  const times: number[] = []
+  for (const line of output.split('\n')) {
+    if (!line.includes(`"msg":"${msg}"`)) continue
+    try {
+      times.push(Date.parse((JSON.parse(line) as { time: string }).time))
+    } catch {}
+  }
+  return times
+}
+
 interface Fault {
   name: string
   signal: 'SIGKILL' | 'SIGSTOP'
@@ -159,6 +171,14 @@ async function runFault(t: Test, fault: Fault): Promise<void> {
     // 3 misses of a probe every 2 s, each waiting up to 1 s for INFO.
     t.ok(detectedAt - faultAt >= 3000 && detectedAt - faultAt < 20_000, `frozen server detected after ${detectedAt - faultAt} ms`)
   }
+
+  // The rig's own client reconnected (that is how it serves the commands above): its log says when.
+  let rigReconnectedAt = NaN
+  await waitFor(() => {
+    rigReconnectedAt = logTimes(v.output(), 'nats reconnected').find((at) => at >= faultAt) ?? NaN
+    return !Number.isNaN(rigReconnectedAt)
+  }, 30_000, "rig's client logs 'nats reconnected'")
+  t.comment(`MEASURED ${fault.signal}: fault → rig's own client reconnected ${rigReconnectedAt - faultAt} ms`)
 
   // The rest of the tree kept running.
   for (const o of others) {
