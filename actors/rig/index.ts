@@ -139,6 +139,10 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
       await router.listen(conn)
       // Alerts and last states outlive the rig in JetStream (DESIGN.md §1); never throws.
       await ensureStreams(conn, { log })
+      // Again after every reconnect: the server that comes back may have lost its store.
+      void (async () => {
+        for await (const s of conn.status()) if (s.type === 'reconnect') await ensureStreams(conn, { log })
+      })().catch((err: unknown) => log.debug({ err }, 'nats status stream ended'))
     })
     return connecting
   }

@@ -7,6 +7,7 @@
  */
 import t from 'tap'
 import { connect } from '@nats-io/transport-node'
+import { jetstreamManager } from '@nats-io/jetstream'
 import { waitFor, isAlive } from '../helpers/wait.js'
 import { collect, startTestRig } from '../helpers/rig.js'
 
@@ -79,4 +80,30 @@ t.test('nats-server SIGKILL + restart on the same port: alerts raised while down
   await waitFor(async () => (await r.cmd('supervisor', 'status', {}, { timeoutMs: 2000 })).ok, 30_000, 'supervisor.status answers again')
   await r.ready(undefined, 60_000)
   t.pass('every child running again, commands served')
+})
+
+t.test('nats-server back with an empty JetStream store: the rig creates its streams again on reconnect', async (t) => {
+  // Only the supervisor's own children: this is about the connection, not the camera.
+  const r = await startTestRig(t, { node: 'jsagain', children: () => [] })
+  await r.ready([], 30_000)
+  const jsm1 = await jetstreamManager(r.client)
+  await waitFor(async () => (await jsm1.streams.names().next()).includes('VIGIL_ALERTS'), 15_000, 'VIGIL_ALERTS created on the first connect')
+
+  // The restarted server has a fresh store dir: every stream is gone.
+  await r.killNats()
+  await r.restartNats()
+  const fresh = await connect({ servers: r.natsUrl })
+  t.teardown(() => fresh.close())
+  const jsm = await jetstreamManager(fresh)
+  t.notOk((await jsm.streams.names().next()).includes('VIGIL_ALERTS'), 'the new server starts without the streams')
+  await waitFor(async () => {
+    const names = await jsm.streams.names().next()
+    return names.includes('VIGIL_ALERTS') && names.includes('VIGIL_STATE')
+  }, 30_000, 'VIGIL_ALERTS and VIGIL_STATE created again after the reconnect', 200)
+  t.pass('streams re-created by the rig')
+  // And they work: an alert raised now is stored.
+  r.rig.alert({ source: 'supervisor', severity: 'info', code: 'test.after_reconnect', message: 'stored?' })
+  await r.rig.bus.flush()
+  await waitFor(async () => (await jsm.streams.info('VIGIL_ALERTS')).state.messages >= 1, 10_000, 'the alert stored in VIGIL_ALERTS')
+  t.pass('an alert raised after the reconnect is in VIGIL_ALERTS')
 })
