@@ -49,11 +49,14 @@ export interface Bus {
   attach(nc: NatsConnection): void
   detach(): void
   /**
-   * The server this connection talks to is known to be gone (the embedded one was
-   * killed): queue from now until the client reports its reconnect, instead of writing
-   * into a socket the client has not yet seen die, where the message would be lost.
+   * The server this connection talks to is known to be gone or not answering (the
+   * embedded one was killed, or missed a liveness probe): queue from now until the
+   * client reports its reconnect, or `release()`, instead of writing into a socket the
+   * client has not yet seen die, where the message would be lost.
    */
   hold(): void
+  /** The server answers again (a probe after a miss): send what `hold()` kept. */
+  release(): void
   publishState(actor: string, state: string, details?: Record<string, unknown>, opts?: PublishOptions & { since?: string | number }): void
   publishAlert(alert: AlertInput, opts?: PublishOptions): void
   /** Payload is `{ node, kind, at, ...payload }`; the payload may set its own `at`. */
@@ -92,6 +95,7 @@ export function createBus(opts: BusOptions): Bus {
   const since = new Map<string, { state: string; since: string }>()
   let nc: NatsConnection | undefined
   let connected = false
+  let held = false
   let generation = 0
   let stopStatus: (() => void) | undefined
   const counts = { published: 0, dropped: 0, failed: 0 }
@@ -100,7 +104,7 @@ export function createBus(opts: BusOptions): Bus {
   let droppingSince: number | undefined
   let failingSince: number | undefined
 
-  const usable = () => nc !== undefined && connected && !nc.isClosed() && !nc.isDraining()
+  const usable = () => nc !== undefined && connected && !held && !nc.isClosed() && !nc.isDraining()
 
   function enqueue(msg: Outgoing): void {
     queue.push(msg)
@@ -182,6 +186,8 @@ export function createBus(opts: BusOptions): Bus {
         if (s.type === 'disconnect') connected = false
         else if (s.type === 'reconnect') {
           connected = true
+          // A new server (the restarted one): whatever `hold()` guarded against is over.
+          held = false
           drainQueue()
         }
       }
@@ -204,6 +210,7 @@ export function createBus(opts: BusOptions): Bus {
       const gen = ++generation
       nc = conn
       connected = !conn.isClosed()
+      held = false
       void watch(conn, gen)
       void conn.closed().then(() => {
         if (gen === generation) connected = false
@@ -212,9 +219,15 @@ export function createBus(opts: BusOptions): Bus {
     },
     detach,
     hold() {
-      // `watch` sets it again on the client's next `reconnect`, and drains the queue.
-      if (nc !== undefined && connected) log.debug('nats server gone: holding publishes until the client reconnects')
-      connected = false
+      // `watch` clears it on the client's next `reconnect`, and drains the queue.
+      if (!held) log.debug('nats server not answering: holding publishes')
+      held = true
+    },
+    release() {
+      if (!held) return
+      held = false
+      log.debug('nats server answers again: publishing what was held')
+      drainQueue()
     },
     publishState(actor, state, details = {}, o = {}) {
       const subj = subject(() => subjects.state(node, actor))

@@ -213,6 +213,19 @@ async function runFault(t: Test, fault: Fault): Promise<void> {
       .map((m) => `${m.subject.replace(`vigil.${node}.`, '')} ${String(m.data['state'] ?? m.data['code'])}`)
       .join('; ')}`,
   )
+  // Nothing the rig raised is lost: every alert in its log since the fault reached the server.
+  // SIGSTOP: what went out before the first missed probe (≤ 3 s: a 2 s wait + 1 s timeout) was
+  // written into the frozen server's socket and is gone with it; from that miss on, the bus holds.
+  const list = await command<{ alerts: Array<{ id: string; code: string; at: string }> }>(nc, node, 'alerts', 'list', {}, { timeoutMs: 5000 })
+  t.ok(list.ok, 'alerts.list answers')
+  const heldFrom = faultAt + (fault.signal === 'SIGSTOP' ? 3000 : 0)
+  const raised = list.ok ? list.result.alerts.filter((a) => Date.parse(a.at) >= heldFrom) : []
+  await waitFor(async () => {
+    alerts = await stored(nc, 'VIGIL_ALERTS', `vigil.${node}.alert.`, faultAt).catch(() => alerts)
+    return raised.every((a) => alerts.some((s) => s.data['id'] === a.id))
+  }, 15_000, 'every alert raised since the fault published').catch(() => {})
+  const missing = raised.filter((a) => !alerts.some((s) => s.data['id'] === a.id))
+  t.same(missing.map((a) => `${a.code} at ${a.at}`), [], `all ${raised.length} alert(s) raised since the fault were published (${raised.map((a) => a.code).join(', ')})`)
   const restarting = alerts.find((a) => a.data['code'] === 'supervisor.child_restarting' && a.data['source'] === 'nats')!
   t.equal(restarting.subject, `vigil.${node}.alert.warning.nats`)
   t.match(String(restarting.data['message']), fault.signal === 'SIGKILL' ? /killed by SIGKILL/ : /health probes/)

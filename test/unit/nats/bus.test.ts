@@ -155,6 +155,28 @@ t.test('hold(): the server is known gone, so publishes wait for the reconnect ev
   t.same(bus.stats().buffered, 0)
 })
 
+t.test('release(): a server that answers again gets what hold() kept, in order', async (t) => {
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: fixedClock })
+  const c = fakeConnection()
+  bus.attach(c.nc)
+  bus.hold()
+  bus.publishEvent('motion', { i: 1 })
+  bus.publishEvent('motion', { i: 2 })
+  t.equal(c.sent.length, 0)
+  t.match(bus.stats(), { connected: false, buffered: 2 })
+  bus.release()
+  bus.publishEvent('motion', { i: 3 })
+  t.same(c.sent.map((m) => m.body['i']), [1, 2, 3])
+  t.match(bus.stats(), { connected: true, buffered: 0 })
+  bus.hold()
+  await c.emit('disconnect')
+  bus.release()
+  bus.publishEvent('motion', { i: 4 })
+  t.equal(c.sent.length, 3, 'release does not resurrect a disconnected client')
+  await c.emit('reconnect')
+  t.same(c.sent.map((m) => m.body['i']), [1, 2, 3, 4])
+})
+
 t.test('a closed connection buffers until a new one is attached', async (t) => {
   const bus = createBus({ node: 'rig', log: silentLogger(), clock: systemClock })
   const a = fakeConnection()
