@@ -7,8 +7,9 @@ import type { RigContext } from './children.js'
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..')
 
 /**
- * The embedded nats-server. Its stop first runs `beforeStop` (publish
- * shutdown_complete, drain), because nothing can be published once it is gone.
+ * The embedded nats-server. Its stop during the rig's shutdown first runs
+ * `beforeStop` (publish shutdown_complete, drain), because nothing can be published
+ * once it is gone.
  */
 export function embeddedNatsChild(ctx: RigContext, binary: string, beforeStop: () => Promise<void>): ChildFactory {
   const inner = natsServerChild({
@@ -59,10 +60,14 @@ export function embeddedNatsChild(ctx: RigContext, binary: string, beforeStop: (
       kill: () => instance.kill(),
       pids: () => instance.pids(),
       stop: () => {
+        // Only the rig's shutdown says goodbye and drains: a restart of this child alone
+        // (`supervisor.restart {child: nats}`, a restart strategy) must leave the rig's
+        // client to reconnect to the new server, not close it for good.
         // stop() runs inside the supervisor's transition; deferring lets the
-        // `shutting_down` state be published before `shutdown_complete`.
+        // `shutting_down` state be published before `shutdown_complete`, and lets the
+        // supervisor's state settle before it is read.
         void new Promise<void>((resolve) => setImmediate(resolve))
-          .then(beforeStop)
+          .then(() => (ctx.supervisor().state() === 'shutting_down' ? beforeStop() : undefined))
           .catch((err: unknown) => ctx.log.warn({ err }, 'before-stop of nats failed'))
           .finally(() => instance.stop())
       },

@@ -260,3 +260,38 @@ async function runFault(t: Test, fault: Fault): Promise<void> {
 
 t.test('SIGKILL of the embedded nats-server: restarted on the same port, the rest untouched', (t) => runFault(t, { name: 'kill', signal: 'SIGKILL' }))
 t.test('SIGSTOP of the embedded nats-server: detected by the liveness probe, killed, restarted on the same port', (t) => runFault(t, { name: 'stop', signal: 'SIGSTOP' }))
+
+// Not a fault but the same path: an operator restarting the nats child. Only the rig's
+// shutdown may drain its client; a restart of this child alone must leave it reconnecting.
+t.test('supervisor.restart {child: nats}: the rig reconnects and serves commands again', async (t) => {
+  const cfgDir = t.testdir({ 'vigil.json': JSON.stringify({ camera: { width: 320, height: 240, fps: 15 } }) })
+  const v = await startVigil(t, { node: 'natsrestart', env: { VIGIL_CONFIG: join(cfgDir, 'vigil.json') } })
+  const nc = await watcher(t, v)
+  const before = await v.running(nc)
+  const natsPid = before.children.find((c) => c.id === 'nats')!.pids[0]!
+  const others = before.children.filter((c) => c.id !== 'nats')
+  const restartAt = Date.now()
+  const reply = await command(nc, v.node, 'supervisor', 'restart', { child: 'nats' }, { timeoutMs: 5000 })
+  t.ok(reply.ok, 'supervisor.restart accepted')
+  let after: Status | null = null
+  await waitFor(async () => {
+    after = await status(nc, v.node, 1000)
+    const n = after?.children.find((c) => c.id === 'nats')
+    return n?.state === 'running' && n.pids.length === 1 && n.pids[0] !== natsPid
+  }, 60_000, 'nats child running again, and the rig answering over NATS', 100)
+  t.comment(`MEASURED restart command → supervisor.status answered again: ${Date.now() - restartAt} ms`)
+  t.equal(after!.ports['nats'], before.ports['nats'], 'same port')
+  for (const o of others) {
+    const now = after!.children.find((c) => c.id === o.id)!
+    t.same({ pids: now.pids, restarts: now.restarts }, { pids: o.pids, restarts: o.restarts }, `${o.id} untouched`)
+  }
+  const rec = await command<RecStatus>(nc, v.node, 'recorder', 'status', {}, { timeoutMs: 5000 })
+  t.ok(rec.ok, 'recorder.status answers')
+  const pids = after!.children.flatMap((c) => c.pids)
+  await nc.close()
+  v.child.kill('SIGTERM')
+  const exit = await Promise.race([v.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000).unref())])
+  t.same(exit, { code: 0, signal: null }, 'vigil exits 0 after SIGTERM')
+  await waitFor(() => pids.every((p) => !isAlive(p)), 10_000, 'every child process gone')
+  t.same(await processesMentioning(v.dataDir), [], 'nothing left that names the data dir')
+})
