@@ -172,6 +172,14 @@ export interface RecorderContext {
   pids: number[]
   freeBytes: number | null
   openGap: OpenGap | null
+  /**
+   * Monotonic ms of the last BYTES that grew the session (null: none yet). A gap starts
+   * there, not when the loss was noticed: a stopped camera or a frozen ffmpeg is seen
+   * seconds late (frame watchdog, stall watchdog), and that time had no media. (A frozen
+   * source is the exception: ffmpeg flushes its last fragment when its read timeout
+   * fires, and that growth, seconds after the freeze, is where such a gap starts.)
+   */
+  lastGrowthMono: number | null
   /** Idempotency memory: a retried start (same key) gets the same session, also after it ended. */
   recentKeys: Array<{ key: string; summary: SessionSummary }>
 }
@@ -319,17 +327,40 @@ const recordBytes = recorderSetup.assign(({ context, event }) => {
   const gaps = gap
     ? [...context.session.gaps, { at: gap.at, reason: gap.reason, ms: Math.max(0, Math.round(event.mono - gap.mono)) }]
     : context.session.gaps
-  return { session: { ...context.session, bytes: event.total, segments: event.segments, gaps }, openGap: null }
+  return {
+    session: { ...context.session, bytes: event.total, segments: event.segments, gaps },
+    openGap: null,
+    lastGrowthMono: event.mono,
+  }
 })
+
+/** Where a gap noticed at `mono` began: the last growth (or the session start), never later than `mono`. */
+const gapStartMono = (context: RecorderContext, mono: number) => Math.min(mono, context.lastGrowthMono ?? context.session?.startedMono ?? mono)
 
 const openGap = recorderSetup.assign({
   pids: [],
   openGap: ({ context, event }) => {
     if (context.openGap) return context.openGap
     if (event.type === 'FFMPEG.EXITED' || event.type === 'SOURCE.LOST') {
-      return { at: event.at, mono: event.mono, reason: event.type === 'SOURCE.LOST' ? `source lost: ${event.reason}` : `ffmpeg ${event.reason}` }
+      const mono = gapStartMono(context, event.mono)
+      const at = new Date(Date.parse(event.at) - (event.mono - mono)).toISOString()
+      return { at, mono, reason: event.type === 'SOURCE.LOST' ? `source lost: ${event.reason}` : `ffmpeg ${event.reason}` }
     }
     return null
+  },
+})
+
+/**
+ * A stall that ends the session is a gap too (from the last growth to the end), so
+ * session.json does not count the frozen seconds as recorded. The wall time is the
+ * session's start plus the monotonic offset: a delayed transition carries no clock.
+ */
+const openStallGap = recorderSetup.assign({
+  openGap: ({ context }) => {
+    if (context.openGap || context.session === null) return context.openGap
+    const mono = context.lastGrowthMono ?? context.session.startedMono
+    const at = new Date(Date.parse(context.session.startedAt) + (mono - context.session.startedMono)).toISOString()
+    return { at, mono, reason: 'stalled: no new bytes' }
   },
 })
 
@@ -352,6 +383,7 @@ export const recorderMachine = recorderSetup.createMachine({
     pids: [],
     freeBytes: null,
     openGap: null,
+    lastGrowthMono: null,
     recentKeys: [],
   }),
   initial: 'preparing',
@@ -449,7 +481,7 @@ export const recorderMachine = recorderSetup.createMachine({
                     closedFiles: [],
                     gaps: [],
                   }
-                  return { session, openGap: null, stopCause: null, stopRequestId: null, stopMono: null, recentKeys: rememberKey(context.recentKeys, session.idempotencyKey, summarize(session)) }
+                  return { session, openGap: null, lastGrowthMono: null, stopCause: null, stopRequestId: null, stopMono: null, recentKeys: rememberKey(context.recentKeys, session.idempotencyKey, summarize(session)) }
                 }),
                 { type: 'reply', params: ({ context }) => ok(context.pendingStart?.requestId, summarize(context.session!)) },
                 {
@@ -590,6 +622,7 @@ export const recorderMachine = recorderSetup.createMachine({
                 stallStop: {
                   target: '#recorder.stopping',
                   actions: [
+                    openStallGap,
                     beginStop('stall'),
                     {
                       type: 'raiseAlert',

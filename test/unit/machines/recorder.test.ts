@@ -273,7 +273,7 @@ t.test('stall: warning at 10 s of unchanged bytes, auto-stop + critical at 30 s'
   await settle()
   h.bytes(100)
   await h.advance(9000)
-  h.bytes(200) // growth resets the watchdog
+  h.bytes(200, 9000) // growth resets the watchdog
   await h.advance(9000)
   t.equal(h.state(), 'recording')
   t.equal(h.alerts.length, 0)
@@ -287,6 +287,11 @@ t.test('stall: warning at 10 s of unchanged bytes, auto-stop + critical at 30 s'
   t.equal(h.state(), 'idle', 'auto-stopped 30 s after the last growth')
   t.match(h.alerts.at(-1), { severity: 'critical', code: 'recorder.stall' })
   t.equal(h.finalized[0]?.endState, 'stalled')
+  t.same(
+    h.finalized[0]?.openGap,
+    { at: '2025-01-01T00:00:09.000Z', mono: 9000, reason: 'stalled: no new bytes' },
+    'the stall is a gap from the last growth: the frozen seconds are not counted as recorded',
+  )
   t.equal(h.ffmpeg.live, 0)
 })
 
@@ -310,7 +315,7 @@ t.test('source lost and back: same session, new ffmpeg, gap recorded', async (t)
   await settle()
   const s = h.start()
   await settle()
-  h.bytes(1000, 0)
+  h.bytes(1000, 4500)
   h.actor.send({ type: 'SOURCE.LOST', reason: 'media restarting', at: '2025-01-01T00:00:05.000Z', mono: 5000 })
   await settle()
   t.equal(h.ffmpeg.live, 0, 'ffmpeg stopped while the source is away')
@@ -324,7 +329,34 @@ t.test('source lost and back: same session, new ffmpeg, gap recorded', async (t)
   const session = h.actor.getSnapshot().context.session
   const first = h.reply(s)
   t.equal(first?.ok && session?.id, first?.ok ? first.result.id : null, 'same session id')
-  t.same(session?.gaps, [{ at: '2025-01-01T00:00:05.000Z', reason: 'source lost: media restarting', ms: 2500 }])
+  t.same(session?.gaps, [{ at: '2025-01-01T00:00:04.500Z', reason: 'source lost: media restarting', ms: 3000 }], 'the gap starts at the last growth')
+})
+
+t.test('a loss noticed late (frozen source, read timeout) opens its gap at the last growth, not when it was noticed', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.bytes(1000, 2000)
+  h.bytes(2000, 3000)
+  // ffmpeg gave up on a silent input 4 s after the last packet.
+  h.ffmpeg.sendBack?.({ type: 'FFMPEG.EXITED', reason: 'exited with code 0: Input/output error', at: '2025-01-01T00:00:07.000Z', mono: 7000 })
+  await settle()
+  t.match(h.actor.getSnapshot().context.openGap, { at: '2025-01-01T00:00:03.000Z', mono: 3000 })
+  await h.advance(1000)
+  h.bytes(2500, 9000)
+  await settle()
+  t.same(h.actor.getSnapshot().context.session?.gaps, [{ at: '2025-01-01T00:00:03.000Z', reason: 'ffmpeg exited with code 0: Input/output error', ms: 6000 }])
+})
+
+t.test('ffmpeg dying before any byte: the gap starts at the session start', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.ffmpeg.sendBack?.({ type: 'FFMPEG.EXITED', reason: 'killed by SIGKILL', at: '2025-01-01T00:00:02.000Z', mono: 2000 })
+  await settle()
+  t.match(h.actor.getSnapshot().context.openGap, { at: '2025-01-01T00:00:00.000Z', mono: 0, reason: 'ffmpeg killed by SIGKILL' })
 })
 
 t.test('ffmpeg exiting on its own → reconnect after a pause with the same session', async (t) => {
