@@ -149,7 +149,12 @@ export function ffmpegCaptureLogic(deps: CaptureDeps) {
       closed = true
       clearInterval(poll)
       // SIGTERM lets ffmpeg close the open fragment; the exit is tracked for finalize.
-      if (proc?.isRunning()) void proc.stop(deps.stopGraceMs)
+      // SIGCONT after it: a stopped ffmpeg (SIGSTOP, the stall watchdog's case) cannot act
+      // on the SIGTERM, so it would lose its buffered fragment to the SIGKILL after the grace.
+      if (proc?.isRunning()) {
+        void proc.stop(deps.stopGraceMs)
+        proc.signal('SIGCONT')
+      }
     }
   })
 }

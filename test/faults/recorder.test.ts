@@ -10,8 +10,8 @@
  *   `recorder.stall` after stallWarnMs, then at stallStopMs the auto-stop with the
  *   critical `recorder.stall`, session state `stalled` with the stall as a gap (from the
  *   last growth, so the frozen seconds are not counted as recorded); the frozen ffmpeg is
- *   killed (not left stopped), what was written before the freeze plays, and a new
- *   recording starts.
+ *   ended (SIGTERM + SIGCONT: not left stopped, and it writes the fragment it held), what
+ *   was written before the freeze plays, and a new recording starts.
  */
 import t from 'tap'
 import { collect, startTestRig, type TestRig } from '../helpers/rig.js'
@@ -132,7 +132,7 @@ t.test('SIGKILL of the recorder ffmpeg mid-recording: new ffmpeg, same session, 
   t.pass('no ffmpeg left writing under the data dir')
 })
 
-t.test('SIGSTOP of the recorder ffmpeg: stall warning, auto-stop with a critical alert, frozen ffmpeg killed, new recording works', async (t) => {
+t.test('SIGSTOP of the recorder ffmpeg: stall warning, auto-stop with a critical alert, frozen ffmpeg ended, new recording works', async (t) => {
   const stallWarnMs = 3000
   const stallStopMs = 6000
   const r = await startTestRig(t, {
@@ -198,8 +198,9 @@ t.test('SIGSTOP of the recorder ffmpeg: stall warning, auto-stop with a critical
   )
   t.same(path.slice(-4), ['recording', 'stalled', 'stopping', 'idle'], 'published: recording → stalled → stopping → idle')
 
-  // The frozen ffmpeg is not left stopped: the recorder kills it on the way out.
-  await waitFor(() => !isAlive(pid), 15000, `the frozen ffmpeg ${pid} killed by the recorder`)
+  // The frozen ffmpeg is not left stopped: the recorder ends it on the way out (SIGTERM, then
+  // SIGCONT so a stopped process can act on it; SIGKILL after the grace if it still will not).
+  await waitFor(() => !isAlive(pid), 15000, `the frozen ffmpeg ${pid} ended by the recorder`)
   t.pass(`frozen ffmpeg ${pid} is gone (${fmt((Date.now() - stoppedAt) / 1000)} s after the SIGSTOP)`)
   t.same(await ffmpegsMentioning(r.dataDir), [], 'no recorder ffmpeg left')
 
@@ -216,6 +217,10 @@ t.test('SIGSTOP of the recorder ffmpeg: stall warning, auto-stop with a critical
     t.ok(at >= stoppedAt - 2500 && at <= stoppedAt + 2500, `the stall gap opens at the freeze (${at - stoppedAt} ms from it)`)
   }
   await footageKept(t, { dir: started.dir, session, probed, faults: 1, before: onDisk })
+  // Woken to act on its SIGTERM, ffmpeg wrote the fragment it held when it froze (a SIGKILL would lose it).
+  const openAtFreeze = onDisk.at(-1)!
+  const finalBytes = session.segments.find((s) => s.file === openAtFreeze.file)?.bytes ?? 0
+  t.ok(finalBytes > openAtFreeze.bytes, `${openAtFreeze.file}, open at the freeze, got its buffered fragment on the way out (${openAtFreeze.bytes} → ${finalBytes} B)`)
 
   // The recorder records again.
   const again = await must<SessionSummary>(r, 'recorder', 'start', { name: 'after-stall' })
