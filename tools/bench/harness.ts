@@ -4,6 +4,7 @@
  * test/helpers/rig.ts without tap.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +19,104 @@ import { startRig, type Rig } from '../../actors/rig/index.js'
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
+// ---- reaping -------------------------------------------------------------------------------------
+// Every process the bench starts outside a ProcessOwner (rig processes, `vigil start`, the PM2
+// daemon and its app) is registered here until it is known to be gone. On any exit of the bench
+// (normal end, an error, Ctrl-C) whatever is still registered gets SIGKILL, by pid.
+
+const owned = new Set<number>()
+const ownedDirs = new Set<string>()
+let reaperInstalled = false
+
+function reapAll(): void {
+  for (const pid of owned) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+  owned.clear()
+  for (const dir of ownedDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true })
+    } catch {
+      // best effort
+    }
+  }
+  ownedDirs.clear()
+}
+
+/** A temp dir removed if still there when the bench process exits (its own code removes it normally). */
+export function ownDir(dir: string): void {
+  ownedDirs.add(dir)
+  installReaper()
+}
+
+/** Registers `pid` to be SIGKILLed if it is still alive when the bench process exits. */
+export function ownPid(pid: number | undefined): void {
+  if (pid === undefined || pid <= 0) return
+  owned.add(pid)
+  installReaper()
+}
+
+function installReaper(): void {
+  if (reaperInstalled) return
+  reaperInstalled = true
+  process.on('exit', reapAll)
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.once(sig, () => {
+      process.stderr.write(`bench: ${sig}, killing the processes it started\n`)
+      reapAll()
+      process.exit(130)
+    })
+}
+
+/** The pid is gone (or was stopped in order): no longer reaped. */
+export function disownPid(pid: number | undefined): void {
+  if (pid !== undefined) owned.delete(pid)
+}
+
+/** SIGKILL `pid` if alive and wait (up to `timeoutMs`) until it is gone; true if it is gone. */
+export async function killAndWait(pid: number, timeoutMs = 5000): Promise<boolean> {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // gone already
+  }
+  const deadline = Date.now() + timeoutMs
+  while (isAlive(pid) && Date.now() < deadline) await sleep(20)
+  const gone = !isAlive(pid)
+  if (gone) disownPid(pid)
+  return gone
+}
+
+/** Direct children of `ppid` (from /proc/<ppid>/task/<tid>/children; cheap enough to poll). */
+export async function childPids(ppid: number): Promise<number[]> {
+  const { readdir } = await import('node:fs/promises')
+  const out: number[] = []
+  const tasks = await readdir(`/proc/${ppid}/task`).catch(() => [] as string[])
+  for (const t of tasks) {
+    const text = await readFile(`/proc/${ppid}/task/${t}/children`, 'utf8').catch(() => '')
+    for (const p of text.split(' ')) if (p.trim()) out.push(Number(p))
+  }
+  return out
+}
+
+/** argv of a process joined by spaces; '' when it is gone. */
+export async function cmdline(pid: number): Promise<string> {
+  return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ')
+}
+
+/** A child of `ppid` whose argv contains `marker` and whose pid is not `not`. */
+export async function findChild(ppid: number, marker: string, not?: number): Promise<number | null> {
+  for (const p of await childPids(ppid)) {
+    if (p === not) continue
+    if ((await cmdline(p)).includes(marker)) return p
+  }
+  return null
+}
+
 export interface CameraSize {
   width: number
   height: number
@@ -29,6 +128,7 @@ export interface BenchRig {
   client: NatsConnection
   node: string
   dataDir: string
+  config: Config
   cmd<T = unknown>(actor: string, verb: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<RequestResult<T>>
   stop(): Promise<void>
 }
@@ -58,6 +158,7 @@ export async function startBenchRig(node: string, natsUrl: string, cam: CameraSi
     client,
     node,
     dataDir,
+    config,
     cmd: (actor, verb, args = {}, timeoutMs = 10000) => command(client, node, actor, verb, args, { timeoutMs }),
     stop: async () => {
       await client.close().catch(() => {})
@@ -132,6 +233,17 @@ export async function spawnRigProcess(node: string, natsUrl: string, cam: Camera
   const child = spawn(process.execPath, ['--import', 'tsx', self, '--serve', node, natsUrl, String(cam.width), String(cam.height), String(cam.fps)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
+  ownPid(child.pid)
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.stdin!.end()
+      const t = setTimeout(() => child.kill('SIGKILL'), 25000)
+      await exited
+      clearTimeout(t)
+    }
+    disownPid(child.pid)
+  }
   await new Promise<void>((resolve, reject) => {
     let buf = ''
     child.stdout!.on('data', (c: Buffer) => {
@@ -139,19 +251,17 @@ export async function spawnRigProcess(node: string, natsUrl: string, cam: Camera
       if (buf.includes('"ready"')) resolve()
     })
     child.once('exit', (code) => reject(new Error(`rig process ${node} exited with ${code}`)))
-  })
-  const exited = new Promise<void>((r) => child.once('exit', () => r()))
-  return {
-    pid: child.pid!,
-    node,
-    child,
-    stop: async () => {
-      child.stdin!.end()
-      const t = setTimeout(() => child.kill('SIGKILL'), 25000)
+    setTimeout(() => reject(new Error(`rig process ${node}: not ready within 90 s`)), 90000).unref()
+  }).catch(async (err: unknown) => {
+    // Not ready: no orderly stop to ask for (its children die with it: pdeathsig).
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
       await exited
-      clearTimeout(t)
-    },
-  }
+    }
+    disownPid(child.pid)
+    throw err
+  })
+  return { pid: child.pid!, node, child, stop }
 }
 
 async function serve(argv: string[]): Promise<void> {

@@ -11,6 +11,11 @@ const END = '<!-- bench:rig:end -->'
 
 const ms = (n: number | undefined) => (n === undefined ? '–' : n < 10 ? `${n.toFixed(2)} ms` : `${Math.round(n)} ms`)
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(1)}×` : '–')
+/** p50 of (producing − new pid) over restart trials. */
+const medianGap = (trials: R[]) => {
+  const d = trials.map((t) => t.producingMs - t.newPidMs).sort((a, b) => a - b)
+  return d.length ? d[Math.floor(d.length / 2)] : undefined
+}
 
 export function section(res: R, file: string): string {
   const env = res['env'] as R
@@ -20,11 +25,16 @@ export function section(res: R, file: string): string {
     `server; synthetic camera ${env.camera.width}x${env.camera.height}@${env.camera.fps}), driven over NATS from a separate`,
     'connection. Idle cost comes from rigs in their own processes sharing that nats-server.',
     '',
-    'Reproduce (about 3 minutes; `--only rtt,stall,record,restart,alerts,idle` picks parts):',
+    'Reproduce (a full default run takes about 10 minutes, most of it the restart trials waiting out',
+    "vigil's backoff reset; `--only rtt,stall,record,restart,alerts,idle,footage` picks parts; progress",
+    'lines and the total time on stderr):',
     '',
     '```',
     'npm run bench',
     'npm run bench -- --only rtt --requests 5000',
+    'npm run bench -- --only restart --trials 5 --restart-gap-s 61      # vigil vs PM2',
+    'npm run bench -- --only idle --idle-rigs 1,2,4 --idle-camera 1280x720@15 --idle-seconds 20',
+    'npm run bench -- --only footage --footage-trials 3 --footage-seconds 6',
     '```',
     '',
     `${env.cpus} vCPU (${env.cpu}), Node ${env.node}, ${env.at}; raw numbers in \`bench/results/\` (this run: \`${file}\`).`,
@@ -84,23 +94,99 @@ export function section(res: R, file: string): string {
     )
   if (restart && !restart.error)
     lines.push(
-      `Restart is measured by polling \`camera.status\` every 10 ms from the SIGKILL until it reports \`streaming\` with a new pid, so it includes the camera's own reconnect backoff (250 ms · 2^n, reset after 60 s of stable streaming) and its "streaming" check (frames flowing again). Each trial waited ${Math.round((restart.gapMs ?? 0) / 1000)} s of stable streaming first, so every trial is a first fault. Back to back (no wait) the backoff doubles per fault: 8.7 s and 16.7 s for the 6th and 7th fault in a row in an earlier run, and the "streaming again" times of the stall trials above grow the same way (they ran back to back). PM2: ${restart.pm2}.`,
+      `Restart is measured by polling \`camera.status\` every 10 ms from the SIGKILL until it reports \`streaming\` with a new pid, so it includes the camera's own reconnect backoff (250 ms · 2^n, reset after 60 s of stable streaming) and its "streaming" check (frames flowing again). Each trial waited ${Math.round((restart.gapMs ?? 0) / 1000)} s of stable streaming first${(restart.gapMs ?? 0) >= 60000 ? ', so every trial is a first fault' : ' (under the 60 s reset: after the first, trials are repeated faults with a longer wait)'}. Back to back (no wait) the backoff doubles per fault: 8.7 s and 16.7 s for the 6th and 7th fault in a row in an earlier run, and the "streaming again" times of the stall trials above grow the same way (they ran back to back). ${typeof restart.pm2 === 'string' ? `PM2: ${restart.pm2}.` : 'PM2 side by side: next section.'}`,
       '',
     )
 
+  if (restart && !restart.error && restart.pm2Trials) {
+    const peer = restart.peer as R
+    const st = (peer.settings ?? {}) as R
+    const v = restart.vigil as R
+    const p = restart.pm2 as R
+    const row = (what: string, dv: Dist, dp: Dist) => [what, ms(dv.p50), ms(dv.p90), ms(dv.max), ms(dp.p50), ms(dp.p90), ms(dp.max), ratio(dv.p50, dp.p50), ratio(dv.p90, dp.p90)]
+    lines.push(`### Restart after SIGKILL: vigil vs PM2 (${v.producing.n} trials each, side by side in one run)`, '')
+    lines.push(
+      ...tbl(
+        ['SIGKILL of the camera ffmpeg →', 'vigil p50', 'vigil p90', 'vigil max', 'PM2 p50', 'PM2 p90', 'PM2 max', 'vigil/PM2 p50', 'vigil/PM2 p90'],
+        [row('a new process with the camera argv exists (/proc)', v.newPid, p.newPid), row('producing again (first whole grey frame from the new ffmpeg)', v.producing, p.producing)],
+      ),
+      '',
+      `Each trial (ms, new pid / producing): vigil ${(restart.vigilTrials as R[]).map((t) => `${Math.round(t.newPidMs)}/${Math.round(t.producingMs)}`).join(', ')}; PM2 ${(restart.pm2Trials as R[]).map((t) => `${Math.round(t.newPidMs)}/${Math.round(t.producingMs)}`).join(', ')}.`,
+      '',
+      `Both supervise the same command: the camera's ffmpeg argv as \`buildFfmpegArgs\` makes it for the rig's camera (${restart.camera.width}x${restart.camera.height}@${restart.camera.fps}, \`${restart.camera.source}\`), publishing by RTMP to the same node-media-server, vigil's on \`live/cam\` and PM2's on \`live/${peer.stream}\`; both ffmpegs run the whole time, each is killed while the other keeps streaming. PM2 ${peer.version} (devDependency, pure JS) runs through its CLI with \`PM2_HOME\` in a temp dir, with its defaults (restart_delay ${st.restartDelay ?? 0}, exp_backoff_restart_delay ${st.expBackoff ?? 'unset'}, autorestart); its daemon is stopped with \`pm2 kill\` at the end and checked gone by pid (this run: daemon ${peer.reaped?.daemonGone ? 'gone' : 'NOT gone'}, app ${peer.reaped?.appGone ? 'gone' : 'NOT gone'}). A PM2 app cannot be handed vigil's two extra pipes (fd 3 grey frames, fd 4 JPEGs), so PM2 runs \`sh -c 'exec ffmpeg -nostdin <same argv> 3>motion-$$.gray 4>snap-$$.mjpeg'\`: the argv is unchanged (plus \`-nostdin\`), \`exec\` keeps the pid (as vigil's \`setpriv --pdeathsig\` wrapper does), and fd 3 is a file named by the pid. (Not \`-f rawvideo <file>\`: ffmpeg buffers a file output, 256 KB, ~3.6 s of frames, where it writes a pipe: fd per frame.)`,
+      '',
+      `"New pid": the first process that is a child of the supervisor (the bench process for vigil's in-process rig, the PM2 daemon for PM2) with \`-flvflags no_duration_filesize <its rtmp url>\` in its argv, polled in /proc every 5 ms. "Producing": for vigil \`camera.status\` says \`streaming\` with that pid (the camera machine enters streaming on the first whole 160x90 grey frame on fd 3); for PM2 that pid's fd 3 file holds one whole grey frame (14 400 bytes). So both times end at the same output of the same command; vigil's includes a NATS round trip (< 1 ms, see above).`,
+      '',
+      `Where vigil's time goes: an ffmpeg exit is handled inside the camera actor, which waits its reconnect backoff before the new ffmpeg (${restart.vigilBackoff?.camera?.initialMs ?? 250} ms · 2^n, ≤ ${restart.vigilBackoff?.camera?.maxMs ?? 30000} ms, reset after ${Math.round((restart.vigilBackoff?.camera?.resetAfterMs ?? 60000) / 1000)} s of stable streaming); each vigil trial waited ${Math.round((restart.gapMs ?? 0) / 1000)} s of stable streaming first${(restart.gapMs ?? 0) >= 60000 ? ', so each is a first fault (250 ms wait)' : ' (less than the reset: later trials wait 500 ms, 1 s … — not a first-fault measurement)'}. The supervisor's own backoff (\`supervisor.backoff\`: initialMs ${restart.vigilBackoff?.supervisor?.initialMs ?? 250}, factor ${restart.vigilBackoff?.supervisor?.factor ?? 2}, jitter ${restart.vigilBackoff?.supervisor?.jitter ?? 0.2}) applies when an actor dies, not to a killed ffmpeg. PM2 restarts at once (restart_delay 0). From new pid to producing (p50 of the per-trial differences) vigil takes ${ms(medianGap(restart.vigilTrials))} and PM2 ${ms(medianGap(restart.pm2Trials))} (ffmpeg start, lavfi, encoder, RTMP connect, first frame): what separates them is mostly vigil's backoff wait, a choice (it keeps a crash-looping camera from spinning), not overhead.`,
+      '',
+    )
+  } else if (restart && !restart.error)
+    lines.push(`Restart vs PM2: not measured in this run (${typeof restart.pm2 === 'string' ? restart.pm2 : 'no PM2 side'}).`, '')
+
   const idle = res['idle'] as R | undefined
   if (idle && !idle.error) {
-    lines.push(`### Idle cost (${idle.seconds} s sample after 5 s settle, synthetic camera ${idle.camera.width}x${idle.camera.height}@${idle.camera.fps})`, '')
+    lines.push(`### Idle cost (${idle.seconds} s sample after 5 s settle, synthetic camera ${idle.camera.width}x${idle.camera.height}@${idle.camera.fps}, ${idle.cores ?? env.cpus} cores)`, '')
     lines.push(
       ...tbl(
         ['rigs on one nats-server', 'supervisor CPU (sum)', 'supervisor RSS (sum)', 'with ffmpeg & children: CPU', 'with children: RSS', 'per rig: supervisor CPU / RSS'],
         idle.runs.map((r: R) => [String(r.rigs), `${r.total.cpuPct} %`, `${r.total.rssMb} MB`, `${r.total.treeCpuPct} %`, `${r.total.treeRssMb} MB`, r.perRig.map((p: R) => `${p.cpuPct} % / ${p.rssMb} MB`).join('; ')]),
       ),
       '',
+    )
+    if (idle.runs.some((r: R) => r.perRigMean))
+      lines.push(
+        'How it grows: the mean per rig at n rigs, and against the 1-rig run (1.0× = linear growth of the total).',
+        '',
+        ...tbl(
+          ['rigs', 'per rig: supervisor CPU', 'per rig: supervisor RSS', 'per rig: tree CPU', 'per rig: tree RSS', 'per-rig cost vs 1 rig (supervisor CPU / tree CPU / RSS)', 'load avg (1 min, max)', 'machine busy (all cores, everyone)', 'camera real time (min)', 'saturated?'],
+          idle.runs
+            .filter((r: R) => r.perRigMean)
+            .map((r: R) => [
+              String(r.rigs),
+              `${r.perRigMean.cpuPct} %`,
+              `${r.perRigMean.rssMb} MB`,
+              `${r.perRigMean.treeCpuPct} %`,
+              `${r.perRigMean.treeRssMb} MB`,
+              r.growth ? `${r.growth.cpuPct ?? '–'}× / ${r.growth.treeCpuPct ?? '–'}× / ${r.growth.rssMb ?? '–'}×` : '–',
+              String(r.loadavg1.max),
+              `${r.machineBusyPct} %`,
+              `${r.minRealtime}×`,
+              r.saturated ? `**yes**: ${r.saturation.join('; ')}` : 'no',
+            ]),
+        ),
+        '',
+        '"Camera real time" is the grey frames each camera delivered per second over the window against the 5/s it emits when keeping up (from `camera.status` framesSeen). "Saturated" when the machine was ≥ 90 % busy, the rigs used ≥ 90 % of all cores, a camera fell under 0.95× real time, or a camera was not streaming. Machine busy is from /proc/stat and includes anything else running.',
+        '',
+      )
+    lines.push(
       'CPU % is of one core (utime+stime from /proc over the window). "Supervisor" is the node process; "with children" adds every descendant (camera, recorder, audio and motion ffmpeg, node-media-server if separate). The nats-server is shared and not counted.',
       '',
     )
   } else if (idle) lines.push(`Idle cost: error: ${idle.error}`, '')
+
+  const footage = res['footage'] as R | undefined
+  if (footage && !footage.error) {
+    lines.push(`### Footage lost when the supervisor is SIGKILLed mid-recording (${footage.trials.length} trials)`, '')
+    lines.push(
+      ...tbl(
+        ['trial', 'recorded before the kill (from `recorder.start` reply)', 'from first media bytes', 'kept (ffprobe)', 'lost', 'lost (from first bytes)', 'segments', 'session.json state after', 'children left 2 s after'],
+        (footage.trials as R[]).map((t, i) => [
+          String(i + 1),
+          `${t.recordedS} s`,
+          `${t.recordedFromFirstBytesS} s`,
+          `${t.keptS} s`,
+          `${t.lostS} s`,
+          `${t.lostFromFirstBytesS} s`,
+          (t.segments as R[]).map((x) => `${x.file} ${Math.round(x.bytes / 1024)} KB, ${x.videoPackets} frames${x.probeError ? ` (ffprobe: ${x.probeError})` : ''}`).join('; '),
+          String(t.sessionState),
+          `${t.survivors.length} of ${t.descendantsBefore}`,
+        ]),
+      ),
+      '',
+      `Lost p50 ${footage.lost.p50} s, max ${footage.lost.max} s (from first media bytes: p50 ${footage.lostFromFirstBytes.p50} s, max ${footage.lostFromFirstBytes.max} s). A real \`vigil start\` (default config: its own nats-server, synthetic 1280x720@15 camera, 10 s segments) in its own process; the bench starts a recording over NATS once every child runs and the camera streams, SIGKILLs the supervisor ${footage.recordS} s after the \`recorder.start\` reply, waits for its descendants to die (they carry \`setpriv --pdeathsig KILL\`; any left after 2 s is counted above, then killed by the bench), and ffprobes each \`seg-*.mp4\` in the session dir: kept = last video packet end − first packet start, summed over segments. The first column counts the recorder's start (the first fragment begins at a keyframe, 1 s GOP); the second starts at the first media bytes. The session.json is left as the kill found it (state column); DESIGN §6 has the next start reconcile a \`recording\` session to \`interrupted\` (not exercised here).`,
+      '',
+    )
+  } else if (footage) lines.push(`Footage lost: error: ${footage.error}`, '')
   const alerts = res['alerts'] as R | undefined
   if (alerts && !alerts.error) {
     lines.push('### Alert throughput (rig bus `publishAlert` → a subscriber on `vigil.<node>.alert.>`, separate connection)', '')

@@ -4,14 +4,20 @@
  * process on a real nats-server with the synthetic camera; idle cost from rigs in
  * their own processes. Writes bench/results/<name>.json and a table in docs/BENCHMARKS.md.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { Agent, request as httpRequest } from 'node:http'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '@nats-io/transport-node'
+import { command } from '../../infra/nats/client.js'
+import { DEFAULT_MOTION } from '../../actors/camera/ffmpegArgs.js'
+import { footage } from './footage.js'
 import { startNatsServer, repoRoot } from '../../test/helpers/natsServer.js'
-import { camStatus, CLK_TCK, descendants, isAlive, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
+import { CAMERA_DEFAULTS } from '../../machines/camera.machine.js'
+import { DEFAULT_APP, rtmpUrl } from '../../actors/media/urls.js'
+import { resolveFfmpeg } from '../../infra/binaries.js'
+import { camStatus, CLK_TCK, descendants, findChild, isAlive, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
+import { PM2_STREAM, pm2Ready, pruneOutputs, startPm2Camera } from './pm2.js'
 
 export interface Dist {
   n: number
@@ -36,6 +42,11 @@ export interface BenchOptions {
   trials: number
   idleSeconds: number
   idleRigs: number[]
+  /** The idle rigs' camera (default the default config's 1280x720@15). */
+  idleCamera: CameraSize
+  /** footage: trials (default: trials) and seconds recorded before the supervisor's SIGKILL. */
+  footageTrials: number
+  footageSeconds: number
   alerts: number
   /** Stable streaming before each restart trial (the camera's backoff resets after 60 s). */
   restartGapMs: number
@@ -198,86 +209,241 @@ async function recording(r: BenchRig, o: BenchOptions): Promise<Results> {
   }
 }
 
-// ---- 4. restart latency ----------------------------------------------------------------------
+// ---- 4. restart latency: vigil vs PM2 ------------------------------------------------------------
+
+interface RestartTrial {
+  /** SIGKILL → a new process with the camera's argv exists (/proc). */
+  newPidMs: number
+  /** SIGKILL → producing: vigil's camera.status `streaming` with the new pid / PM2's ffmpeg wrote its first whole grey frame. */
+  producingMs: number
+  pid: number
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10
+
+/** Polls (5 ms) for the new pid and for "producing" in parallel, from `killedAt`. */
+async function measureRestart(killedAt: number, newPid: () => Promise<number | null>, producing: (pid: number) => Promise<boolean>, what: string): Promise<RestartTrial> {
+  let pid: number | null = null
+  let newPidMs = -1
+  const deadline = Date.now() + 60000
+  for (;;) {
+    if (pid === null) {
+      pid = await newPid()
+      if (pid !== null) newPidMs = performance.now() - killedAt
+    }
+    if (pid !== null && (await producing(pid))) return { newPidMs: round1(newPidMs), producingMs: round1(performance.now() - killedAt), pid }
+    if (Date.now() > deadline) throw new Error(`${what}: not producing again within 60 s (new pid: ${pid ?? 'none'})`)
+    await sleep(5)
+  }
+}
 
 async function restart(r: BenchRig, o: BenchOptions): Promise<Results> {
-  const trials: number[] = []
-  for (let i = 0; i < o.trials; i++) {
-    const cam = await ready(r)
-    // The camera's reconnect backoff (250 ms · 2^n) resets after 60 s of stable streaming:
-    // wait that out so every trial is a first fault, not the n-th in a row.
-    if (o.restartGapMs > 0) o.log(`  restart ${i + 1}/${o.trials}: ${Math.round(o.restartGapMs / 1000)} s of stable streaming first (backoff reset)`)
-    await sleep(Math.max(1500, o.restartGapMs))
-    const pid = cam.pids[0]!
-    const killedAt = performance.now()
-    process.kill(pid, 'SIGKILL')
-    let back = await camStatus(r)
-    await waitFor(async () => {
-      back = await camStatus(r)
-      return back?.state === 'streaming' && back.pids.length > 0 && back.pids[0] !== pid
-    }, 30000, 'camera streaming with a new pid', 10)
-    const ms = Math.round(performance.now() - killedAt)
-    trials.push(ms)
-    o.log(`  restart ${i + 1}/${o.trials}: SIGKILL ${pid} → streaming as ${back!.pids[0]} in ${ms} ms`)
-  }
-  let pm2: string
+  const vigil: RestartTrial[] = []
+  const pm2: RestartTrial[] = []
+  const ffmpeg = await resolveFfmpeg()
+  if (!ffmpeg) throw new Error('ffmpeg not found (npm run ensure-binaries)')
+  const cam0 = await ready(r)
+  // The publisher's argv ends `-flvflags no_duration_filesize <rtmp url>`: only the camera's
+  // ffmpeg has that (the recorder and audio meter read the same URL as input).
+  const cameraMarker = `no_duration_filesize ${rtmpUrl({ rtmpPort: r.rig.ports.rtmp })}`
+  o.log(`  restart: starting PM2 (PM2_HOME in a temp dir) with the camera's ffmpeg command → ${rtmpUrl({ rtmpPort: r.rig.ports.rtmp }, DEFAULT_APP, PM2_STREAM)}`)
+  const peer = await startPm2Camera({
+    ffmpegPath: ffmpeg.path,
+    source: r.config.camera.source,
+    width: r.config.camera.width,
+    height: r.config.camera.height,
+    fps: r.config.camera.fps,
+    rtmpUrl: rtmpUrl({ rtmpPort: r.rig.ports.rtmp }, DEFAULT_APP, PM2_STREAM),
+  })
+  let reaped: { daemonGone: boolean; appGone: boolean } | undefined
+  let settings: Awaited<ReturnType<typeof peer.describe>> | undefined
   try {
-    execFileSync('pm2', ['--version'], { stdio: 'pipe' })
-    pm2 = 'installed but not compared yet'
-  } catch {
-    pm2 = 'not installed (npm has pm2 7.0.4); PM2 side not measured'
+    let pm2Pid = await pm2Ready(peer)
+    settings = await peer.describe()
+    o.log(`  restart: PM2 ${peer.version} daemon ${peer.daemonPid}, ffmpeg ${pm2Pid} producing (restart_delay ${settings.restartDelay}, exp backoff ${settings.expBackoff ?? 'off'})`)
+    // vigil's camera pid from /proc too (a child of this process, the camera's stream key in argv).
+    if (!(await findChild(process.pid, cameraMarker))) throw new Error(`camera ffmpeg (argv with ${cameraMarker}) is not a child of the bench process`)
+    void cam0
+    for (let i = 0; i < o.trials; i++) {
+      // vigil: its camera's reconnect backoff (250 ms · 2^n) resets after 60 s of stable
+      // streaming: wait that out so every trial is a first fault, not the n-th in a row.
+      const cam = await ready(r)
+      if (o.restartGapMs > 0) o.log(`  restart ${i + 1}/${o.trials}: ${Math.round(o.restartGapMs / 1000)} s of stable streaming first (vigil's backoff reset)`)
+      await sleep(Math.max(1500, o.restartGapMs))
+      const pid = cam.pids[0]!
+      let killedAt = performance.now()
+      process.kill(pid, 'SIGKILL')
+      const v = await measureRestart(
+        killedAt,
+        () => findChild(process.pid, cameraMarker, pid),
+        async (np) => {
+          const s = await camStatus(r).catch(() => null)
+          return s?.state === 'streaming' && s.pids[0] === np
+        },
+        'vigil camera',
+      )
+      vigil.push(v)
+      o.log(`  restart ${i + 1}/${o.trials} vigil: SIGKILL ${pid} → new pid ${v.pid} in ${v.newPidMs} ms, streaming in ${v.producingMs} ms`)
+
+      // PM2: its ffmpeg has been up for the whole gap (past min_uptime 1 s: a normal restart).
+      pm2Pid = (await peer.appPid()) ?? pm2Pid
+      if (!(await peer.producing(pm2Pid))) pm2Pid = await pm2Ready(peer)
+      await sleep(1500)
+      killedAt = performance.now()
+      process.kill(pm2Pid, 'SIGKILL')
+      const old = pm2Pid
+      const p = await measureRestart(killedAt, () => peer.appPid(old), (np) => peer.producing(np), 'PM2 ffmpeg')
+      pm2.push(p)
+      pm2Pid = p.pid
+      await pruneOutputs(peer, pm2Pid)
+      o.log(`  restart ${i + 1}/${o.trials} PM2:   SIGKILL ${old} → new pid ${p.pid} in ${p.newPidMs} ms, first frame in ${p.producingMs} ms`)
+    }
+    settings = await peer.describe()
+  } finally {
+    reaped = await peer.stop()
+    o.log(`  restart: pm2 kill; daemon ${peer.daemonPid} ${reaped.daemonGone ? 'gone' : 'STILL ALIVE'}, its ffmpeg ${reaped.appGone ? 'gone' : 'STILL ALIVE'}`)
   }
-  return { at: new Date().toISOString(), gapMs: o.restartGapMs, trials, dist: dist(trials), pm2 }
+  const d = {
+    vigil: { newPid: dist(vigil.map((t) => t.newPidMs)), producing: dist(vigil.map((t) => t.producingMs)) },
+    pm2: { newPid: dist(pm2.map((t) => t.newPidMs)), producing: dist(pm2.map((t) => t.producingMs)) },
+  }
+  const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null)
+  const ratios = {
+    newPidP50: ratio(d.vigil.newPid.p50, d.pm2.newPid.p50),
+    producingP50: ratio(d.vigil.producing.p50, d.pm2.producing.p50),
+    producingP90: ratio(d.vigil.producing.p90, d.pm2.producing.p90),
+  }
+  o.log(`  → vigil/PM2 p50: new pid ${ratios.newPidP50}×, producing ${ratios.producingP50}×`)
+  return {
+    at: new Date().toISOString(),
+    gapMs: o.restartGapMs,
+    camera: { width: r.config.camera.width, height: r.config.camera.height, fps: r.config.camera.fps, source: r.config.camera.source },
+    vigilBackoff: { camera: CAMERA_DEFAULTS.backoff, supervisor: r.config.supervisor.backoff },
+    peer: { name: 'PM2', version: peer.version, stream: PM2_STREAM, settings, reaped, argv: peer.argv },
+    // The earlier shape (vigil only, ms to streaming) stays for older readers.
+    trials: vigil.map((t) => Math.round(t.producingMs)),
+    dist: d.vigil.producing,
+    vigilTrials: vigil,
+    pm2Trials: pm2,
+    ...d,
+    ratios,
+  }
 }
 
 // ---- 5. idle cost ----------------------------------------------------------------------------
 
+/** Busy and total jiffies of the whole machine (/proc/stat): everyone's load, not only ours. */
+async function machineTicks(): Promise<{ busy: number; total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!
+  const v = line.trim().split(/\s+/).slice(1).map(Number)
+  const idleT = (v[3] ?? 0) + (v[4] ?? 0)
+  const total = v.reduce((a, b) => a + b, 0)
+  return { busy: total - idleT, total }
+}
+
 async function idle(natsUrl: string, o: BenchOptions): Promise<Results> {
   const runs: Results[] = []
-  for (const count of o.idleRigs) {
-    o.log(`  idle: starting ${count} rig process(es) on one nats-server, camera ${o.camera.width}x${o.camera.height}@${o.camera.fps}`)
-    const procs = await Promise.all(Array.from({ length: count }, (_, i) => spawnRigProcess(`idle${count}x${i}`, natsUrl, o.camera)))
-    try {
-      await sleep(5000)
-      const snap = async () => {
-        const per = []
-        for (const p of procs) {
-          const self = await procTicks(p.pid)
-          let tree = self?.ticks ?? 0
-          let treeRss = self?.rssKb ?? 0
-          for (const d of await descendants(p.pid)) {
-            const s = await procTicks(d)
-            tree += s?.ticks ?? 0
-            treeRss += s?.rssKb ?? 0
+  const cores = cpus().length
+  const cam = o.idleCamera
+  const nc = await connect({ servers: natsUrl, name: 'bench-idle' })
+  try {
+    for (const count of o.idleRigs) {
+      o.log(`  idle: starting ${count} rig process(es) on one nats-server, camera ${cam.width}x${cam.height}@${cam.fps}`)
+      const settled = await Promise.allSettled(Array.from({ length: count }, (_, i) => spawnRigProcess(`idle${count}x${i}`, natsUrl, cam)))
+      const procs = settled.flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []))
+      try {
+        const failed = settled.find((x) => x.status === 'rejected')
+        if (failed) throw (failed as PromiseRejectedResult).reason
+        await sleep(5000)
+        const frames = async () =>
+          Promise.all(
+            procs.map(async (p) => {
+              const r = await command<{ framesSeen: number; state: string }>(nc, p.node, 'camera', 'status', {}, { timeoutMs: 5000 }).catch(() => null)
+              return r?.ok ? r.result : { framesSeen: NaN, state: 'no reply' }
+            }),
+          )
+        const snap = async () => {
+          const per = []
+          for (const p of procs) {
+            const self = await procTicks(p.pid)
+            let tree = self?.ticks ?? 0
+            let treeRss = self?.rssKb ?? 0
+            for (const d of await descendants(p.pid)) {
+              const s = await procTicks(d)
+              tree += s?.ticks ?? 0
+              treeRss += s?.rssKb ?? 0
+            }
+            per.push({ ticks: self?.ticks ?? 0, rssKb: self?.rssKb ?? 0, tree, treeRss })
           }
-          per.push({ ticks: self?.ticks ?? 0, rssKb: self?.rssKb ?? 0, tree, treeRss })
+          return { at: performance.now(), per, machine: await machineTicks(), load: loadavg()[0]! }
         }
-        return { at: performance.now(), per }
+        const fa = await frames()
+        const a = await snap()
+        const rss: number[] = []
+        const loads: number[] = [a.load]
+        for (let s = 0; s < o.idleSeconds; s += 2) {
+          await sleep(2000)
+          const x = await snap()
+          rss.push(...x.per.map((p) => p.rssKb))
+          loads.push(x.load)
+        }
+        const b = await snap()
+        const fb = await frames()
+        const secs = (b.at - a.at) / 1000
+        // The camera delivers 5 grey frames/s (the motion branch) when it keeps up with real time.
+        const perRig = procs.map((p, i) => {
+          const fps = (fb[i]!.framesSeen - fa[i]!.framesSeen) / secs
+          return {
+            node: p.node,
+            cpuPct: Math.round(((b.per[i]!.ticks - a.per[i]!.ticks) / CLK_TCK / secs) * 1000) / 10,
+            treeCpuPct: Math.round(((b.per[i]!.tree - a.per[i]!.tree) / CLK_TCK / secs) * 1000) / 10,
+            rssMb: Math.round(b.per[i]!.rssKb / 102.4) / 10,
+            treeRssMb: Math.round(b.per[i]!.treeRss / 102.4) / 10,
+            realtime: Number.isFinite(fps) ? Math.round((fps / DEFAULT_MOTION.fps) * 100) / 100 : null,
+            cameraState: fb[i]!.state,
+          }
+        })
+        const sum = (k: 'cpuPct' | 'treeCpuPct' | 'rssMb' | 'treeRssMb') => Math.round(perRig.reduce((n, p) => n + p[k], 0) * 10) / 10
+        const machineBusyPct = Math.round(((b.machine.busy - a.machine.busy) / Math.max(1, b.machine.total - a.machine.total)) * 1000) / 10
+        const total = { cpuPct: sum('cpuPct'), treeCpuPct: sum('treeCpuPct'), rssMb: sum('rssMb'), treeRssMb: sum('treeRssMb') }
+        const minRealtime = Math.min(...perRig.map((p) => p.realtime ?? 0))
+        const reasons: string[] = []
+        if (machineBusyPct >= 90) reasons.push(`machine ${machineBusyPct} % busy`)
+        if (total.treeCpuPct >= 0.9 * cores * 100) reasons.push(`rigs use ${total.treeCpuPct} % of ${cores * 100} %`)
+        if (minRealtime < 0.95) reasons.push(`a camera at ${minRealtime}× real time`)
+        if (perRig.some((p) => p.cameraState !== 'streaming')) reasons.push('a camera not streaming')
+        const run = {
+          rigs: count,
+          seconds: Math.round(secs * 10) / 10,
+          perRig,
+          total,
+          perRigMean: { cpuPct: Math.round((total.cpuPct / count) * 10) / 10, treeCpuPct: Math.round((total.treeCpuPct / count) * 10) / 10, rssMb: Math.round((total.rssMb / count) * 10) / 10, treeRssMb: Math.round((total.treeRssMb / count) * 10) / 10 },
+          maxRssMb: Math.round(Math.max(...rss) / 102.4) / 10,
+          loadavg1: { start: Math.round(loads[0]! * 100) / 100, max: Math.round(Math.max(...loads) * 100) / 100, end: Math.round(b.load * 100) / 100 },
+          machineBusyPct,
+          minRealtime,
+          saturated: reasons.length > 0,
+          saturation: reasons,
+        }
+        o.log(
+          `  idle ${count} rig(s): supervisor ${run.total.cpuPct}% CPU, ${run.total.rssMb} MB RSS; with children ${run.total.treeCpuPct}% CPU, ${run.total.treeRssMb} MB;` +
+            ` per rig ${run.perRigMean.cpuPct}% / ${run.perRigMean.treeCpuPct}% tree; load ${run.loadavg1.max}, machine ${machineBusyPct}% busy, camera ≥ ${minRealtime}× real time${run.saturated ? ` — SATURATED (${reasons.join('; ')})` : ''}`,
+        )
+        runs.push(run)
+      } finally {
+        await Promise.all(procs.map((p) => p.stop()))
       }
-      const a = await snap()
-      const rss: number[] = []
-      for (let s = 0; s < o.idleSeconds; s += 2) {
-        await sleep(2000)
-        const x = await snap()
-        rss.push(...x.per.map((p) => p.rssKb))
-      }
-      const b = await snap()
-      const secs = (b.at - a.at) / 1000
-      const perRig = procs.map((_, i) => ({
-        cpuPct: Math.round(((b.per[i]!.ticks - a.per[i]!.ticks) / CLK_TCK / secs) * 1000) / 10,
-        treeCpuPct: Math.round(((b.per[i]!.tree - a.per[i]!.tree) / CLK_TCK / secs) * 1000) / 10,
-        rssMb: Math.round(b.per[i]!.rssKb / 102.4) / 10,
-        treeRssMb: Math.round(b.per[i]!.treeRss / 102.4) / 10,
-      }))
-      const sum = (k: keyof (typeof perRig)[number]) => Math.round(perRig.reduce((n, p) => n + p[k], 0) * 10) / 10
-      const run = { rigs: count, seconds: Math.round(secs * 10) / 10, perRig, total: { cpuPct: sum('cpuPct'), treeCpuPct: sum('treeCpuPct'), rssMb: sum('rssMb'), treeRssMb: sum('treeRssMb') }, maxRssMb: Math.round(Math.max(...rss) / 102.4) / 10 }
-      o.log(`  idle ${count} rig(s): supervisor ${run.total.cpuPct}% CPU, ${run.total.rssMb} MB RSS; with children ${run.total.treeCpuPct}% CPU, ${run.total.treeRssMb} MB`)
-      runs.push(run)
-    } finally {
-      await Promise.all(procs.map((p) => p.stop()))
     }
+  } finally {
+    await nc.close().catch(() => {})
   }
-  return { camera: o.camera, seconds: o.idleSeconds, runs }
+  // Growth: the per-rig cost at n rigs against the 1-rig run.
+  const one = runs.find((r) => r['rigs'] === 1) as { perRigMean: Record<string, number> } | undefined
+  for (const r of runs as Array<{ perRigMean: Record<string, number>; growth?: Record<string, number | null> }>) {
+    const g = (k: string) => (one && one.perRigMean[k]! > 0 ? Math.round((r.perRigMean[k]! / one.perRigMean[k]!) * 100) / 100 : null)
+    r.growth = { cpuPct: g('cpuPct'), treeCpuPct: g('treeCpuPct'), rssMb: g('rssMb'), treeRssMb: g('treeRssMb') }
+  }
+  return { camera: cam, seconds: o.idleSeconds, cores, runs }
 }
 
 // ---- 6. alert throughput ---------------------------------------------------------------------
@@ -333,11 +499,11 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
     env: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', at: new Date().toISOString(), camera: o.camera, loadavg: loadavg() },
   }
   const started = performance.now()
-  o.log(`bench: starting nats-server and a rig (camera ${o.camera.width}x${o.camera.height}@${o.camera.fps})`)
+  const needRig = ['rtt', 'stall', 'record', 'restart', 'alerts'].some(want)
+  o.log(`bench: starting nats-server${needRig ? ` and a rig (camera ${o.camera.width}x${o.camera.height}@${o.camera.fps})` : ''}`)
   const nats = await startNatsServer()
   let rig: BenchRig | undefined
   try {
-    const needRig = ['rtt', 'stall', 'record', 'restart', 'alerts'].some(want)
     if (needRig) {
       rig = await startBenchRig('bench', nats.url, o.camera)
       await ready(rig)
@@ -362,12 +528,14 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
       await rig.stop()
       rig = undefined
     }
-    await step('idle', 'idle cost: supervisor CPU and RSS', () => idle(nats.url, o))
+    await step('idle', 'idle cost: supervisor CPU and RSS, 1…n rigs on one nats-server', () => idle(nats.url, o))
+    await step('footage', 'footage lost: SIGKILL a real `vigil start` mid-recording, ffprobe the segments', () => footage({ trials: o.footageTrials, recordS: o.footageSeconds, log: o.log }))
   } finally {
     if (rig) await rig.stop().catch(() => {})
     await nats.stop()
   }
   ;(results['env'] as Results)['seconds'] = Math.round((performance.now() - started) / 1000)
+  ;(results['env'] as Results)['loadavgEnd'] = loadavg()
   const dir = join(repoRoot, 'bench/results')
   await mkdir(dir, { recursive: true })
   const file = join(dir, `rig-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)

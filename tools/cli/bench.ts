@@ -5,15 +5,21 @@ import { repoRoot } from '../../test/helpers/natsServer.js'
 import { writeDocs } from '../bench/report.js'
 import { runBench } from '../bench/suite.js'
 
-const help = `usage: vigil bench [--only rtt,stall,record,restart,alerts,idle] [--requests N] [--trials N]
-                   [--idle-seconds S] [--idle-rigs 1,2] [--alerts N] [--restart-gap-s 61] [--camera WxH@FPS] [--no-docs]
+const help = `usage: vigil bench [--only rtt,stall,record,restart,alerts,idle,footage] [--requests N] [--trials N]
+                   [--restart-gap-s 61] [--idle-seconds S] [--idle-rigs 1,2,4] [--idle-camera 1280x720@15]
+                   [--footage-trials 3] [--footage-seconds 6] [--alerts N] [--camera WxH@FPS] [--no-docs]
                    vigil bench --docs-only [--note TEXT]   # rewrite the docs from bench/results/latest.json
 
 Runs a rig on a real nats-server with the synthetic camera and measures: command round trip
 (NATS vs a bare NATS echo vs HTTP), stall detection, recording start/stop, restart after
-SIGKILL, alert throughput and idle CPU/RSS. Progress on stderr; results to
-bench/results/<name>.json (and latest.json); the "rig" section of docs/BENCHMARKS.md is replaced.
-Never part of CI's pass/fail. Exit 1 if a part failed.
+SIGKILL (vigil vs PM2 supervising the same ffmpeg command), alert throughput, idle CPU/RSS of
+1, 2 and 4 rigs sharing one nats-server (--idle-camera, default 1280x720@15), and footage lost
+when a real \`vigil start\` is SIGKILLed mid-recording. Parts: rtt, stall, record, restart,
+alerts, idle, footage. --trials is for stall, record and restart (each restart trial first waits
+--restart-gap-s of stable streaming, so vigil's backoff is reset). A full default run takes
+about 10 minutes. Progress on stderr; results to bench/results/<name>.json (and latest.json);
+the "rig" section of docs/BENCHMARKS.md is replaced. Never part of CI's pass/fail. Exit 1 if a
+part failed.
 `
 
 export async function run(argv: string[]): Promise<number> {
@@ -26,7 +32,10 @@ export async function run(argv: string[]): Promise<number> {
         requests: { type: 'string', default: '1000' },
         trials: { type: 'string', default: '5' },
         'idle-seconds': { type: 'string', default: '20' },
-        'idle-rigs': { type: 'string', default: '1' },
+        'idle-rigs': { type: 'string', default: '1,2,4' },
+        'idle-camera': { type: 'string', default: '1280x720@15' },
+        'footage-trials': { type: 'string', default: '3' },
+        'footage-seconds': { type: 'string', default: '6' },
         alerts: { type: 'string', default: '10000' },
         'restart-gap-s': { type: 'string', default: '61' },
         camera: { type: 'string', default: '640x360@15' },
@@ -46,8 +55,26 @@ export async function run(argv: string[]): Promise<number> {
     return 0
   }
   const cam = /^(\d+)x(\d+)@(\d+)$/.exec(values.camera!)
-  if (!cam) {
-    process.stderr.write('vigil bench: --camera WxH@FPS, e.g. 640x360@15\n')
+  const idleCam = /^(\d+)x(\d+)@(\d+)$/.exec(values['idle-camera']!)
+  if (!cam || !idleCam) {
+    process.stderr.write('vigil bench: --camera / --idle-camera WxH@FPS, e.g. 640x360@15\n')
+    return 2
+  }
+  const numbers = { requests: values.requests, trials: values.trials, 'idle-seconds': values['idle-seconds'], alerts: values.alerts, 'restart-gap-s': values['restart-gap-s'], 'footage-trials': values['footage-trials'], 'footage-seconds': values['footage-seconds'] }
+  for (const [k, v] of Object.entries(numbers))
+    if (!(Number(v) >= 0) || v === '') {
+      process.stderr.write(`vigil bench: --${k} wants a number, got ${v}\n`)
+      return 2
+    }
+  const known = ['rtt', 'stall', 'record', 'restart', 'alerts', 'idle', 'footage']
+  const unknown = (values.only ?? '').split(',').map((x) => x.trim()).filter((x) => x && !known.includes(x))
+  if (unknown.length > 0) {
+    process.stderr.write(`vigil bench: --only: unknown part(s) ${unknown.join(', ')}; parts: ${known.join(', ')}\n`)
+    return 2
+  }
+  const idleRigs = values['idle-rigs']!.split(',').map(Number)
+  if (idleRigs.some((n) => !Number.isInteger(n) || n < 1)) {
+    process.stderr.write('vigil bench: --idle-rigs wants counts like 1,2,4\n')
     return 2
   }
   const latestPath = join(repoRoot, 'bench/results/latest.json')
@@ -66,7 +93,10 @@ export async function run(argv: string[]): Promise<number> {
     requests: Number(values.requests),
     trials: Number(values.trials),
     idleSeconds: Number(values['idle-seconds']),
-    idleRigs: values['idle-rigs']!.split(',').map(Number),
+    idleRigs,
+    idleCamera: { width: Number(idleCam[1]), height: Number(idleCam[2]), fps: Number(idleCam[3]) },
+    footageTrials: Number(values['footage-trials']),
+    footageSeconds: Number(values['footage-seconds']),
     alerts: Number(values.alerts),
     restartGapMs: Number(values['restart-gap-s']) * 1000,
     camera: { width: Number(cam[1]), height: Number(cam[2]), fps: Number(cam[3]) },
@@ -85,5 +115,7 @@ export async function run(argv: string[]): Promise<number> {
     log('docs/BENCHMARKS.md: rig section written')
   }
   const failed = Object.entries(results).filter(([, v]) => typeof v === 'object' && v !== null && 'error' in v)
+  const total = (Date.now() - t0) / 1000
+  log(`bench: done in ${Math.floor(total / 60)} min ${Math.round(total % 60)} s (${Object.keys(parts).join(', ')})${failed.length > 0 ? `; FAILED: ${failed.map(([k]) => k).join(', ')}` : ''}`)
   return failed.length > 0 ? 1 : 0
 }
