@@ -13,7 +13,7 @@ import { resolveFfprobe } from '../../infra/binaries.js'
 import { command } from '../../infra/nats/client.js'
 import { freePort } from '../../infra/ports.js'
 import { repoRoot } from '../../test/helpers/natsServer.js'
-import { cmdline, descendants, disownPid, isAlive, killAndWait, ownPid, sleep, waitFor } from './harness.js'
+import { cmdline, descendants, disownPid, isAlive, killAndWait, ownDir, ownPid, sleep, waitFor } from './harness.js'
 
 export interface FootageOptions {
   trials: number
@@ -73,6 +73,7 @@ async function mediaBytes(dir: string): Promise<number> {
 
 async function trial(i: number, ffprobe: string, o: FootageOptions): Promise<FootageTrial> {
   const dataDir = await mkdtemp(join(tmpdir(), 'vigil-bench-footage-'))
+  ownDir(dataDir)
   const node = `footage${i}`
   const natsPort = await freePort()
   let out = ''

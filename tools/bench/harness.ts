@@ -149,6 +149,7 @@ export async function benchConfig(node: string, natsUrl: string, dataDir: string
 
 export async function startBenchRig(node: string, natsUrl: string, cam: CameraSize, configure?: (c: Config) => void): Promise<BenchRig> {
   const dataDir = await mkdtemp(join(tmpdir(), `vigil-bench-${node}-`))
+  ownDir(dataDir)
   const config = await benchConfig(node, natsUrl, dataDir, cam, configure)
   const processes = new ProcessOwner()
   const rig = await startRig({ config, log: silentLogger(), processes })
@@ -230,7 +231,10 @@ export interface RigProcess {
 
 /** Spawns `node --import tsx harness.ts --serve <node> <natsUrl> <w> <h> <fps>`; resolves once it prints ready. */
 export async function spawnRigProcess(node: string, natsUrl: string, cam: CameraSize): Promise<RigProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', self, '--serve', node, natsUrl, String(cam.width), String(cam.height), String(cam.fps)], {
+  // The data dir is made (and removed) here, so a rig process killed outright leaves none behind.
+  const dataDir = await mkdtemp(join(tmpdir(), `vigil-bench-${node}-`))
+  ownDir(dataDir)
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--serve', node, natsUrl, String(cam.width), String(cam.height), String(cam.fps), dataDir], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
   ownPid(child.pid)
@@ -243,6 +247,7 @@ export async function spawnRigProcess(node: string, natsUrl: string, cam: Camera
       clearTimeout(t)
     }
     disownPid(child.pid)
+    await rm(dataDir, { recursive: true, force: true })
   }
   await new Promise<void>((resolve, reject) => {
     let buf = ''
@@ -259,14 +264,15 @@ export async function spawnRigProcess(node: string, natsUrl: string, cam: Camera
       await exited
     }
     disownPid(child.pid)
+    await rm(dataDir, { recursive: true, force: true })
     throw err
   })
   return { pid: child.pid!, node, child, stop }
 }
 
 async function serve(argv: string[]): Promise<void> {
-  const [node, natsUrl, w, h, fps] = argv
-  const dataDir = await mkdtemp(join(tmpdir(), `vigil-bench-${node}-`))
+  const [node, natsUrl, w, h, fps, dir] = argv
+  const dataDir = dir ?? (await mkdtemp(join(tmpdir(), `vigil-bench-${node}-`)))
   const config = await benchConfig(node!, natsUrl!, dataDir, { width: Number(w), height: Number(h), fps: Number(fps) })
   const processes = new ProcessOwner()
   const rig = await startRig({ config, log: silentLogger(), processes })

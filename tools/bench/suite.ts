@@ -16,7 +16,7 @@ import { startNatsServer, repoRoot } from '../../test/helpers/natsServer.js'
 import { CAMERA_DEFAULTS } from '../../machines/camera.machine.js'
 import { DEFAULT_APP, rtmpUrl } from '../../actors/media/urls.js'
 import { resolveFfmpeg } from '../../infra/binaries.js'
-import { camStatus, CLK_TCK, descendants, findChild, isAlive, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
+import { camStatus, CLK_TCK, descendants, findChild, isAlive, ownDir, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
 import { PM2_STREAM, pm2Ready, pruneOutputs, startPm2Camera } from './pm2.js'
 
 export interface Dist {
@@ -502,6 +502,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
   const needRig = ['rtt', 'stall', 'record', 'restart', 'alerts'].some(want)
   o.log(`bench: starting nats-server${needRig ? ` and a rig (camera ${o.camera.width}x${o.camera.height}@${o.camera.fps})` : ''}`)
   const nats = await startNatsServer()
+  ownDir(nats.dir) // removed by nats.stop(); on Ctrl-C by the reaper (the server dies with us: pdeathsig)
   let rig: BenchRig | undefined
   try {
     if (needRig) {
