@@ -303,6 +303,16 @@ const beginStop = (cause: StopCause) =>
     pids: [],
   })
 
+/** `recorder.stall`: the warning at stallWarnMs, the critical one when stallStopMs stopped the recording. */
+const stallAlert = (severity: 'warning' | 'critical') =>
+  recorderSetup.enqueueActions(({ context, enqueue }) => {
+    const message =
+      severity === 'warning'
+        ? `recording stalled: no new bytes for ${Math.round(context.settings.stallWarnMs / 1000)} s`
+        : `recording stopped: no new bytes for ${Math.round(context.settings.stallStopMs / 1000)} s`
+    enqueue({ type: 'raiseAlert', params: { severity, code: 'recorder.stall', message, details: { session: context.session?.id, bytes: context.session?.bytes } } })
+  })
+
 const diskFullAlert = (message: string) =>
   recorderSetup.enqueueActions(({ context, enqueue }) => {
     enqueue({
@@ -579,13 +589,32 @@ export const recorderMachine = recorderSetup.createMachine({
               },
               on: {
                 'FFMPEG.STARTED': { actions: assign({ pids: ({ event }) => [event.pid] }) },
-                'FFMPEG.EXITED': {
-                  target: 'reconnecting',
-                  actions: [
-                    openGap,
-                    { type: 'note', params: ({ event }) => ({ level: 'warn', message: 'recorder ffmpeg ended while recording; reconnecting', details: { reason: event.reason } }) },
-                  ],
-                },
+                'FFMPEG.EXITED': [
+                  {
+                    // Killed from outside (OOM killer, an operator): nothing else reports it, unlike a source that went away.
+                    guard: ({ event }) => event.reason.startsWith('killed by'),
+                    target: 'reconnecting',
+                    actions: [
+                      openGap,
+                      {
+                        type: 'raiseAlert',
+                        params: ({ context, event }) => ({
+                          severity: 'warning',
+                          code: 'recorder.capture_killed',
+                          message: `recorder ffmpeg ${event.reason} while recording; restarting it in the same session`,
+                          details: { session: context.session?.id, reason: event.reason },
+                        }),
+                      },
+                    ],
+                  },
+                  {
+                    target: 'reconnecting',
+                    actions: [
+                      openGap,
+                      { type: 'note', params: ({ event }) => ({ level: 'warn', message: 'recorder ffmpeg ended while recording; reconnecting', details: { reason: event.reason } }) },
+                    ],
+                  },
+                ],
                 'SOURCE.LOST': { target: 'waitingSource', actions: openGap },
               },
             },
@@ -609,30 +638,14 @@ export const recorderMachine = recorderSetup.createMachine({
               on: { BYTES: { guard: bytesGrew, target: 'flowing', reenter: true, actions: recordBytes } },
             },
             stalled: {
-              entry: {
-                type: 'raiseAlert',
-                params: ({ context }) => ({
-                  severity: 'warning',
-                  code: 'recorder.stall',
-                  message: `recording stalled: no new bytes for ${Math.round(context.settings.stallWarnMs / 1000)} s`,
-                  details: { session: context.session?.id, bytes: context.session?.bytes },
-                }),
-              },
+              entry: stallAlert('warning'),
               after: {
                 stallStop: {
                   target: '#recorder.stopping',
                   actions: [
                     openStallGap,
                     beginStop('stall'),
-                    {
-                      type: 'raiseAlert',
-                      params: ({ context }) => ({
-                        severity: 'critical',
-                        code: 'recorder.stall',
-                        message: `recording stopped: no new bytes for ${Math.round(context.settings.stallStopMs / 1000)} s`,
-                        details: { session: context.session?.id, bytes: context.session?.bytes },
-                      }),
-                    },
+                    stallAlert('critical'),
                   ],
                 },
               },

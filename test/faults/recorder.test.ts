@@ -5,7 +5,7 @@
  *   same session, numbering continues, the gap is written to session.json, the segment
  *   open at the kill still plays and is announced (`segment.closed`), footage is kept.
  *   The recorder's published state stays `recording` (the respawn is faster than the
- *   stall watchdog), and no alert is raised for it.
+ *   stall watchdog); one warning `recorder.capture_killed` says the capture was killed.
  * - SIGSTOP mid-recording: no new bytes → `stalled` published and warning
  *   `recorder.stall` after stallWarnMs, then at stallStopMs the auto-stop with the
  *   critical `recorder.stall`, session state `stalled` with the stall as a gap (from the
@@ -105,11 +105,13 @@ t.test('SIGKILL of the recorder ffmpeg mid-recording: new ffmpeg, same session, 
   t.ok(grown.session!.segments > onDisk.length, `numbering continues in new files (${onDisk.length} → ${grown.session!.segments} segments)`)
   t.same((await ffmpegsMentioning(started.dir)).map((p) => p.pid), [newPid], 'one ffmpeg writes the session: the new one')
 
-  // What is published: the recorder stays `recording` (no stall, no idle) and raises nothing.
+  // What is published: the recorder stays `recording` (no stall, no idle); one warning names the kill.
   const statesSince = recStates.seen.slice(statesAtKill).map((m) => m.data['state'])
   t.same(statesSince, [], `no recorder state change published for a respawn within the stall window (${statesSince.join(' → ') || 'none'})`)
   const recAlerts = alerts.seen.slice(alertsAtKill).filter((a) => a.data['source'] === 'recorder')
-  t.same(recAlerts.map((a) => a.data['code']), [], 'no recorder alert (no stall, no stop)')
+  t.same(recAlerts.map((a) => a.data['code']), ['recorder.capture_killed'], 'one recorder alert: capture_killed (no stall, no stop)')
+  t.equal(recAlerts[0]!.subject, `vigil.${r.node}.alert.warning.recorder`)
+  t.match(recAlerts[0]!.data['details'], { session: started.id, reason: /killed by SIGKILL/ })
 
   const stopped = await stopRecording(r)
   t.equal(stopped.id, started.id)

@@ -357,6 +357,17 @@ t.test('ffmpeg dying before any byte: the gap starts at the session start', asyn
   h.ffmpeg.sendBack?.({ type: 'FFMPEG.EXITED', reason: 'killed by SIGKILL', at: '2025-01-01T00:00:02.000Z', mono: 2000 })
   await settle()
   t.match(h.actor.getSnapshot().context.openGap, { at: '2025-01-01T00:00:00.000Z', mono: 0, reason: 'ffmpeg killed by SIGKILL' })
+  t.same(h.alerts.map((a) => [a.severity, a.code]), [['warning', 'recorder.capture_killed']], 'a kill from outside is alerted')
+})
+
+t.test('ffmpeg ending on its own (source closed) raises no alert: the source has its own', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.ffmpeg.sendBack?.({ type: 'FFMPEG.EXITED', reason: 'exited with code 0: Input/output error', at: '2025-01-01T00:00:02.000Z', mono: 2000 })
+  await settle()
+  t.same(h.alerts, [])
 })
 
 t.test('ffmpeg exiting on its own → reconnect after a pause with the same session', async (t) => {
