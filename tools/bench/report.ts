@@ -94,11 +94,11 @@ export function section(res: R, file: string): string {
     )
   if (restart && !restart.error)
     lines.push(
-      `Restart is measured by polling \`camera.status\` every 10 ms from the SIGKILL until it reports \`streaming\` with a new pid, so it includes the camera's own reconnect backoff (250 ms · 2^n, reset after 60 s of stable streaming) and its "streaming" check (frames flowing again). Each trial waited ${Math.round((restart.gapMs ?? 0) / 1000)} s of stable streaming first${(restart.gapMs ?? 0) >= 60000 ? ', so every trial is a first fault' : ' (under the 60 s reset: after the first, trials are repeated faults with a longer wait)'}. Back to back (no wait) the backoff doubles per fault: 8.7 s and 16.7 s for the 6th and 7th fault in a row in an earlier run, and the "streaming again" times of the stall trials above grow the same way (they ran back to back). ${typeof restart.pm2 === 'string' ? `PM2: ${restart.pm2}.` : 'PM2 side by side: next section.'}`,
+      `Restart is measured by polling \`camera.status\` every 10 ms from the SIGKILL until it reports \`streaming\` with a new pid, so it includes the camera's own reconnect backoff (250 ms · 2^n, reset after 60 s of stable streaming) and its "streaming" check (frames flowing again). Each trial waited ${Math.round((restart.gapMs ?? 0) / 1000)} s of stable streaming first${(restart.gapMs ?? 0) >= 60000 ? ', so every trial is a first fault' : ' (under the 60 s reset: after the first, trials are repeated faults with a longer wait)'}. Back to back (no wait) the backoff doubles per fault: 8.7 s and 16.7 s for the 6th and 7th fault in a row in an earlier run, and the "streaming again" times of the stall trials above grow the same way (they ran back to back). ${typeof restart.pm2 === 'string' ? `PM2: ${restart.pm2}.` : restart.pm2Trials?.length ? 'PM2 side by side: next section.' : `PM2: not measured (${restart.peerError ?? '?'}).`}`,
       '',
     )
 
-  if (restart && !restart.error && restart.pm2Trials) {
+  if (restart && !restart.error && restart.pm2Trials?.length) {
     const peer = restart.peer as R
     const st = (peer.settings ?? {}) as R
     const v = restart.vigil as R
@@ -121,7 +121,7 @@ export function section(res: R, file: string): string {
       '',
     )
   } else if (restart && !restart.error)
-    lines.push(`Restart vs PM2: not measured in this run (${typeof restart.pm2 === 'string' ? restart.pm2 : 'no PM2 side'}).`, '')
+    lines.push(`Restart vs PM2: not measured in this run (${typeof restart.pm2 === 'string' ? restart.pm2 : (restart.peerError ?? 'no PM2 side')}).`, '')
 
   const idle = res['idle'] as R | undefined
   if (idle && !idle.error) {

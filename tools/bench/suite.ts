@@ -17,7 +17,7 @@ import { CAMERA_DEFAULTS } from '../../machines/camera.machine.js'
 import { DEFAULT_APP, rtmpUrl } from '../../actors/media/urls.js'
 import { resolveFfmpeg } from '../../infra/binaries.js'
 import { camStatus, CLK_TCK, descendants, findChild, isAlive, ownDir, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
-import { PM2_STREAM, pm2Ready, pruneOutputs, startPm2Camera } from './pm2.js'
+import { PM2_STREAM, pm2Ready, pruneOutputs, startPm2Camera, type Pm2Camera } from './pm2.js'
 
 export interface Dist {
   n: number
@@ -246,21 +246,36 @@ async function restart(r: BenchRig, o: BenchOptions): Promise<Results> {
   // The publisher's argv ends `-flvflags no_duration_filesize <rtmp url>`: only the camera's
   // ffmpeg has that (the recorder and audio meter read the same URL as input).
   const cameraMarker = `no_duration_filesize ${rtmpUrl({ rtmpPort: r.rig.ports.rtmp })}`
-  o.log(`  restart: starting PM2 (PM2_HOME in a temp dir) with the camera's ffmpeg command → ${rtmpUrl({ rtmpPort: r.rig.ports.rtmp }, DEFAULT_APP, PM2_STREAM)}`)
-  const peer = await startPm2Camera({
-    ffmpegPath: ffmpeg.path,
-    source: r.config.camera.source,
-    width: r.config.camera.width,
-    height: r.config.camera.height,
-    fps: r.config.camera.fps,
-    rtmpUrl: rtmpUrl({ rtmpPort: r.rig.ports.rtmp }, DEFAULT_APP, PM2_STREAM),
-  })
-  let reaped: { daemonGone: boolean; appGone: boolean } | undefined
-  let settings: Awaited<ReturnType<typeof peer.describe>> | undefined
+  const pm2Url = rtmpUrl({ rtmpPort: r.rig.ports.rtmp }, DEFAULT_APP, PM2_STREAM)
+  o.log(`  restart: starting PM2 (PM2_HOME in a temp dir) with the camera's ffmpeg command → ${pm2Url}`)
+  // PM2 is the peer, not the subject: if it cannot run here, vigil is still measured.
+  let peer: Pm2Camera | null = null
+  let peerInfo: Results | null = null
+  let peerError: string | null = null
+  let pm2Pid = 0
+  let settings: Awaited<ReturnType<Pm2Camera['describe']>> | undefined
+  const dropPeer = async (err: unknown) => {
+    peerError = (err as Error).message
+    o.log(`  ✗ restart: PM2 side dropped: ${peerError}`)
+    await stopPeer()
+  }
+  const stopPeer = async () => {
+    if (!peer) return
+    const p = peer
+    peer = null
+    const reaped = await p.stop()
+    peerInfo = { name: 'PM2', version: p.version, stream: PM2_STREAM, settings, reaped, argv: p.argv }
+    o.log(`  restart: pm2 kill; daemon ${p.daemonPid} ${reaped.daemonGone ? 'gone' : 'STILL ALIVE'}, its ffmpeg ${reaped.appGone ? 'gone' : 'STILL ALIVE'}`)
+  }
   try {
-    let pm2Pid = await pm2Ready(peer)
-    settings = await peer.describe()
-    o.log(`  restart: PM2 ${peer.version} daemon ${peer.daemonPid}, ffmpeg ${pm2Pid} producing (restart_delay ${settings.restartDelay}, exp backoff ${settings.expBackoff ?? 'off'})`)
+    try {
+      peer = await startPm2Camera({ ffmpegPath: ffmpeg.path, source: r.config.camera.source, width: r.config.camera.width, height: r.config.camera.height, fps: r.config.camera.fps, rtmpUrl: pm2Url })
+      pm2Pid = await pm2Ready(peer)
+      settings = await peer.describe()
+      o.log(`  restart: PM2 ${peer.version} daemon ${peer.daemonPid}, ffmpeg ${pm2Pid} producing (restart_delay ${settings.restartDelay}, exp backoff ${settings.expBackoff ?? 'off'})`)
+    } catch (err) {
+      await dropPeer(err)
+    }
     // vigil's camera pid from /proc too (a child of this process, the camera's stream key in argv).
     if (!(await findChild(process.pid, cameraMarker))) throw new Error(`camera ffmpeg (argv with ${cameraMarker}) is not a child of the bench process`)
     void cam0
@@ -271,7 +286,7 @@ async function restart(r: BenchRig, o: BenchOptions): Promise<Results> {
       if (o.restartGapMs > 0) o.log(`  restart ${i + 1}/${o.trials}: ${Math.round(o.restartGapMs / 1000)} s of stable streaming first (vigil's backoff reset)`)
       await sleep(Math.max(1500, o.restartGapMs))
       const pid = cam.pids[0]!
-      let killedAt = performance.now()
+      const killedAt = performance.now()
       process.kill(pid, 'SIGKILL')
       const v = await measureRestart(
         killedAt,
@@ -286,22 +301,28 @@ async function restart(r: BenchRig, o: BenchOptions): Promise<Results> {
       o.log(`  restart ${i + 1}/${o.trials} vigil: SIGKILL ${pid} → new pid ${v.pid} in ${v.newPidMs} ms, streaming in ${v.producingMs} ms`)
 
       // PM2: its ffmpeg has been up for the whole gap (past min_uptime 1 s: a normal restart).
-      pm2Pid = (await peer.appPid()) ?? pm2Pid
-      if (!(await peer.producing(pm2Pid))) pm2Pid = await pm2Ready(peer)
-      await sleep(1500)
-      killedAt = performance.now()
-      process.kill(pm2Pid, 'SIGKILL')
-      const old = pm2Pid
-      const p = await measureRestart(killedAt, () => peer.appPid(old), (np) => peer.producing(np), 'PM2 ffmpeg')
-      pm2.push(p)
-      pm2Pid = p.pid
-      await pruneOutputs(peer, pm2Pid)
-      o.log(`  restart ${i + 1}/${o.trials} PM2:   SIGKILL ${old} → new pid ${p.pid} in ${p.newPidMs} ms, first frame in ${p.producingMs} ms`)
+      const cur: Pm2Camera | null = peer
+      if (!cur) continue
+      try {
+        pm2Pid = (await cur.appPid()) ?? pm2Pid
+        if (!(await cur.producing(pm2Pid))) pm2Pid = await pm2Ready(cur)
+        await sleep(1500)
+        const old = pm2Pid
+        const t0 = performance.now()
+        process.kill(old, 'SIGKILL')
+        const p = await measureRestart(t0, () => cur.appPid(old), (np) => cur.producing(np), 'PM2 ffmpeg')
+        pm2.push(p)
+        pm2Pid = p.pid
+        await pruneOutputs(cur, pm2Pid)
+        o.log(`  restart ${i + 1}/${o.trials} PM2:   SIGKILL ${old} → new pid ${p.pid} in ${p.newPidMs} ms, first frame in ${p.producingMs} ms`)
+      } catch (err) {
+        await dropPeer(err)
+      }
     }
-    settings = await peer.describe()
+    const last: Pm2Camera | null = peer
+    if (last) settings = await last.describe().catch(() => settings)
   } finally {
-    reaped = await peer.stop()
-    o.log(`  restart: pm2 kill; daemon ${peer.daemonPid} ${reaped.daemonGone ? 'gone' : 'STILL ALIVE'}, its ffmpeg ${reaped.appGone ? 'gone' : 'STILL ALIVE'}`)
+    await stopPeer()
   }
   const d = {
     vigil: { newPid: dist(vigil.map((t) => t.newPidMs)), producing: dist(vigil.map((t) => t.producingMs)) },
@@ -313,13 +334,14 @@ async function restart(r: BenchRig, o: BenchOptions): Promise<Results> {
     producingP50: ratio(d.vigil.producing.p50, d.pm2.producing.p50),
     producingP90: ratio(d.vigil.producing.p90, d.pm2.producing.p90),
   }
-  o.log(`  → vigil/PM2 p50: new pid ${ratios.newPidP50}×, producing ${ratios.producingP50}×`)
+  if (pm2.length > 0) o.log(`  → vigil/PM2 p50: new pid ${ratios.newPidP50}×, producing ${ratios.producingP50}×`)
   return {
     at: new Date().toISOString(),
     gapMs: o.restartGapMs,
     camera: { width: r.config.camera.width, height: r.config.camera.height, fps: r.config.camera.fps, source: r.config.camera.source },
     vigilBackoff: { camera: CAMERA_DEFAULTS.backoff, supervisor: r.config.supervisor.backoff },
-    peer: { name: 'PM2', version: peer.version, stream: PM2_STREAM, settings, reaped, argv: peer.argv },
+    peer: peerInfo,
+    peerError,
     // The earlier shape (vigil only, ms to streaming) stays for older readers.
     trials: vigil.map((t) => Math.round(t.producingMs)),
     dist: d.vigil.producing,
