@@ -151,11 +151,11 @@ export function section(res: R, file: string): string {
               String(r.loadavg1.max),
               `${r.machineBusyPct} %`,
               `${r.minRealtime}×`,
-              r.saturated ? `**yes**: ${r.saturation.join('; ')}` : 'no',
+              r.saturated ? `**yes**: ${r.saturation.join('; ')}` : r.loadavg1.max > (idle.cores ?? env.cpus) ? `no (cameras kept real time), but load ${r.loadavg1.max} > ${idle.cores ?? env.cpus} cores` : 'no',
             ]),
         ),
         '',
-        '"Camera real time" is the grey frames each camera delivered per second over the window against the 5/s it emits when keeping up (from `camera.status` framesSeen). "Saturated" when the machine was ≥ 90 % busy, the rigs used ≥ 90 % of all cores, a camera fell under 0.95× real time, or a camera was not streaming. Machine busy is from /proc/stat and includes anything else running.',
+        '"Camera real time" is the grey frames each camera delivered per second over the window against the 5/s it emits when keeping up (from `camera.status` framesSeen). "Saturated" when the machine was ≥ 90 % busy, the rigs used ≥ 90 % of all cores, a camera fell under 0.95× real time, or a camera was not streaming. Machine busy is from /proc/stat and load average from os.loadavg(); both include anything else running on the machine (the 1-minute load also lags the window).',
         '',
       )
     lines.push(
