@@ -26,7 +26,7 @@ export interface OwnedProcess {
   stderrTail(): string
   /** Signal the whole process group. */
   signal(sig: NodeJS.Signals): void
-  /** SIGTERM (or `sig`), then SIGKILL after `graceMs`. */
+  /** SIGTERM (or `sig`) and SIGCONT, then SIGKILL after `graceMs`. */
   stop(graceMs: number, sig?: NodeJS.Signals): Promise<ExitInfo>
 }
 
@@ -126,6 +126,9 @@ export class ProcessOwner {
       stop: async (graceMs, sig = 'SIGTERM') => {
         if (!running) return exited
         owned.signal(sig)
+        // A stopped (SIGSTOPped) process cannot act on the SIGTERM: wake it, so it exits
+        // cleanly now (ffmpeg writes the fragment it holds) instead of at the SIGKILL.
+        if (sig !== 'SIGKILL') owned.signal('SIGCONT')
         // The grace timer is owned by this call and cleared whichever way it ends.
         let timer: NodeJS.Timeout | undefined
         const killed = new Promise<void>((resolve) => {

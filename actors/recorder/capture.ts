@@ -148,13 +148,8 @@ export function ffmpegCaptureLogic(deps: CaptureDeps) {
     return () => {
       closed = true
       clearInterval(poll)
-      // SIGTERM lets ffmpeg close the open fragment; the exit is tracked for finalize.
-      // SIGCONT after it: a stopped ffmpeg (SIGSTOP, the stall watchdog's case) cannot act
-      // on the SIGTERM, so it would lose its buffered fragment to the SIGKILL after the grace.
-      if (proc?.isRunning()) {
-        void proc.stop(deps.stopGraceMs)
-        proc.signal('SIGCONT')
-      }
+      // SIGTERM (+ SIGCONT, for a frozen one) lets ffmpeg close the open fragment; the exit is tracked for finalize.
+      if (proc?.isRunning()) void proc.stop(deps.stopGraceMs)
     }
   })
 }
