@@ -1,4 +1,4 @@
-import type { AudioSource } from './source.js'
+import type { AudioSource } from '../../infra/sources.js'
 
 /**
  * The level meter's ffmpeg, as argv. The audio is resampled to a fixed rate and cut

@@ -11,9 +11,9 @@ import type { ChildFactory } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
 import { buildMeterArgs, type ResolvedAudioSource } from './ffmpegArgs.js'
 import { runMeterLogic } from './meter.js'
-import { describeAudioSource, parseAudioSource, type AudioSource } from './source.js'
+import { describeAudioSource, parseAudioSource, type AudioSource } from '../../infra/sources.js'
 
-export { parseAudioSource, type AudioSource } from './source.js'
+export { parseAudioSource, type AudioSource } from '../../infra/sources.js'
 export { buildMeterArgs, TEST_SOUND } from './ffmpegArgs.js'
 export { createLevelParser, SILENCE_DB } from './levelParser.js'
 

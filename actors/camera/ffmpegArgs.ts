@@ -1,4 +1,4 @@
-import type { CameraSource } from './source.js'
+import type { CameraSource } from '../../infra/sources.js'
 
 /**
  * The camera's single ffmpeg process, as argv. One decode of the source feeds:

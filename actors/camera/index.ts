@@ -38,10 +38,10 @@ import { machineChild } from '../supervisor/machineChild.js'
 import { DEFAULT_MOTION, DEFAULT_SNAPSHOT, type MotionFrameSpec, type SnapshotSpec } from './ffmpegArgs.js'
 import type { CameraFrames, GrayFrameInfo } from './frames.js'
 import { runFfmpegLogic } from './runFfmpeg.js'
-import { describeSource, parseCameraSource } from './source.js'
+import { describeSource, parseCameraSource } from '../../infra/sources.js'
 
 export { CameraFrames, type GrayFrameInfo } from './frames.js'
-export { parseCameraSource, redactCredentials, describeSource, type CameraSource } from './source.js'
+export { parseCameraSource, redactCredentials, describeSource, type CameraSource } from '../../infra/sources.js'
 export { buildFfmpegArgs, type PreviewLevel } from './ffmpegArgs.js'
 export { cameraStateName } from '../../machines/camera.machine.js'
 

@@ -7,7 +7,7 @@ import { buildFfmpegArgs, MOTION_FD, motionFrameBytes, SNAPSHOT_FD, type FfmpegA
 import type { GrayFrameInfo } from './frames.js'
 import { FrameChunker } from './frameChunker.js'
 import { JpegSplitter } from './jpegSplitter.js'
-import { redactCredentials } from './source.js'
+import { redactCredentials } from '../../infra/sources.js'
 
 export interface RunFfmpegDeps {
   ffmpegPath: string

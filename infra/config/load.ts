@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { resolve, dirname, isAbsolute } from 'node:path'
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { ConfigSchema, type Config } from './schema.js'
+import { parseAudioSource, parseCameraSource } from '../sources.js'
 import { toNodeName } from '../subjects.js'
 
 /** A config that cannot run: `problems` lists every bad field with its path. Exit code 2. */
@@ -157,6 +158,15 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   if (web && !hasProblem('web.host') && !hasProblem('web.token') && typeof web.host === 'string' && !isLoopback(web.host) && !web.token) {
     problems.push(`web.token: required when web.host (${web.host}) is not loopback; set VIGIL_WEB_TOKEN`)
+  }
+  for (const [field, parse] of [['camera', parseCameraSource], ['audio', parseAudioSource]] as const) {
+    const source = (candidate[field] as { source?: unknown } | undefined)?.source
+    if (typeof source !== 'string' || hasProblem(`${field}.source`)) continue
+    try {
+      parse(source)
+    } catch (err) {
+      problems.push(`${field}.source: ${(err as Error).message}`)
+    }
   }
   if (problems.length > 0) throw new ConfigError('invalid configuration:', dedupe(problems))
   const config = withDefaults as Config

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { buildFfmpegArgs, DEFAULT_MOTION, DEFAULT_SNAPSHOT, MOTION_FD, motionFrameBytes, SNAPSHOT_FD } from '../../actors/camera/ffmpegArgs.js'
-import { parseCameraSource } from '../../actors/camera/source.js'
+import { parseCameraSource } from '../../infra/sources.js'
 import { repoRoot } from '../../test/helpers/natsServer.js'
 import { disownPid, findChild, isAlive, killAndWait, ownDir, ownPid, sleep } from './harness.js'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildMeterArgs, meterFilter, TEST_SOUND } from '../../../actors/audio/ffmpegArgs.js'
-import { describeAudioSource, parseAudioSource } from '../../../actors/audio/source.js'
+import { describeAudioSource, parseAudioSource } from '../../../infra/sources.js'
 import { VigilError } from '../../../infra/errors.js'
 
 t.test('sources', async (t) => {

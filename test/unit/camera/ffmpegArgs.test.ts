@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildFfmpegArgs, encodedSize, motionFrameBytes, type FfmpegArgsOptions } from '../../../actors/camera/ffmpegArgs.js'
-import { parseCameraSource } from '../../../actors/camera/source.js'
+import { parseCameraSource } from '../../../infra/sources.js'
 
 const RTMP = 'rtmp://127.0.0.1:1935/live/cam'
 const base = (source: string, extra: Partial<FfmpegArgsOptions> = {}): string[] =>

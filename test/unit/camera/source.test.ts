@@ -1,5 +1,5 @@
 import t from 'tap'
-import { describeSource, parseCameraSource, redactCredentials } from '../../../actors/camera/source.js'
+import { describeSource, parseCameraSource, redactCredentials } from '../../../infra/sources.js'
 import { VigilError } from '../../../infra/errors.js'
 
 t.test('parses every documented source form', async (t) => {

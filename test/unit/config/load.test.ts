@@ -179,3 +179,17 @@ t.test('cross-field problems are listed together with schema problems', async (t
   t.match(problems, /recorder\.stopBelowBytes: must not exceed recorder\.minFreeBytes/)
   t.match(problems, /web\.token: required/)
 })
+
+t.test('camera.source and audio.source are checked at load, every problem listed, credentials hidden', async (t) => {
+  const opts = isolated(t, { VIGIL_CAMERA_SOURCE: 'http://user:secret@cam/video' })
+  const file = join(opts.cwd, 'c.json')
+  writeFileSync(file, JSON.stringify({ audio: { source: 'mic' }, camera: { fps: 1000 } }))
+  const problems = configError(t, () => loadConfig({ ...opts, file })).problems.join('\n')
+  t.match(problems, /camera\.source: unsupported camera\.source "http:\/\/\*\*\*@cam\/video": expected testsrc, v4l2/)
+  t.notMatch(problems, /secret/, 'the password is not echoed')
+  t.match(problems, /audio\.source: unsupported audio\.source "mic"/)
+  t.match(problems, /camera\.fps/, 'listed with the schema problems')
+  for (const source of ['testsrc', 'v4l2:/dev/video0', 'rtsp://cam/stream', 'file:/tmp/clip.mp4']) {
+    t.equal(loadConfig(isolated(t, { VIGIL_CAMERA_SOURCE: source })).camera.source, source, `${source} accepted`)
+  }
+})

@@ -1,0 +1,83 @@
+/**
+ * `camera.source` and `audio.source` as the operator writes them: parsed once at
+ * config load (a bad one is a config error listing every problem) and again by the
+ * actors that run them. Credentials in URLs never reach a status reply or a log.
+ */
+import { VigilError } from './errors.js'
+/** `camera.source` as the operator writes it: `testsrc`, `v4l2:/dev/videoN`, `rtsp://…`, `file:/path`. */
+export type CameraSource =
+  | { kind: 'testsrc' }
+  | { kind: 'v4l2'; device: string }
+  | { kind: 'rtsp'; url: string }
+  | { kind: 'file'; path: string }
+
+/** Throws BAD_REQUEST for anything else, naming the accepted forms. */
+export function parseCameraSource(source: string): CameraSource {
+  const s = source.trim()
+  if (s === 'testsrc') return { kind: 'testsrc' }
+  if (s.startsWith('v4l2:')) {
+    const device = s.slice('v4l2:'.length)
+    if (device.startsWith('/')) return { kind: 'v4l2', device }
+  } else if (/^rtsps?:\/\/./i.test(s)) {
+    return { kind: 'rtsp', url: s }
+  } else if (s.startsWith('file:')) {
+    const path = s.slice('file:'.length)
+    if (path.length > 0) return { kind: 'file', path }
+  }
+  throw new VigilError(
+    'BAD_REQUEST',
+    `unsupported camera.source ${JSON.stringify(redactCredentials(s))}: expected testsrc, v4l2:/dev/videoN, rtsp://… or file:/path`,
+  )
+}
+
+/**
+ * `rtsp://user:secret@cam/stream` → `rtsp://***@cam/stream`, anywhere in a text.
+ * Status replies, logs and ffmpeg's stderr (which echoes the URL) all pass through here.
+ */
+export function redactCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi, '$1***@')
+}
+
+/** What `camera.status` shows as the source. */
+export function describeSource(source: string): string {
+  return redactCredentials(source.trim())
+}
+
+/** `audio.source` as the operator writes it. */
+export type AudioSource =
+  | { kind: 'camera' }
+  | { kind: 'testsrc' }
+  | { kind: 'alsa'; device: string }
+  | { kind: 'url'; url: string }
+  | { kind: 'file'; path: string }
+
+const URL_SOURCE = /^(rtmps?|rtsps?|https?|srt|udp|tcp):\/\/./i
+
+/** Throws BAD_REQUEST for anything else, naming the accepted forms. */
+export function parseAudioSource(source: string): AudioSource {
+  const s = source.trim()
+  if (s === 'camera') return { kind: 'camera' }
+  if (s === 'testsrc') return { kind: 'testsrc' }
+  if (s.startsWith('alsa:') && s.length > 'alsa:'.length) return { kind: 'alsa', device: s.slice('alsa:'.length) }
+  if (URL_SOURCE.test(s)) return { kind: 'url', url: s }
+  if (s.startsWith('file:') && s.length > 'file:'.length) return { kind: 'file', path: s.slice('file:'.length) }
+  throw new VigilError(
+    'BAD_REQUEST',
+    `unsupported audio.source ${JSON.stringify(redactCredentials(s))}: expected camera, testsrc, alsa:<device>, a stream URL (rtmp://, rtsp://, http://) or file:/path`,
+  )
+}
+
+export function describeAudioSource(source: AudioSource): string {
+  switch (source.kind) {
+    case 'camera':
+      return 'camera'
+    case 'testsrc':
+      return 'testsrc'
+    case 'alsa':
+      return `alsa:${source.device}`
+    case 'url':
+      return redactCredentials(source.url)
+    case 'file':
+      return `file:${source.path}`
+  }
+}
