@@ -1,0 +1,199 @@
+/** The recorder machine's setup and the actions its states share (machines/recorder.machine.ts). */
+import { fromCallback, fromPromise, setup } from 'xstate'
+import type { ErrorCode } from '../infra/errors.js'
+import type { RecorderSettings, SessionSummary, OpenedSession, ActiveSession, RecorderReply, RecorderAlert, RecorderPublication, RecorderNote, RecorderEvent, StopCause, FinalizeInput, FinalizeOutput, CaptureInput, RecorderContext } from './recorder.types.js'
+
+export const MAX_QUEUED = 256
+export const MAX_KEYS = 32
+
+export function summarize(s: ActiveSession): SessionSummary {
+  return {
+    id: s.id,
+    name: s.name,
+    dir: s.dir,
+    startedAt: s.startedAt,
+    bytes: s.bytes,
+    segments: s.segments,
+    state: 'recording',
+    stoppedAt: null,
+    durationMs: null,
+    stopReason: null,
+    deleted: false,
+  }
+}
+
+/** Replies go to a requestId; a command sent without one (fire and forget) gets none. */
+export const err = (requestId: string | undefined, code: ErrorCode, message: string, details?: Record<string, unknown>): RecorderReply | null =>
+  requestId === undefined ? null : { requestId, ok: false, error: details ? { code, message, details } : { code, message } }
+export const ok = (requestId: string | undefined, result: SessionSummary): RecorderReply | null =>
+  requestId === undefined ? null : { requestId, ok: true, result }
+
+export function rememberKey(keys: RecorderContext['recentKeys'], key: string | null, summary: SessionSummary) {
+  if (key === null) return keys
+  return [...keys.filter((k) => k.key !== key && k.summary.id !== summary.id), { key, summary }].slice(-MAX_KEYS)
+}
+
+export function updateKeys(keys: RecorderContext['recentKeys'], summary: SessionSummary) {
+  return keys.map((k) => (k.summary.id === summary.id ? { key: k.key, summary } : k))
+}
+
+// ---------------------------------------------------------------- setup
+
+export const recorderSetup = setup({
+  types: {
+    context: {} as RecorderContext,
+    events: {} as RecorderEvent,
+    input: {} as { settings: RecorderSettings },
+    output: {} as { normal: boolean; reason: string },
+  },
+  actors: {
+    prepareStore: fromPromise<void, void>(async () => undefined),
+    probeDisk: fromPromise<{ freeBytes: number }, void>(async () => {
+      throw new Error('probeDisk not provided')
+    }),
+    openSession: fromPromise<OpenedSession, { name: string | undefined }>(async () => {
+      throw new Error('openSession not provided')
+    }),
+    ffmpegCapture: fromCallback<RecorderEvent, CaptureInput>(() => undefined),
+    finalizeSession: fromPromise<FinalizeOutput, FinalizeInput>(async () => {
+      throw new Error('finalizeSession not provided')
+    }),
+  },
+  actions: {
+    reply: (_, _params: RecorderReply | null) => undefined,
+    raiseAlert: (_, _params: RecorderAlert) => undefined,
+    publishEvent: (_, _params: RecorderPublication) => undefined,
+    note: (_, _params: RecorderNote) => undefined,
+  },
+  guards: {
+    shuttingDown: ({ context }) => context.shutdown,
+  },
+  delays: {
+    diskProbe: ({ context }) => context.settings.diskProbeMs,
+    reconnect: ({ context }) => context.settings.reconnectMs,
+    sourceWait: ({ context }) => context.settings.sourceWaitMs,
+    postRoll: ({ context }) => context.settings.postRollMs ?? 0,
+    stallWarn: ({ context }) => context.settings.stallWarnMs,
+    /** Counted from the warning, so the auto-stop comes stallStopMs after the last byte. */
+    stallStop: ({ context }) => Math.max(0, context.settings.stallStopMs - context.settings.stallWarnMs),
+  },
+})
+
+// ---------------------------------------------------------------- actions
+
+/** A command that cannot be handled now (a start or stop in flight) waits its turn. */
+export const enqueueCommand = recorderSetup.enqueueActions(({ context, event, enqueue }) => {
+  if (event.type !== 'START' && event.type !== 'STOP_RECORDING') return
+  if (context.shutdown) {
+    enqueue({ type: 'reply', params: err(event.requestId, 'SHUTTING_DOWN', 'the recorder is shutting down') })
+  } else if (context.queue.length >= MAX_QUEUED) {
+    enqueue({ type: 'reply', params: err(event.requestId, 'UNAVAILABLE', 'too many recorder commands in flight') })
+  } else {
+    enqueue.assign({ queue: [...context.queue, event] })
+  }
+})
+
+/** Replays queued commands in order; the first that starts or stops something re-queues the rest. */
+export const flushQueue = recorderSetup.enqueueActions(({ context, enqueue }) => {
+  if (context.shutdown || context.queue.length === 0) return
+  for (const command of context.queue) enqueue.raise(command)
+  enqueue.assign({ queue: [] })
+})
+
+export const rejectQueued = recorderSetup.enqueueActions(({ context, enqueue }) => {
+  for (const command of context.queue) {
+    enqueue({ type: 'reply', params: err(command.requestId, 'SHUTTING_DOWN', 'the recorder stopped') })
+  }
+  enqueue.assign({ queue: [] })
+})
+
+export const markShutdown = recorderSetup.assign({ shutdown: true })
+
+/** Cleared on arrival, not on leaving `starting`: exit actions run before the transition's reply. */
+export const clearPendingStart = recorderSetup.assign({ pendingStart: null })
+
+export const beginStop = (cause: StopCause) =>
+  recorderSetup.assign({
+    stopCause: ({ context }) => context.stopCause ?? cause,
+    stopRequestId: ({ context, event }) =>
+      event.type === 'STOP_RECORDING' && event.requestId !== undefined ? event.requestId : context.stopRequestId,
+    stopMono: ({ context, event }) => (event.type === 'STOP_RECORDING' && event.mono !== undefined ? event.mono : context.stopMono),
+    shutdown: ({ context }) => context.shutdown || cause === 'shutdown',
+    pids: [],
+  })
+
+/** `recorder.stall`: the warning at stallWarnMs, the critical one when stallStopMs stopped the recording. */
+export const stallAlert = (severity: 'warning' | 'critical') =>
+  recorderSetup.enqueueActions(({ context, enqueue }) => {
+    const message =
+      severity === 'warning'
+        ? `recording stalled: no new bytes for ${Math.round(context.settings.stallWarnMs / 1000)} s`
+        : `recording stopped: no new bytes for ${Math.round(context.settings.stallStopMs / 1000)} s`
+    enqueue({ type: 'raiseAlert', params: { severity, code: 'recorder.stall', message, details: { session: context.session?.id, bytes: context.session?.bytes } } })
+  })
+
+export const diskFullAlert = (message: string) =>
+  recorderSetup.enqueueActions(({ context, enqueue }) => {
+    enqueue({
+      type: 'raiseAlert',
+      params: {
+        severity: 'critical',
+        code: 'recorder.disk_full',
+        message,
+        details: {
+          session: context.session?.id ?? null,
+          freeBytes: context.freeBytes,
+          stopBelowBytes: context.settings.stopBelowBytes,
+        },
+      },
+    })
+  })
+
+/** Bytes grew: record them, and close a gap if the stream just came back. */
+export const recordBytes = recorderSetup.assign(({ context, event }) => {
+  if (event.type !== 'BYTES' || context.session === null) return {}
+  const gap = context.openGap
+  const gaps = gap
+    ? [...context.session.gaps, { at: gap.at, reason: gap.reason, ms: Math.max(0, Math.round(event.mono - gap.mono)) }]
+    : context.session.gaps
+  return {
+    session: { ...context.session, bytes: event.total, segments: event.segments, gaps },
+    openGap: null,
+    lastGrowthMono: event.mono,
+  }
+})
+
+/** Where a gap noticed at `mono` began: the last growth (or the session start), never later than `mono`. */
+export const gapStartMono = (context: RecorderContext, mono: number) => Math.min(mono, context.lastGrowthMono ?? context.session?.startedMono ?? mono)
+
+export const openGap = recorderSetup.assign({
+  pids: [],
+  openGap: ({ context, event }) => {
+    if (context.openGap) return context.openGap
+    if (event.type === 'FFMPEG.EXITED' || event.type === 'SOURCE.LOST') {
+      const mono = gapStartMono(context, event.mono)
+      const at = new Date(Date.parse(event.at) - (event.mono - mono)).toISOString()
+      return { at, mono, reason: event.type === 'SOURCE.LOST' ? `source lost: ${event.reason}` : `ffmpeg ${event.reason}` }
+    }
+    return null
+  },
+})
+
+/**
+ * A stall that ends the session is a gap too (from the last growth to the end), so
+ * session.json does not count the frozen seconds as recorded. The wall time is the
+ * session's start plus the monotonic offset: a delayed transition carries no clock.
+ */
+export const openStallGap = recorderSetup.assign({
+  openGap: ({ context }) => {
+    if (context.openGap || context.session === null) return context.openGap
+    const mono = context.lastGrowthMono ?? context.session.startedMono
+    const at = new Date(Date.parse(context.session.startedAt) + (mono - context.session.startedMono)).toISOString()
+    return { at, mono, reason: 'stalled: no new bytes' }
+  },
+})
+
+export const bytesGrew = ({ context, event }: { context: RecorderContext; event: RecorderEvent }) =>
+  event.type === 'BYTES' && context.session !== null && event.total > context.session.bytes
+
+// ---------------------------------------------------------------- machine

@@ -1,0 +1,169 @@
+/** The recorder machine's types (machines/recorder.machine.ts): what goes in and out of it. */
+import type { ErrorCode } from '../infra/errors.js'
+import type { Severity } from '../infra/subjects.js'
+
+export interface RecorderSettings {
+  node: string
+  segmentS: number
+  minFreeBytes: number
+  stopBelowBytes: number
+  stallWarnMs: number
+  stallStopMs: number
+  /** Disk probe period while recording or waiting for space (DESIGN: every second). */
+  diskProbeMs: number
+  /** Pause before respawning ffmpeg after it exited on its own (source gone). */
+  reconnectMs: number
+  /** After SOURCE.LOST without a RESUMED, try again anyway after this long. */
+  sourceWaitMs: number
+  /**
+   * A requested stop keeps ffmpeg running this long: the live stream reaches the recorder
+   * about a second late, so stopping at once would cut the last second the operator
+   * asked for. 0 (the default here) stops at once.
+   */
+  postRollMs?: number
+}
+
+export const recorderTimingDefaults = { diskProbeMs: 1000, reconnectMs: 1000, sourceWaitMs: 5000 } as const
+
+export type SessionEndState = 'finalized' | 'disk_full' | 'stalled'
+
+/** What a session looks like in replies and in `recorder.status` (DESIGN.md §4, plus end fields). */
+export interface SessionSummary {
+  id: string
+  name: string
+  dir: string
+  startedAt: string
+  bytes: number
+  segments: number
+  state: 'recording' | SessionEndState
+  stoppedAt: string | null
+  durationMs: number | null
+  stopReason: string | null
+  /** True when the session had no media and its dir was removed. */
+  deleted: boolean
+}
+
+export interface OpenedSession {
+  id: string
+  name: string
+  dir: string
+  startedAt: string
+  startedMono: number
+}
+
+export interface RecordedGap {
+  at: string
+  reason: string
+  ms: number
+}
+
+export interface OpenGap {
+  at: string
+  mono: number
+  reason: string
+}
+
+export interface ActiveSession extends OpenedSession {
+  idempotencyKey: string | null
+  bytes: number
+  segments: number
+  /** Segment files already announced as `segment.closed`. */
+  closedFiles: string[]
+  gaps: RecordedGap[]
+}
+
+export type ReplyError = { code: ErrorCode; message: string; details?: Record<string, unknown> }
+export type RecorderReply =
+  | { requestId: string; ok: true; result: SessionSummary }
+  | { requestId: string; ok: false; error: ReplyError }
+
+export interface RecorderAlert {
+  severity: Severity
+  code: string
+  message: string
+  details?: Record<string, unknown>
+}
+
+export type RecorderEventKind = 'recording.started' | 'recording.stopped' | 'segment.closed'
+export interface RecorderPublication {
+  kind: RecorderEventKind
+  payload: Record<string, unknown>
+}
+
+export interface RecorderNote {
+  level: 'debug' | 'info' | 'warn' | 'error'
+  message: string
+  details?: Record<string, unknown>
+}
+
+export type StartCommand = { type: 'START'; requestId?: string; name?: string; idempotencyKey?: string }
+/** `mono`: when the stop was asked (monotonic ms); a requested session ends there. */
+export type StopCommand = { type: 'STOP_RECORDING'; requestId?: string; mono?: number }
+export type Command = StartCommand | StopCommand
+
+export type RecorderEvent =
+  | Command
+  /** The supervisor's orderly stop: finalize, then end in `stopped`. */
+  | { type: 'STOP' }
+  | { type: 'DISK.SAMPLE'; freeBytes: number }
+  | { type: 'DISK.ENOSPC' }
+  | { type: 'BYTES'; total: number; segments: number; mono: number }
+  | { type: 'SEGMENT.CLOSED'; file: string; bytes: number }
+  | { type: 'FFMPEG.STARTED'; pid: number }
+  | { type: 'FFMPEG.EXITED'; reason: string; at: string; mono: number }
+  /** The media server or camera went away: keep the session, stop ffmpeg, open a gap. */
+  | { type: 'SOURCE.LOST'; reason: string; at: string; mono: number }
+  | { type: 'SOURCE.RESUMED' }
+
+export type StopCause = 'requested' | 'shutdown' | 'disk_full' | 'enospc' | 'stall'
+
+export const endOf: Record<StopCause, { state: SessionEndState; reason: string }> = {
+  requested: { state: 'finalized', reason: 'stopped by request' },
+  shutdown: { state: 'finalized', reason: 'recorder shut down' },
+  disk_full: { state: 'disk_full', reason: 'free space below stopBelowBytes' },
+  enospc: { state: 'disk_full', reason: 'no space left on device' },
+  stall: { state: 'stalled', reason: 'no new bytes for stallStopMs' },
+}
+
+export interface FinalizeInput {
+  session: ActiveSession
+  endState: SessionEndState
+  stopReason: string
+  openGap: OpenGap | null
+  /** A requested stop's moment: the session's duration ends there, not when ffmpeg exited. */
+  stopMono: number | null
+}
+export interface FinalizeOutput {
+  summary: SessionSummary
+  /** Every segment kept, for the `segment.closed` events not yet published. */
+  files: Array<{ file: string; bytes: number }>
+}
+export interface CaptureInput {
+  dir: string
+  sessionId: string
+}
+
+export interface RecorderContext {
+  settings: RecorderSettings
+  session: ActiveSession | null
+  pendingStart: StartCommand | null
+  stopRequestId: string | null
+  /** When the pending requested stop was asked (monotonic ms), if it said. */
+  stopMono: number | null
+  stopCause: StopCause | null
+  queue: Command[]
+  shutdown: boolean
+  pids: number[]
+  freeBytes: number | null
+  openGap: OpenGap | null
+  /**
+   * Monotonic ms of the last BYTES that grew the session (null: none yet). A gap starts
+   * there, not when the loss was noticed: a stopped camera or a frozen ffmpeg is seen
+   * seconds late (frame watchdog, stall watchdog), and that time had no media. (A frozen
+   * source is the exception: ffmpeg flushes its last fragment when its read timeout
+   * fires, and that growth, seconds after the freeze, is where such a gap starts.)
+   */
+  lastGrowthMono: number | null
+  /** Idempotency memory: a retried start (same key) gets the same session, also after it ended. */
+  recentKeys: Array<{ key: string; summary: SessionSummary }>
+}
