@@ -1,5 +1,8 @@
 import { assign, fromCallback, sendTo, setup } from 'xstate'
 import { stateNameBelow } from './stateName.js'
+import { classifyFfmpegExit } from './camera.exits.js'
+
+export { classifyFfmpegExit, type FailureKind, type FfmpegFailure } from './camera.exits.js'
 
 /**
  * camera: one ffmpeg process (the `ffmpeg` actor) captures the source, pushes the live
@@ -109,66 +112,6 @@ export const CAMERA_DEFAULTS = {
 export function reconnectDelayMs(attempt: number, backoff: CameraBackoff = CAMERA_DEFAULTS.backoff): number {
   const n = Math.max(0, attempt - 1)
   return Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(n, 30))
-}
-
-// ---- why did ffmpeg stop? -------------------------------------------------------------
-
-export type FailureKind = 'device' | 'output' | 'crash'
-
-export interface FfmpegFailure {
-  kind: FailureKind
-  message: string
-}
-
-/** The source is missing, busy, refusing or broken: retried, but the operator must look. */
-const DEVICE_PATTERNS = [
-  /No such file or directory/i,
-  /Device or resource busy/i,
-  /Connection refused/i,
-  /Input\/output error/i,
-  /Permission denied/i,
-  /Connection timed out/i,
-  /No route to host/i,
-  /Network is unreachable/i,
-  /Server returned 4\d\d/i,
-  /401 Unauthorized/i,
-  /404 Not Found/i,
-  /Invalid data found when processing input/i,
-  /Inappropriate ioctl for device/i,
-]
-
-/** The push to the media server failed: the media actor's problem, not the camera's. */
-const OUTPUT_PATTERNS = [/rtmp:\/\//i, /av_interleaved_write_frame/i, /Error (writing trailer|muxing)/i, /Broken pipe/i]
-
-/** `[video4linux2,v4l2 @ 0x55…] [error] Cannot open …` → `Cannot open …` */
-function stripPrefixes(line: string): string {
-  return line.replace(/^(\[[^\]]*\]\s*)+/, '').trim()
-}
-
-function isSummaryLine(line: string): boolean {
-  return !/^\[[^\]]* @ 0x[0-9a-f]+\]/i.test(line.trim())
-}
-
-/**
- * Classifies an ffmpeg exit from its stderr tail. Prefers ffmpeg's own summary line
- * (`/dev/video99: No such file or directory`) over the component lines above it.
- */
-export function classifyFfmpegExit(exit: { reason: string; stderr: string }, sawFrame: boolean): FfmpegFailure {
-  const raw = exit.stderr.split('\n').filter((l) => l.trim().length > 0)
-  const find = (patterns: RegExp[]) => {
-    const hits = raw.filter((l) => patterns.some((p) => p.test(l)))
-    const best = hits.find(isSummaryLine) ?? hits[0]
-    return best === undefined ? undefined : stripPrefixes(best)
-  }
-  const output = find(OUTPUT_PATTERNS)
-  if (output !== undefined) return { kind: 'output', message: `media server unreachable: ${output}` }
-  const device = find(DEVICE_PATTERNS)
-  if (device !== undefined) return { kind: 'device', message: `camera source failed: ${device}` }
-  const last = raw.length ? stripPrefixes(raw[raw.length - 1]!) : ''
-  if (!sawFrame) {
-    return { kind: 'device', message: `ffmpeg ${exit.reason} before the first frame${last ? `: ${last}` : ''}` }
-  }
-  return { kind: 'crash', message: `ffmpeg ${exit.reason}${last ? `: ${last}` : ''}` }
 }
 
 // ---- the machine ----------------------------------------------------------------------
