@@ -7,7 +7,8 @@
  */
 import t from 'tap'
 import { connect } from '@nats-io/transport-node'
-import { isAlive, waitFor } from '../helpers/wait.js'
+import { waitFor } from '../helpers/wait.js'
+import { freezeCamera, takeNatsAway } from './outage.js'
 import { collect, startTestRig } from '../helpers/rig.js'
 
 const BOUND = 6
@@ -24,26 +25,9 @@ t.test(`publish buffer bounded at nats.publishBuffer (${BOUND}): oldest dropped,
   const before = r.rig.bus.stats()
   t.equal(before.buffered, 0, 'nothing waiting before the outage')
 
-  await r.killNats()
-  await r.closeGate()
-  await waitFor(() => !r.rig.bus.stats().connected, 10_000, 'bus sees the disconnect')
-
-  // First thing raised while down: camera.stalled (the camera ffmpeg frozen).
-  const cam = r.rig.supervisor.children().find((c) => c.id === 'camera')!
-  const pid = cam.pids[0]!
-  t.ok(pid && isAlive(pid), `camera ffmpeg pid ${pid}`)
-  process.kill(pid, 'SIGSTOP')
-  t.teardown(() => {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {}
-  })
-  await waitFor(() => r.rig.alerts.list().some((a) => a.code === 'camera.stalled'), 15_000, 'camera.stalled raised while NATS is down')
-  const stalled = r.rig.alerts.list().find((a) => a.code === 'camera.stalled')!
-  await waitFor(() => {
-    const c = r.rig.supervisor.children().find((x) => x.id === 'camera')!
-    return c.state === 'streaming' && c.pids[0] !== pid
-  }, 30_000, 'camera replaced without NATS')
+  await takeNatsAway(r)
+  // First thing raised while down: camera.stalled (the camera ffmpeg frozen, then replaced).
+  const { stalled } = await freezeCamera(t, r)
 
   // Then more than the buffer holds: restart the audio child a few times (state messages).
   for (let i = 0; i < 3; i++) {

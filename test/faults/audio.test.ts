@@ -5,7 +5,7 @@
  * SIGSTOP of it: no level for levelTimeoutMs (audio.machine.ts, 5 s) → failed → audio.down,
  * the frozen ffmpeg is killed (not left stopped), restarted with a new pid, sounds again.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { startTestRig, collect } from '../helpers/rig.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
 import { must, waitCameraStreaming } from '../integration/pipeline/common.js'
@@ -21,18 +21,21 @@ interface AudioStatus {
   source: string
 }
 
-t.test('SIGKILL of the audio ffmpeg: audio.down, restart, sound events again', async (t) => {
+/** A rig whose audio meter hears the synthetic camera: sounds, alerts and audio states collected, the meter listening. */
+async function listeningRig(t: Test, node: string) {
   const r = await startTestRig(t, {
-    node: 'monaudio',
+    node,
     configure: (c) => {
       c.audio.cooldownMs = 1000
     },
   })
   const sounds = collect(r.client, `vigil.${r.node}.event.sound`)
   const alerts = collect(r.client, `vigil.${r.node}.alert.>`)
+  const states = collect(r.client, `vigil.${r.node}.state.audio`)
   t.teardown(() => {
     sounds.unsubscribe()
     alerts.unsubscribe()
+    states.unsubscribe()
   })
   await r.ready()
   await waitCameraStreaming(r)
@@ -43,8 +46,13 @@ t.test('SIGKILL of the audio ffmpeg: audio.down, restart, sound events again', a
     return before.state === 'listening' && before.pid !== null
   }, 10000, 'audio listening with a pid', 100)
   const childBefore = await r.child('audio')
+  t.ok(childBefore.pids.includes(before.pid!), `supervisor.status lists the same ffmpeg pid (${before.pid})`)
+  return { r, sounds, alerts, states, before, childBefore }
+}
+
+t.test('SIGKILL of the audio ffmpeg: audio.down, restart, sound events again', async (t) => {
+  const { r, sounds, alerts, before, childBefore } = await listeningRig(t, 'monaudio')
   t.comment(`before: audio.status ${JSON.stringify(before)}; supervisor audio restarts ${childBefore.restarts}, pids ${childBefore.pids.join(',')}; sounds seen ${sounds.seen.length}`)
-  t.ok(childBefore.pids.includes(before.pid!), 'supervisor.status lists the same ffmpeg pid')
 
   const pid = before.pid!
   const soundsAtKill = sounds.seen.length
@@ -78,30 +86,7 @@ t.test('SIGKILL of the audio ffmpeg: audio.down, restart, sound events again', a
 })
 
 t.test('SIGSTOP of the audio ffmpeg: level watchdog → audio.down, frozen ffmpeg killed, restarted, sound events again', async (t) => {
-  const r = await startTestRig(t, {
-    node: 'monaudiostop',
-    configure: (c) => {
-      c.audio.cooldownMs = 1000
-    },
-  })
-  const sounds = collect(r.client, `vigil.${r.node}.event.sound`)
-  const alerts = collect(r.client, `vigil.${r.node}.alert.>`)
-  const states = collect(r.client, `vigil.${r.node}.state.audio`)
-  t.teardown(() => {
-    sounds.unsubscribe()
-    alerts.unsubscribe()
-    states.unsubscribe()
-  })
-  await r.ready()
-  await waitCameraStreaming(r)
-  await waitFor(() => sounds.seen.length >= 1, 30000, 'a first sound event', 200)
-  let before!: AudioStatus
-  await waitFor(async () => {
-    before = await must<AudioStatus>(r, 'audio', 'status')
-    return before.state === 'listening' && before.pid !== null
-  }, 10000, 'audio listening with a pid', 100)
-  const childBefore = await r.child('audio')
-  t.ok(childBefore.pids.includes(before.pid!), `supervisor.status lists the same ffmpeg pid (${before.pid})`)
+  const { r, sounds, alerts, states, before, childBefore } = await listeningRig(t, 'monaudiostop')
 
   const pid = before.pid!
   t.teardown(() => {

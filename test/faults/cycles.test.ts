@@ -5,31 +5,16 @@
  * and no zero-length session dir remains.
  */
 import t, { type Test } from 'tap'
-import { readdirSync, readFileSync } from 'node:fs'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startTestRig, type TestRig } from '../helpers/rig.js'
 import { waitFor } from '../helpers/wait.js'
+import { processesMentioning } from '../helpers/procs.js'
 import { ffprobe } from '../helpers/ffprobe.js'
 import { parseSessionFile } from '../../actors/recorder/session.js'
 import { isSessionId } from '../../actors/recorder/sessionId.js'
 import { fmt, must, readSessionJson, sleep, waitCameraStreaming, type SessionSummary } from '../integration/pipeline/common.js'
 
-/** Live processes whose command line mentions `needle` (ffmpeg writing into the recordings dir, its setpriv wrapper). */
-function processesMentioning(needle: string): Array<{ pid: number; cmd: string }> {
-  const out: Array<{ pid: number; cmd: string }> = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
-    let cmd: string
-    try {
-      cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim()
-    } catch {
-      continue // exited while we looked
-    }
-    if (cmd.includes(needle)) out.push({ pid: Number(name), cmd })
-  }
-  return out
-}
 
 async function cyclingRig(t: Test, node: string) {
   const r = await startTestRig(t, {
@@ -41,7 +26,7 @@ async function cyclingRig(t: Test, node: string) {
   await r.ready(['media', 'camera', 'recorder'])
   await waitCameraStreaming(r)
   await sleep(2000)
-  t.same(processesMentioning(r.rig.dirs.recordings), [], 'nothing writes into the recordings dir before the cycles')
+  t.same(await processesMentioning(r.rig.dirs.recordings), [], 'nothing writes into the recordings dir before the cycles')
   return { r, cameraPids: (await r.child('camera')).pids }
 }
 
@@ -73,7 +58,7 @@ function tally() {
 async function checkAfter(t: Test, r: TestRig, stoppedSummaries: SessionSummary[], cameraPids: number[]) {
   const recordingsDir = r.rig.dirs.recordings
   // No orphan: a stop replies after its ffmpeg exited; nothing may be writing now.
-  const left = processesMentioning(recordingsDir)
+  const left = await processesMentioning(recordingsDir)
   t.same(left, [], `no process with the recordings dir on its command line${left.length ? `: ${left.map((p) => `${p.pid} ${p.cmd}`).join(' | ')}` : ''}`)
   t.same((await r.child('recorder')).pids, [], 'recorder child owns no process')
   t.same((await r.child('camera')).pids, cameraPids, `only the camera's ffmpeg (${cameraPids.join(',')}) is still running`)

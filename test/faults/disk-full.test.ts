@@ -18,7 +18,8 @@ import { httpStatusByCode } from '../../infra/errors.js'
 import { collect, startTestRig, type TestRig } from '../helpers/rig.js'
 import { waitFor } from '../helpers/wait.js'
 import { ffprobe } from '../helpers/ffprobe.js'
-import { fmt, must, readSessionJson, recStatus, sleep, waitBytes, waitCameraStreaming, type SessionSummary } from '../integration/pipeline/common.js'
+import { fmt, must, probeSegments, readSessionJson, recStatus, sleep, waitBytes, waitCameraStreaming, type SessionSummary } from '../integration/pipeline/common.js'
+import { footageKept, snapshotSegments } from './footage.js'
 
 const run = promisify(execFile)
 const MiB = 1024 * 1024
@@ -130,6 +131,7 @@ t.test('(b) a recording that fills the disk past stopBelowBytes stops itself; la
   const started = await must<SessionSummary>(r, 'recorder', 'start', { name: 'fills-the-disk' })
   await waitBytes(r, 0, 20000)
   await sleep(2500) // at least one whole segment before the disk fills
+  const beforeFull = await snapshotSegments(started.dir)
   // Leave a little above the stop threshold: the recording itself crosses it.
   const filler = await fillTo(m.dir, 10 * MiB + 384 * 1024)
   const filledAt = Date.now()
@@ -157,6 +159,8 @@ t.test('(b) a recording that fills the disk past stopBelowBytes stops itself; la
     const p = await ffprobe(join(started.dir, s.file))
     t.ok(p.streams.includes('video'), `${s.file} plays (${fmt(p.duration)} s)`)
   }
+  // Stopped by the threshold, before any write failed: nothing recorded is lost.
+  await footageKept(t, { dir: started.dir, session, probed: await probeSegments(started.dir, session.segments.map((s) => s.file)), faults: 1, before: beforeFull })
 
   const sup = await supervisorRunning(r)
   t.equal(sup.state, 'running', 'supervisor still running')
@@ -198,6 +202,7 @@ t.test('(c) no threshold: ffmpeg hits ENOSPC, the recorder stops itself, the las
   const started = await must<SessionSummary>(r, 'recorder', 'start', { name: 'enospc' })
   await waitBytes(r, 0, 20000)
   await sleep(2500)
+  const beforeFull = await snapshotSegments(started.dir)
   const filler = await fillTo(m.dir, 256 * 1024)
   const filledAt = Date.now()
   t.comment(`filler ${fmtMiB(filler.bytes)}, free now ${fmtMiB(freeBytes(m.dir))}`)
@@ -224,4 +229,6 @@ t.test('(c) no threshold: ffmpeg hits ENOSPC, the recorder stops itself, the las
   t.equal(final.state, 'disk_full', `session.json finalized as disk_full once space is back (was ${session.state})`)
   t.same(final.segments.map((s) => s.file), files, 'with its real segment list')
   t.ok(final.durationMs !== null && final.durationMs > 0, `durationMs ${final.durationMs}`)
+  // ENOSPC costs the fragment that could not be written, no more.
+  await footageKept(t, { dir: started.dir, session: final, probed: await probeSegments(started.dir, files), faults: 1, before: beforeFull })
 })

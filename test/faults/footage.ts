@@ -12,10 +12,11 @@
  * the fault (`snapshotSegments`): every one of those files must still be there, the
  * same size or larger, and still play.
  */
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { ffprobe } from '../helpers/ffprobe.js'
+import { processesMentioning } from '../helpers/procs.js'
 import { fmt, segmentFiles, type ProbedSegment, type SessionFile } from '../integration/pipeline/common.js'
 
 /**
@@ -111,23 +112,8 @@ export async function footageKept(t: Test, o: FootageOptions): Promise<FootageFi
   return { recordedS, gapsS, keptS, lostS, allowedS }
 }
 
-/**
- * ffmpeg processes whose command line mentions `needle` (a rig's data dir, a session
- * dir): the orphan check. Reads /proc, so it sees a process no matter who started it.
- */
-export async function ffmpegsMentioning(needle: string): Promise<Array<{ pid: number; cmd: string }>> {
-  const out: Array<{ pid: number; cmd: string }> = []
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const cmd = (await readFile(`/proc/${name}/cmdline`, 'utf8')).split('\0').join(' ').trim()
-      if (cmd.includes(needle) && /ffmpeg/.test(cmd.split(' ')[0] ?? '')) out.push({ pid: Number(name), cmd })
-    } catch {
-      // Exited between readdir and read.
-    }
-  }
-  return out
-}
+/** ffmpeg processes whose command line mentions `needle` (a rig's data dir, a session dir): the orphan check. */
+export const ffmpegsMentioning = (needle: string) => processesMentioning(needle, { ffmpegOnly: true })
 
 /** The state letter of a pid from /proc (`T` = stopped, `Z` = zombie), or null when it is gone. */
 export async function procState(pid: number): Promise<string | null> {

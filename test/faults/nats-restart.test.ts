@@ -8,7 +8,8 @@
 import t from 'tap'
 import { connect } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { waitFor, isAlive } from '../helpers/wait.js'
+import { waitFor } from '../helpers/wait.js'
+import { freezeCamera, takeNatsAway } from './outage.js'
 import { collect, startTestRig } from '../helpers/rig.js'
 
 t.test('nats-server SIGKILL + restart on the same port: alerts raised while down are published after reconnect', async (t) => {
@@ -16,35 +17,16 @@ t.test('nats-server SIGKILL + restart on the same port: alerts raised while down
   await r.ready(undefined, 90_000)
   const before = r.rig.bus.stats()
 
-  await r.killNats()
-  await r.closeGate()
+  await takeNatsAway(r)
   t.pass('nats-server SIGKILLed')
-  await waitFor(() => !r.rig.bus.stats().connected, 10_000, 'bus sees the disconnect')
 
   // A command in flight while the server is down: it must not hang the caller.
   const inFlight = r.cmd('supervisor', 'status', {}, { timeoutMs: 15_000 })
 
   // Raise alerts while down: SIGSTOP the camera ffmpeg (→ camera.stalled, then
   // the supervisor replaces it) and restart the audio child by hand.
-  const cam = r.rig.supervisor.children().find((c) => c.id === 'camera')!
-  const pid = cam.pids[0]!
-  t.ok(pid && isAlive(pid), `camera ffmpeg pid ${pid}`)
-  process.kill(pid, 'SIGSTOP')
-  t.teardown(() => {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {}
-  })
-  await waitFor(() => r.rig.alerts.list().some((a) => a.code === 'camera.stalled'), 15_000, 'camera.stalled raised (alert log) while NATS is down')
+  await freezeCamera(t, r)
   r.rig.supervisor.restart('audio')
-  await waitFor(
-    () => {
-      const c = r.rig.supervisor.children().find((x) => x.id === 'camera')!
-      return c.state === 'streaming' && c.pids.length === 1 && c.pids[0] !== pid
-    },
-    30_000,
-    'camera replaced without NATS',
-  )
   t.pass('the supervisor replaced the stalled camera while NATS was down')
   const down = r.rig.bus.stats()
   t.ok(down.buffered > 0, `bus buffered ${down.buffered} messages while down`)

@@ -9,7 +9,7 @@
  * (buffered by the bus while the server was down); serve commands again.
  */
 import t, { type Test } from 'tap'
-import { readdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
@@ -20,6 +20,7 @@ import { ffprobe } from '../helpers/ffprobe.js'
 import { collect } from '../helpers/rig.js'
 import { startVigil, type VigilProcess } from '../helpers/vigilProcess.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
+import { describeProcesses, processesMentioning } from '../helpers/procs.js'
 import type { SessionFile } from '../integration/pipeline/common.js'
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
@@ -42,16 +43,6 @@ interface RecStatus {
   session: null | { id: string; dir: string; bytes: number; segments: number }
 }
 
-/** Pids of live processes whose command line mentions `needle` (the rig's data dir). */
-async function processesMentioning(needle: string): Promise<string[]> {
-  const found: string[] = []
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
-    if (cmdline.includes(needle)) found.push(`${pid}: ${cmdline.replace(/\0/g, ' ').slice(0, 160)}`)
-  }
-  return found
-}
 
 /** A client like an operator's: reconnects forever, quickly (the server comes back on the same port). */
 async function watcher(t: Test, v: VigilProcess): Promise<NatsConnection> {
@@ -254,7 +245,7 @@ async function runFault(t: Test, fault: Fault): Promise<void> {
   const exit = await Promise.race([v.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000).unref())])
   t.same(exit, { code: 0, signal: null }, 'vigil exits 0 after SIGTERM')
   await waitFor(() => pids.every((p) => !isAlive(p)) && !isAlive(natsPid), 10_000, 'every child process gone')
-  t.same(await processesMentioning(v.dataDir), [], 'no process left that names the data dir (nats-server, ffmpeg, media server)')
+  t.same(describeProcesses(await processesMentioning(v.dataDir)), [], 'no process left that names the data dir (nats-server, ffmpeg, media server)')
   mark('done')
 }
 
@@ -293,5 +284,5 @@ t.test('supervisor.restart {child: nats}: the rig reconnects and serves commands
   const exit = await Promise.race([v.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000).unref())])
   t.same(exit, { code: 0, signal: null }, 'vigil exits 0 after SIGTERM')
   await waitFor(() => pids.every((p) => !isAlive(p)), 10_000, 'every child process gone')
-  t.same(await processesMentioning(v.dataDir), [], 'nothing left that names the data dir')
+  t.same(describeProcesses(await processesMentioning(v.dataDir)), [], 'nothing left that names the data dir')
 })

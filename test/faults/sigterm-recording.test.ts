@@ -5,26 +5,17 @@
  * (ffmpeg, media server, embedded nats-server).
  */
 import t from 'tap'
-import { readdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { command } from '../../infra/nats/client.js'
 import type { SessionSummary } from '../../actors/recorder/index.js'
 import { ffprobe } from '../helpers/ffprobe.js'
 import { startVigil } from '../helpers/vigilProcess.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
+import { describeProcesses, processesMentioning } from '../helpers/procs.js'
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
-/** Pids of live processes whose command line mentions `needle` (the rig's data dir). */
-async function processesMentioning(needle: string): Promise<string[]> {
-  const found: string[] = []
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
-    if (cmdline.includes(needle)) found.push(`${pid}: ${cmdline.replace(/\0/g, ' ').slice(0, 160)}`)
-  }
-  return found
-}
 
 t.test('SIGTERM during a recording: exit 0, session finalized, segments play, no child left', async (t) => {
   // Small camera (tests share two cores), through VIGIL_CONFIG.
@@ -52,7 +43,7 @@ t.test('SIGTERM during a recording: exit 0, session finalized, segments play, no
   t.ok(status.ok)
   const pids = status.ok ? status.result.children.flatMap((c) => c.pids) : []
   t.ok(pids.length >= 3, `children pids before SIGTERM: ${pids.join(', ')}`)
-  const before = await processesMentioning(v.dataDir)
+  const before = describeProcesses(await processesMentioning(v.dataDir))
   t.comment(`processes naming the data dir before SIGTERM: ${before.length}`)
 
   mark('SIGTERM')
@@ -77,5 +68,5 @@ t.test('SIGTERM during a recording: exit 0, session finalized, segments play, no
   // No child left: every supervised pid is gone, and nothing still runs naming the data dir.
   await waitFor(() => pids.every((p) => !isAlive(p)), 10_000, `children gone: ${pids.filter(isAlive).join(', ')}`)
   t.pass('every supervised child pid is gone')
-  t.same(await processesMentioning(v.dataDir), [], 'no process left that names the data dir (ffmpeg, nats-server, media server)')
+  t.same(describeProcesses(await processesMentioning(v.dataDir)), [], 'no process left that names the data dir (ffmpeg, nats-server, media server)')
 })
