@@ -73,20 +73,25 @@ async function supervisorRunning(r: TestRig): Promise<{ state: string; children:
   return must(r, 'supervisor', 'status')
 }
 
-t.test('(a) below minFreeBytes: recorder.start answers DISK_FULL (507) and the recorder stays idle', async (t) => {
-  const m = await mountTmpfs(t, 16)
-  if (!m.dir) return t.plan(0, m.reason)
-  const r = await startTestRig(t, {
-    node: 'diskpre',
-    dataDir: m.dir,
+/** A rig on the tmpfs with the recorder's disk thresholds under test. */
+function diskRig(t: Test, node: string, dataDir: string, recorder: { minFreeBytes: number; stopBelowBytes: number; segmentS?: number }) {
+  return startTestRig(t, {
+    node,
+    dataDir,
     configure: (c) => {
       // The recorder's own disk thresholds are the subject: the governor's (1 GiB critical by
       // default, far above this tmpfs) would stop every recording the moment it starts.
       c.governor.diskBytes = { warn: 0, degrade: 0, critical: 0 }
-      c.recorder.minFreeBytes = 64 * MiB // above the whole tmpfs
-      c.recorder.stopBelowBytes = 8 * MiB
+      Object.assign(c.recorder, recorder)
     },
   })
+}
+
+t.test('(a) below minFreeBytes: recorder.start answers DISK_FULL (507) and the recorder stays idle', async (t) => {
+  const m = await mountTmpfs(t, 16)
+  if (!m.dir) return t.plan(0, m.reason)
+  // minFreeBytes: above the whole tmpfs
+  const r = await diskRig(t, 'diskpre', m.dir, { minFreeBytes: 64 * MiB, stopBelowBytes: 8 * MiB })
   await r.ready(['media', 'camera', 'recorder'])
   await waitCameraStreaming(r)
   const free = freeBytes(m.dir)
@@ -109,18 +114,7 @@ t.test('(a) below minFreeBytes: recorder.start answers DISK_FULL (507) and the r
 t.test('(b) a recording that fills the disk past stopBelowBytes stops itself; last segment plays; supervisor keeps running; space back → idle', async (t) => {
   const m = await mountTmpfs(t, 48)
   if (!m.dir) return t.plan(0, m.reason)
-  const r = await startTestRig(t, {
-    node: 'diskfill',
-    dataDir: m.dir,
-    configure: (c) => {
-      // The recorder's own disk thresholds are the subject: the governor's (1 GiB critical by
-      // default, far above this tmpfs) would stop every recording the moment it starts.
-      c.governor.diskBytes = { warn: 0, degrade: 0, critical: 0 }
-      c.recorder.segmentS = 2
-      c.recorder.minFreeBytes = 20 * MiB
-      c.recorder.stopBelowBytes = 10 * MiB
-    },
-  })
+  const r = await diskRig(t, 'diskfill', m.dir, { minFreeBytes: 20 * MiB, stopBelowBytes: 10 * MiB, segmentS: 2 })
   const critical = collect(r.client, `vigil.${r.node}.alert.critical.recorder`)
   const info = collect(r.client, `vigil.${r.node}.alert.info.recorder`)
   const recStates = collect(r.client, `vigil.${r.node}.state.recorder`)
@@ -183,18 +177,8 @@ t.test('(b) a recording that fills the disk past stopBelowBytes stops itself; la
 t.test('(c) no threshold: ffmpeg hits ENOSPC, the recorder stops itself, the last segment plays', async (t) => {
   const m = await mountTmpfs(t, 32)
   if (!m.dir) return t.plan(0, m.reason)
-  const r = await startTestRig(t, {
-    node: 'diskenospc',
-    dataDir: m.dir,
-    configure: (c) => {
-      // The recorder's own disk thresholds are the subject: the governor's (1 GiB critical by
-      // default, far above this tmpfs) would stop every recording the moment it starts.
-      c.governor.diskBytes = { warn: 0, degrade: 0, critical: 0 }
-      c.recorder.segmentS = 2
-      c.recorder.minFreeBytes = 4 * MiB
-      c.recorder.stopBelowBytes = 0 // only ENOSPC can stop it
-    },
-  })
+  // stopBelowBytes: only ENOSPC can stop it
+  const r = await diskRig(t, 'diskenospc', m.dir, { minFreeBytes: 4 * MiB, stopBelowBytes: 0, segmentS: 2 })
   const critical = collect(r.client, `vigil.${r.node}.alert.critical.recorder`)
   await r.ready(['media', 'camera', 'recorder'])
   await waitCameraStreaming(r)

@@ -1,13 +1,6 @@
 import t from 'tap'
 import { createServer, type Server } from 'node:net'
-import { AlertLog, type AlertInput } from '../../infra/alerts.js'
-import { systemClock } from '../../infra/clock.js'
-import { createManualDisk } from '../../infra/disk.js'
-import { createFeed } from '../../infra/feed.js'
-import { silentLogger } from '../../infra/logger.js'
-import { createCommandRouter } from '../../infra/nats/commands.js'
-import { createWebActor, webStateName } from '../../actors/web/index.js'
-import { freePort, rawRequest, startWebRig } from '../helpers/webRig.js'
+import { freePort, rawRequest, startWebRig, webActorOutcome } from '../helpers/webRig.js'
 import { waitFor } from '../helpers/wait.js'
 
 t.test('closed under it: the probe misses 3 times, the web fails, the supervisor restarts it, web.down is raised', async (t) => {
@@ -66,26 +59,8 @@ t.test('port in use: failed with a clear reason, web.down raised', async (t) => 
   const blocker: Server = createServer()
   await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())))
-  const raised: AlertInput[] = []
-  const log = silentLogger()
-  const actor = createWebActor({
-    config: { host: '127.0.0.1', port },
-    node: 'webtest',
-    log,
-    router: createCommandRouter({ node: 'webtest', log, clock: systemClock }),
-    alerts: new AlertLog({ node: 'webtest' }),
-    alert: (a) => raised.push(a),
-    feed: createFeed(),
-    supervisor: () => ({ state: () => 'running', children: () => [], childActor: () => undefined, uptimeS: () => 0 }),
-    dirs: { recordings: '/nonexistent/r', snapshots: '/nonexistent/s' },
-    ports: { flv: 8000 },
-    disk: createManualDisk(1e12),
-    stopBelowBytes: 1,
-    natsConnected: () => true,
-  })
-  actor.start()
-  await waitFor(() => actor.getSnapshot().status === 'done', 5000, 'web actor done')
-  t.equal(webStateName(actor.getSnapshot().value), 'failed')
-  t.match(actor.getSnapshot().output, { normal: false, reason: new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use.*VIGIL_WEB_PORT`) })
+  const { state, output, raised } = await webActorOutcome({ host: '127.0.0.1', port })
+  t.equal(state, 'failed')
+  t.match(output, { normal: false, reason: new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use.*VIGIL_WEB_PORT`) })
   t.match(raised, [{ source: 'web', code: 'web.down' }])
 })

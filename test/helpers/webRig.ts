@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from '../../infra/logger.js'
 import { createCommandRouter, type CommandRecord, type CommandRouter } from '../../infra/nats/commands.js'
 import { createSupervisor, type SupervisorHandle } from '../../actors/supervisor/index.js'
 import { machineChild } from '../../actors/supervisor/machineChild.js'
-import { createWebMetrics, webChild, type WebDeps, type WebMetrics } from '../../actors/web/index.js'
+import { createWebActor, createWebMetrics, webChild, webStateName, type WebDeps, type WebMetrics } from '../../actors/web/index.js'
 import { waitFor } from './wait.js'
 
 /**
@@ -413,4 +413,32 @@ export function openWs(url: string, opts: { protocols?: string[]; headers?: Reco
       }),
     )
   })
+}
+
+/**
+ * A lone web actor (no supervisor, nothing recorded) started with `config`: for the
+ * cases that must refuse to start. Resolves once it is done, with the state it ended
+ * in, its output and the alerts it raised.
+ */
+export async function webActorOutcome(config: { host: string; port: number }) {
+  const raised: AlertInput[] = []
+  const log = silentLogger()
+  const actor = createWebActor({
+    config,
+    node: 'webtest',
+    log,
+    router: createCommandRouter({ node: 'webtest', log, clock: systemClock }),
+    alerts: new AlertLog({ node: 'webtest' }),
+    alert: (a) => raised.push(a),
+    feed: createFeed(),
+    supervisor: () => ({ state: () => 'running', children: () => [], childActor: () => undefined, uptimeS: () => 0 }),
+    dirs: { recordings: '/nonexistent/recordings', snapshots: '/nonexistent/snapshots' },
+    ports: { flv: 8000 },
+    disk: createManualDisk(1e12),
+    stopBelowBytes: 1,
+    natsConnected: () => true,
+  })
+  actor.start()
+  await waitFor(() => actor.getSnapshot().status === 'done', 5000, 'web actor done')
+  return { state: webStateName(actor.getSnapshot().value), output: actor.getSnapshot().output, raised }
 }

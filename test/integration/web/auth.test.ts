@@ -1,12 +1,5 @@
 import t from 'tap'
-import { AlertLog, type AlertInput } from '../../../infra/alerts.js'
-import { createFeed } from '../../../infra/feed.js'
-import { silentLogger } from '../../../infra/logger.js'
-import { systemClock } from '../../../infra/clock.js'
-import { createCommandRouter } from '../../../infra/nats/commands.js'
-import { createManualDisk } from '../../../infra/disk.js'
-import { createWebActor, webStateName } from '../../../actors/web/index.js'
-import { openWs, rawRequest, startWebRig, TEST_TOKEN } from '../../helpers/webRig.js'
+import { openWs, rawRequest, startWebRig, TEST_TOKEN, webActorOutcome } from '../../helpers/webRig.js'
 import { waitFor } from '../../helpers/wait.js'
 
 /**
@@ -96,27 +89,9 @@ t.test('loopback: no token needed, but a cross-site browser request is refused',
 })
 
 t.test('a public bind without a token refuses to start, with the reason', async (t) => {
-  const raised: AlertInput[] = []
-  const log = silentLogger()
-  const actor = createWebActor({
-    config: { host: '0.0.0.0', port: 0 },
-    node: 'webtest',
-    log,
-    router: createCommandRouter({ node: 'webtest', log, clock: systemClock }),
-    alerts: new AlertLog({ node: 'webtest' }),
-    alert: (a) => raised.push(a),
-    feed: createFeed(),
-    supervisor: () => ({ state: () => 'running', children: () => [], childActor: () => undefined, uptimeS: () => 0 }),
-    dirs: { recordings: '/nonexistent/recordings', snapshots: '/nonexistent/snapshots' },
-    ports: { flv: 8000 },
-    disk: createManualDisk(1e12),
-    stopBelowBytes: 1,
-    natsConnected: () => true,
-  })
-  actor.start()
-  await waitFor(() => actor.getSnapshot().status === 'done', 5000, 'web actor done')
-  t.equal(webStateName(actor.getSnapshot().value), 'failed')
-  t.equal(actor.getSnapshot().output?.normal, false)
-  t.match(actor.getSnapshot().output?.reason, /not loopback and no web\.token is set.*VIGIL_WEB_TOKEN/)
+  const { state, output, raised } = await webActorOutcome({ host: '0.0.0.0', port: 0 })
+  t.equal(state, 'failed')
+  t.equal(output?.normal, false)
+  t.match(output?.reason, /not loopback and no web\.token is set.*VIGIL_WEB_TOKEN/)
   t.match(raised, [{ source: 'web', code: 'web.down' }])
 })
