@@ -15,6 +15,7 @@ import type { Config } from '../../infra/config/schema.js'
 import { silentLogger } from '../../infra/logger.js'
 import { ProcessOwner } from '../../infra/process.js'
 import { command, type RequestResult } from '../../infra/nats/client.js'
+import { isAlive, waitFor as sharedWaitFor } from '../../test/helpers/wait.js'
 import { startRig, type Rig } from '../../actors/rig/index.js'
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
@@ -173,24 +174,11 @@ export async function startBenchRig(node: string, natsUrl: string, cam: CameraSi
   }
 }
 
-/** Polls until `check` holds; throws after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await check()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
-    await sleep(everyMs)
-  }
-}
+/** The tests' poll, every 20 ms by default here: bench timings are read off it. */
+export const waitFor = (check: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 20): Promise<void> =>
+  sharedWaitFor(check, timeoutMs, what, everyMs)
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+export { isAlive }
 
 export interface CamStatus {
   state: string
