@@ -1,5 +1,6 @@
 import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate'
 import { stateNameBelow } from './stateName.js'
+import { errorMessage, probeLoop } from './probeLoop.js'
 
 /**
  * media: node-media-server in a child process, watched by a health probe.
@@ -82,6 +83,8 @@ export const mediaMachine = setup({
     countMiss: assign({ misses: ({ context }) => context.misses + 1 }),
     resetMisses: assign({ misses: () => 0 }),
     recordError: assign({ lastError: (_, params: { reason: string }) => params.reason }),
+    probeMissed: assign({ lastError: (_, params: { error: unknown }) => `health probe missed: ${errorMessage(params.error)}` }),
+    probeFailed: assign({ lastError: ({ context }) => `health probe failed ${context.settings.probeMisses} times` }),
     askServerToStop: sendTo('server', { type: 'STOP' }),
   },
   guards: {
@@ -143,38 +146,7 @@ export const mediaMachine = setup({
         running: {
           tags: ['ready'],
           entry: 'resetMisses',
-          initial: 'waiting',
-          states: {
-            waiting: {
-              after: { probeInterval: 'probing' },
-            },
-            probing: {
-              invoke: {
-                src: 'probe',
-                onDone: { target: 'waiting', actions: 'resetMisses' },
-                onError: [
-                  {
-                    guard: 'lastAllowedMiss',
-                    target: '#media.failed',
-                    actions: [
-                      'countMiss',
-                      {
-                        type: 'recordError',
-                        params: ({ context }) => ({ reason: `health probe failed ${context.settings.probeMisses} times` }),
-                      },
-                    ],
-                  },
-                  {
-                    target: 'waiting',
-                    actions: [
-                      'countMiss',
-                      { type: 'recordError', params: ({ event }) => ({ reason: `health probe missed: ${errorMessage(event.error)}` }) },
-                    ],
-                  },
-                ],
-              },
-            },
-          },
+          ...probeLoop('#media.failed'),
         },
         stopping: {
           entry: 'askServerToStop',
@@ -197,10 +169,6 @@ export const mediaMachine = setup({
     },
   },
 })
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
 
 /** The state an operator reads: `starting`, `running`, `stopping`, `stopped`, `failed`. */
 export const mediaStateName = stateNameBelow('serving')

@@ -1,4 +1,5 @@
 import { assign, fromCallback, fromPromise, sendTo, setup, spawnChild } from 'xstate'
+import { errorMessage, probeLoop } from './probeLoop.js'
 
 /**
  * The embedded nats-server as a supervised child (DESIGN.md §3, first child).
@@ -111,6 +112,13 @@ export const natsServerMachine = setup({
   actions: {
     countMiss: assign({ misses: ({ context }) => context.misses + 1 }),
     resetMisses: assign({ misses: () => 0 }),
+    probeMissed: () => {},
+    // Reaching `failed` stops `server`, whose cleanup SIGKILLs the frozen process.
+    probeFailed: assign(({ context }, params: { error: unknown }) => ({
+      pid: null,
+      pids: [],
+      reason: `nats-server did not answer ${context.probeMisses} health probes in a row (hung or stopped): ${errorMessage(params.error)}`,
+    })),
   },
   guards: {
     lastAllowedMiss: ({ context }) => context.misses + 1 >= context.probeMisses,
@@ -166,35 +174,7 @@ export const natsServerMachine = setup({
         },
         STOP: 'stopping',
       },
-      initial: 'waiting',
-      states: {
-        waiting: {
-          after: { probeInterval: 'probing' },
-        },
-        probing: {
-          invoke: {
-            src: 'probe',
-            input: ({ context }) => ({ port: context.port }),
-            onDone: { target: 'waiting', actions: 'resetMisses' },
-            onError: [
-              {
-                guard: 'lastAllowedMiss',
-                target: '#nats.failed',
-                actions: [
-                  'countMiss',
-                  // Reaching `failed` stops `server`, whose cleanup SIGKILLs the frozen process.
-                  assign(({ context, event }) => ({
-                    pid: null,
-                    pids: [],
-                    reason: `nats-server did not answer ${context.probeMisses} health probes in a row (hung or stopped): ${errorMessage(event.error)}`,
-                  })),
-                ],
-              },
-              { target: 'waiting', actions: 'countMiss' },
-            ],
-          },
-        },
-      },
+      ...probeLoop('#nats.failed', ({ context }: { context: NatsServerContext }) => ({ port: context.port })),
     },
     stopping: {
       entry: sendTo('server', { type: 'STOP' }),
@@ -220,6 +200,3 @@ export const natsServerMachine = setup({
   },
 })
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}

@@ -1,4 +1,5 @@
 import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate'
+import { errorMessage, probeLoop } from './probeLoop.js'
 
 /**
  * web: the Fastify server (live view, API, health, metrics, WebSocket), watched by
@@ -70,7 +71,6 @@ function notProvided(name: string): never {
   throw new Error(`web machine: actor '${name}' was not provided (use createWebActor)`)
 }
 
-const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 export const webMachine = setup({
   types: {
@@ -91,6 +91,11 @@ export const webMachine = setup({
     countMiss: assign({ misses: ({ context }) => context.misses + 1 }),
     resetMisses: assign({ misses: () => 0 }),
     recordError: assign({ lastError: (_, params: { reason: string }) => params.reason }),
+    probeMissed: assign({ lastError: (_, params: { error: unknown }) => `health probe missed: ${errorMessage(params.error)}` }),
+    probeFailed: assign({
+      lastError: ({ context }, params: { error: unknown }) =>
+        `web server stopped answering on ${context.host}:${context.port}: health probe missed ${context.misses} times in a row (last: ${errorMessage(params.error)})`,
+    }),
     askServerToStop: sendTo('server', { type: 'STOP' }),
     raiseAlert: (_, _params: WebAlert) => {},
   },
@@ -149,41 +154,7 @@ export const webMachine = setup({
       tags: ['ready'],
       entry: 'resetMisses',
       on: { STOP: 'stopping' },
-      initial: 'waiting',
-      states: {
-        waiting: {
-          after: { probeInterval: 'probing' },
-        },
-        probing: {
-          invoke: {
-            src: 'probe',
-            input: ({ context }) => ({ host: context.host!, port: context.port! }),
-            onDone: { target: 'waiting', actions: 'resetMisses' },
-            onError: [
-              {
-                guard: 'lastAllowedMiss',
-                target: '#web.failed',
-                actions: [
-                  'countMiss',
-                  {
-                    type: 'recordError',
-                    params: ({ context, event }) => ({
-                      reason: `web server stopped answering on ${context.host}:${context.port}: health probe missed ${context.misses} times in a row (last: ${errorMessage(event.error)})`,
-                    }),
-                  },
-                ],
-              },
-              {
-                target: 'waiting',
-                actions: [
-                  'countMiss',
-                  { type: 'recordError', params: ({ event }) => ({ reason: `health probe missed: ${errorMessage(event.error)}` }) },
-                ],
-              },
-            ],
-          },
-        },
-      },
+      ...probeLoop('#web.failed', ({ context }: { context: WebContext }) => ({ host: context.host!, port: context.port! })),
     },
     stopping: {
       entry: 'askServerToStop',
