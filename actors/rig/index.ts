@@ -10,7 +10,7 @@ import { isPortFree, resolvePort } from '../../infra/ports.js'
 import { resolveFfmpeg, resolveNatsServer } from '../../infra/binaries.js'
 import { createBus, type Bus } from '../../infra/nats/bus.js'
 import { connectNats } from '../../infra/nats/connect.js'
-import { ensureStreams } from '../../infra/nats/streams.js'
+import { keepStreams } from '../../infra/nats/streams.js'
 import { createCommandRouter, type CommandRouter } from '../../infra/nats/commands.js'
 import { createSupervisor, type SupervisedChild, type SupervisorHandle } from '../supervisor/index.js'
 import { registerSupervisorCommands } from './commands.js'
@@ -137,12 +137,9 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
       nc = conn
       bus.attach(conn)
       await router.listen(conn)
-      // Alerts and last states outlive the rig in JetStream (DESIGN.md §1); never throws.
-      await ensureStreams(conn, { log })
-      // Again after every reconnect: the server that comes back may have lost its store.
-      void (async () => {
-        for await (const s of conn.status()) if (s.type === 'reconnect') await ensureStreams(conn, { log })
-      })().catch((err: unknown) => log.debug({ err }, 'nats status stream ended'))
+      // Alerts and last states outlive the rig in JetStream (DESIGN.md §1), on every
+      // server the client reaches (a restarted one may have lost its store); never throws.
+      await keepStreams(conn, { log }).idle()
     })
     return connecting
   }

@@ -40,7 +40,14 @@ export const vigilStreams: readonly StreamSpec[] = [
 
 export interface EnsureStreamsResult {
   ready: string[]
-  failed: Array<{ name: string; reason: string }>
+  /** `transient`: the server did not answer in time (it may be restarting); worth trying again. */
+  failed: Array<{ name: string; reason: string; transient: boolean }>
+}
+
+/** A timeout or a dropped connection passes; "no JetStream here", a refused config or a permission does not. */
+function isTransient(err: unknown): boolean {
+  const e = err as { name?: string; cause?: { name?: string } } | null
+  return e?.name === 'TimeoutError' || e?.name === 'ConnectionError' || e?.cause?.name === 'TimeoutError'
 }
 
 /**
@@ -57,7 +64,7 @@ export async function ensureStreams(nc: NatsConnection, opts: { log: Logger; str
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err)
     log.warn({ err }, 'JetStream unavailable: alerts and state are live only, not kept')
-    return { ready: [], failed: specs.map((s) => ({ name: s.name, reason })) }
+    return { ready: [], failed: specs.map((s) => ({ name: s.name, reason, transient: isTransient(err) })) }
   }
   for (const spec of specs) {
     try {
@@ -74,9 +81,89 @@ export async function ensureStreams(nc: NatsConnection, opts: { log: Logger; str
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err)
       log.warn({ err, stream: spec.name }, 'JetStream stream could not be created')
-      result.failed.push({ name: spec.name, reason })
+      result.failed.push({ name: spec.name, reason, transient: isTransient(err) })
     }
   }
   if (result.ready.length > 0) log.info({ streams: result.ready }, 'JetStream streams ready')
   return result
+}
+
+export interface KeepStreamsOptions {
+  log: Logger
+  streams?: readonly StreamSpec[]
+  /** First wait before a pass that failed on a live connection is tried again; doubles up to `retryMaxMs`. */
+  retryMs?: number
+  retryMaxMs?: number
+  /** The pass itself; tests wrap it to restart the server in the middle of one. */
+  ensure?: typeof ensureStreams
+}
+
+export interface StreamKeeper {
+  /** Resolves when no pass is running or owed (tests; the rig does not wait). */
+  idle(): Promise<void>
+  stop(): void
+}
+
+/**
+ * Keeps the streams on whichever server the client is on: a pass now, another after
+ * every reconnect (the server that comes back may have lost its store), and a retry
+ * with backoff of a pass that timed out on a live connection. The status watch
+ * starts before the first pass: a server restarted during it is not missed.
+ */
+export function keepStreams(nc: NatsConnection, opts: KeepStreamsOptions): StreamKeeper {
+  const ensure = opts.ensure ?? ensureStreams
+  const firstRetryMs = opts.retryMs ?? 1000
+  const maxRetryMs = opts.retryMaxMs ?? 30_000
+  let owed = true
+  let stopped = false
+  let retryMs = firstRetryMs
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> | undefined
+
+  const pass = (): Promise<void> => {
+    running ??= (async () => {
+      while (owed && !stopped && !nc.isClosed()) {
+        owed = false
+        const r = await ensure(nc, { log: opts.log, ...(opts.streams ? { streams: opts.streams } : {}) })
+        if (owed || stopped) continue // a reconnect came during the pass: run it again at once
+        if (r.failed.some((f) => f.transient)) {
+          clearTimeout(timer)
+          timer = setTimeout(() => {
+            owed = true
+            void pass()
+          }, retryMs)
+          retryMs = Math.min(retryMs * 2, maxRetryMs)
+        } else retryMs = firstRetryMs
+      }
+    })().finally(() => {
+      running = undefined
+      // A reconnect between the loop's last check and here found `running` still set.
+      if (owed && !stopped) void pass()
+    })
+    return running
+  }
+
+  const status = nc.status() as AsyncIterable<{ type: string }> & { stop?: () => void }
+  void (async () => {
+    for await (const s of status) {
+      if (s.type !== 'reconnect' || stopped) continue
+      clearTimeout(timer)
+      retryMs = firstRetryMs
+      owed = true
+      void pass()
+    }
+  })().catch((err: unknown) => opts.log.debug({ err }, 'nats status stream ended'))
+  const stop = () => {
+    stopped = true
+    clearTimeout(timer)
+    status.stop?.()
+  }
+  void nc.closed().then(stop)
+  void pass()
+  return {
+    async idle() {
+      while (running) await running
+    },
+    stop,
+  }
 }

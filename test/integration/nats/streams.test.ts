@@ -1,11 +1,12 @@
 import t from 'tap'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { connect } from '@nats-io/transport-node'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { systemClock } from '../../../infra/clock.js'
 import { silentLogger } from '../../../infra/logger.js'
 import { createBus } from '../../../infra/nats/bus.js'
-import { ensureStreams } from '../../../infra/nats/streams.js'
-import { startNatsServer } from '../../helpers/natsServer.js'
+import { ensureStreams, keepStreams, vigilStreams } from '../../../infra/nats/streams.js'
+import { startNatsServer, type TestNatsServer } from '../../helpers/natsServer.js'
+import { waitFor } from '../../helpers/wait.js'
 
 t.test('alerts and the last state of each actor are kept in JetStream', async (t) => {
   const nats = await startNatsServer()
@@ -41,4 +42,81 @@ t.test('a server without JetStream is reported, not thrown', async (t) => {
   const r = await ensureStreams(nc, { log: silentLogger() })
   t.same(r.ready, [])
   t.same(r.failed.map((f) => f.name), ['VIGIL_ALERTS', 'VIGIL_STATE'])
+  t.same(r.failed.map((f) => f.transient), [false, false], 'not worth retrying')
+})
+
+const streamNames = async (nc: NatsConnection) => (await jetstreamManager(nc)).streams.names().next()
+
+t.test('keepStreams: a server restarted (empty store) during the first pass gets the streams too', async (t) => {
+  let nats: TestNatsServer = await startNatsServer()
+  t.teardown(() => nats.stop())
+  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 50 })
+  t.teardown(() => nc.close())
+  let passes = 0
+  const keeper = keepStreams(nc, {
+    log: silentLogger(),
+    ensure: async (conn, o) => {
+      const r = await ensureStreams(conn, o)
+      if (++passes === 1) {
+        // The first pass is done on the old server; the new one comes up before it returns.
+        const reconnected = (async () => {
+          for await (const s of conn.status()) if (s.type === 'reconnect') return
+        })()
+        await nats.kill()
+        nats = await startNatsServer({ port: nats.port })
+        await reconnected
+      }
+      return r
+    },
+  })
+  t.teardown(() => keeper.stop())
+  await keeper.idle()
+  t.equal(passes, 2, 'a second pass, for the reconnect that came during the first')
+  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_STATE'], 'both streams on the new server')
+})
+
+t.test('keepStreams: a pass that timed out is tried again once the server answers', async (t) => {
+  const nats = await startNatsServer()
+  t.teardown(() => nats.stop())
+  const nc = await connect({ servers: nats.url })
+  t.teardown(() => nc.close())
+  // A frozen server: the pass's requests time out (transient), then it thaws.
+  process.kill(nats.pid, 'SIGSTOP')
+  t.teardown(() => process.kill(nats.pid, 'SIGCONT'))
+  const results: Array<{ ready: string[]; transient: boolean[] }> = []
+  const keeper = keepStreams(nc, {
+    log: silentLogger(),
+    retryMs: 50,
+    ensure: async (conn, o) => {
+      const r = await ensureStreams(conn, o)
+      results.push({ ready: r.ready, transient: r.failed.map((f) => f.transient) })
+      if (results.length === 1) process.kill(nats.pid, 'SIGCONT')
+      return r
+    },
+  })
+  t.teardown(() => keeper.stop())
+  await waitFor(() => results.some((r) => r.ready.length === vigilStreams.length), 60_000, 'a pass that made both streams')
+  t.same(results[0]?.transient, [true, true], 'the frozen server: both failed, transient')
+  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_STATE'])
+})
+
+t.test('keepStreams: a server without JetStream is asked once, not again and again', async (t) => {
+  const nats = await startNatsServer({ jetstream: false, confFile: null })
+  t.teardown(() => nats.stop())
+  const nc = await connect({ servers: nats.url })
+  t.teardown(() => nc.close())
+  let passes = 0
+  const keeper = keepStreams(nc, {
+    log: silentLogger(),
+    retryMs: 10,
+    ensure: async (conn, o) => {
+      passes++
+      return ensureStreams(conn, o)
+    },
+  })
+  t.teardown(() => keeper.stop())
+  await keeper.idle()
+  // Ten retry periods and more: a transient failure would have been tried again by now.
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(passes, 1)
 })
