@@ -39,6 +39,15 @@ export interface BusStats {
   published: number
   /** Waiting for a connection right now. */
   buffered: number
+  /** Handed to the client, not yet confirmed by the server (a PONG after it). */
+  unconfirmed: number
+  /** Sent again on a new connection because the old one died before confirming them. */
+  resent: number
+  /**
+   * Sent but no longer kept for a resend: more than the buffer bound went out
+   * within one round trip (a burst). Delivered unless that connection dies too.
+   */
+  unguarded: number
   /** Dropped (oldest first) because the buffer was full. */
   dropped: number
   /** Rejected by the client (e.g. over max_payload); not retried. */
@@ -78,6 +87,9 @@ interface Outgoing {
   subject: string
   data: Uint8Array
   traceId: string
+  /** JetStream's dedup key (`Nats-Msg-Id`): an alert sent twice is stored once. */
+  msgId?: string
+  sent?: boolean
 }
 
 const iso = (at: string | number) => (typeof at === 'number' ? new Date(at).toISOString() : at)
@@ -86,19 +98,31 @@ const iso = (at: string | number) => (typeof at === 'number' ? new Date(at).toIS
  * The one publisher of state, alerts and events. Callers never see a NATS error:
  * an alert raised while the server is restarting is kept (bounded) and sent when
  * the connection is back, in the order it was raised.
+ *
+ * At least once: a message handed to the client stays kept until a PING sent after
+ * it is answered (the server has read it). A socket that dies or a server that
+ * freezes before that loses what was written into it; those messages go out again,
+ * first, on the next connection. A subscriber may so see one twice (same alert id);
+ * JetStream stores it once (`Nats-Msg-Id`).
  */
 export function createBus(opts: BusOptions): Bus {
   const { node, clock } = opts
   const log = opts.log.child({ component: 'bus' })
   const maxBuffered = Math.max(1, opts.maxBuffered ?? 1000)
   const queue: Outgoing[] = []
+  // Sent, oldest first, waiting for the server to confirm it read them.
+  const unconfirmed: Outgoing[] = []
+  // Bumped on each new connection: a confirmation from an older one counts for nothing.
+  let epoch = 0
+  let confirming = false
+  let confirmAgain = false
   const since = new Map<string, { state: string; since: string }>()
   let nc: NatsConnection | undefined
   let connected = false
   let held = false
   let generation = 0
   let stopStatus: (() => void) | undefined
-  const counts = { published: 0, dropped: 0, failed: 0 }
+  const counts = { published: 0, resent: 0, unguarded: 0, dropped: 0, failed: 0 }
   // "Once per burst": the first failure of a run is logged, the rest are counted
   // and summarised when things work again, so a long outage is two lines, not thousands.
   let droppingSince: number | undefined
@@ -108,7 +132,11 @@ export function createBus(opts: BusOptions): Bus {
 
   function enqueue(msg: Outgoing): void {
     queue.push(msg)
-    if (queue.length > maxBuffered) {
+    trim()
+  }
+
+  function trim(): void {
+    while (queue.length > maxBuffered) {
       queue.shift()
       counts.dropped++
       if (droppingSince === undefined) {
@@ -122,8 +150,18 @@ export function createBus(opts: BusOptions): Bus {
   function send(msg: Outgoing): boolean {
     if (!usable()) return false
     try {
-      nc!.publish(msg.subject, msg.data, { headers: headersWithTrace(msg.traceId) })
-      counts.published++
+      const headers = headersWithTrace(msg.traceId)
+      if (msg.msgId) headers.set('Nats-Msg-Id', msg.msgId)
+      nc!.publish(msg.subject, msg.data, { headers })
+      if (msg.sent) counts.resent++
+      else counts.published++
+      msg.sent = true
+      unconfirmed.push(msg)
+      if (unconfirmed.length > maxBuffered) {
+        unconfirmed.shift()
+        counts.unguarded++
+      }
+      confirm()
       if (failingSince !== undefined) {
         log.info({ failed: counts.failed - failingSince }, 'nats publishing again')
         failingSince = undefined
@@ -141,6 +179,54 @@ export function createBus(opts: BusOptions): Bus {
     }
   }
 
+  /**
+   * One PING in flight at a time: its PONG confirms everything sent before it. A
+   * flush rejected (the connection dropped) or never answered (a frozen server)
+   * leaves the messages kept; the next connection sends them again.
+   */
+  function confirm(): void {
+    if (confirming) {
+      confirmAgain = true
+      return
+    }
+    const conn = nc
+    const last = unconfirmed.at(-1)
+    // Not while disconnected: the client would send that PING to the next server,
+    // whose PONG says nothing about what the old one read.
+    if (!conn || !last || !connected || conn.isClosed()) return
+    confirming = true
+    const mine = epoch
+    conn.flush().then(
+      () => {
+        if (mine !== epoch) return
+        const upTo = unconfirmed.indexOf(last)
+        if (upTo >= 0) unconfirmed.splice(0, upTo + 1)
+      },
+      () => undefined,
+    ).finally(() => {
+      if (mine !== epoch) return
+      confirming = false
+      if (confirmAgain) {
+        confirmAgain = false
+        confirm()
+      }
+    })
+  }
+
+  function forgetPendingConfirm(): void {
+    epoch++
+    confirming = false
+    confirmAgain = false
+  }
+
+  /** A new connection: what the old one never confirmed goes out again, ahead of the queue. */
+  function resendUnconfirmed(): void {
+    forgetPendingConfirm()
+    if (unconfirmed.length === 0) return
+    queue.unshift(...unconfirmed.splice(0))
+    trim()
+  }
+
   function drainQueue(): void {
     while (queue.length > 0) {
       if (!send(queue[0]!)) return
@@ -152,10 +238,10 @@ export function createBus(opts: BusOptions): Bus {
     }
   }
 
-  function publish(subject: string, body: unknown, traceId: string | undefined): void {
+  function publish(subject: string, body: unknown, traceId: string | undefined, msgId?: string): void {
     let msg: Outgoing
     try {
-      msg = { subject, data: encodeJson(body), traceId: traceId ?? newTraceId() }
+      msg = { subject, data: encodeJson(body), traceId: traceId ?? newTraceId(), ...(msgId ? { msgId } : {}) }
     } catch (err) {
       // A circular `details` is a caller bug; it must not take the caller down with it.
       counts.failed++
@@ -183,11 +269,14 @@ export function createBus(opts: BusOptions): Bus {
     try {
       for await (const s of status) {
         if (gen !== generation) return
-        if (s.type === 'disconnect') connected = false
-        else if (s.type === 'reconnect') {
+        if (s.type === 'disconnect') {
+          connected = false
+          forgetPendingConfirm()
+        } else if (s.type === 'reconnect') {
           connected = true
           // A new server (the restarted one): whatever `hold()` guarded against is over.
           held = false
+          resendUnconfirmed()
           drainQueue()
         }
       }
@@ -211,6 +300,7 @@ export function createBus(opts: BusOptions): Bus {
       nc = conn
       connected = !conn.isClosed()
       held = false
+      resendUnconfirmed()
       void watch(conn, gen)
       void conn.closed().then(() => {
         if (gen === generation) connected = false
@@ -253,7 +343,8 @@ export function createBus(opts: BusOptions): Bus {
         count: input.count ?? 1,
         details: input.details ?? {},
       }
-      publish(subj, body, o.traceId)
+      // A repeat of an alert (count > 1) is a new message: the id alone would be deduplicated away.
+      publish(subj, body, o.traceId, `${body.id}:${body.count}`)
     },
     publishEvent(kind, payload = {}, o = {}) {
       const subj = subject(() => subjects.event(node, kind))
@@ -269,7 +360,7 @@ export function createBus(opts: BusOptions): Bus {
       }
     },
     stats() {
-      return { attached: nc !== undefined, connected: usable(), buffered: queue.length, ...counts }
+      return { attached: nc !== undefined, connected: usable(), buffered: queue.length, unconfirmed: unconfirmed.length, ...counts }
     },
   }
 }

@@ -10,7 +10,7 @@ import { startTestRig, collect } from '../helpers/rig.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
 import { must, waitCameraStreaming } from '../integration/pipeline/common.js'
 import { secs } from '../integration/monitor/common.js'
-import { procState } from './footage.js'
+import { procState } from '../helpers/procs.js'
 
 interface AudioStatus {
   state: string

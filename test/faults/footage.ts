@@ -114,13 +114,3 @@ export async function footageKept(t: Test, o: FootageOptions): Promise<FootageFi
 
 /** ffmpeg processes whose command line mentions `needle` (a rig's data dir, a session dir): the orphan check. */
 export const ffmpegsMentioning = (needle: string) => processesMentioning(needle, { ffmpegOnly: true })
-
-/** The state letter of a pid from /proc (`T` = stopped, `Z` = zombie), or null when it is gone. */
-export async function procState(pid: number): Promise<string | null> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).charAt(0)
-  } catch {
-    return null
-  }
-}

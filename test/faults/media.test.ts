@@ -24,7 +24,8 @@ import {
   type CamStatus,
   type SessionSummary,
 } from '../integration/pipeline/common.js'
-import { ffmpegsMentioning, footageKept, procState, snapshotSegments } from './footage.js'
+import { ffmpegsMentioning, footageKept, snapshotSegments } from './footage.js'
+import { procState } from '../helpers/procs.js'
 
 t.test('SIGKILL of the media server mid-recording: restarted, camera streams again, recording resumes in the same session', async (t) => {
   const r = await startTestRig(t, {

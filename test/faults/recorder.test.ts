@@ -29,7 +29,8 @@ import {
   waitCameraStreaming,
   type SessionSummary,
 } from '../integration/pipeline/common.js'
-import { footageKept, ffmpegsMentioning, procState, snapshotSegments } from './footage.js'
+import { footageKept, ffmpegsMentioning, snapshotSegments } from './footage.js'
+import { procState } from '../helpers/procs.js'
 
 const recorderPid = async (r: TestRig): Promise<number | null> => {
   const c = await r.child('recorder').catch(() => null)

@@ -25,3 +25,13 @@ export async function processesMentioning(needle: string, opts: { ffmpegOnly?: b
 
 /** A line per process for an assertion message. */
 export const describeProcesses = (ps: ProcessSeen[]) => ps.map((p) => `${p.pid}: ${p.cmd.slice(0, 160)}`)
+
+/** The state letter of a pid from /proc (`T` = stopped, `Z` = zombie), or null when it is gone. */
+export async function procState(pid: number): Promise<string | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).charAt(0)
+  } catch {
+    return null
+  }
+}

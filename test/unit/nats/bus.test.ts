@@ -18,6 +18,9 @@ function fakeConnection() {
   const pending: Array<{ type: string }> = []
   let closed = false
   let failNext = false
+  // A frozen server: flushes (PINGs) wait until `answer()`, or are refused by `disconnect()`.
+  let frozen = false
+  let pongs: Array<{ res: () => void; rej: (e: Error) => void }> = []
   let resolveClosed!: () => void
   const closedP = new Promise<void>((r) => (resolveClosed = r))
   const nc = {
@@ -46,7 +49,13 @@ function fakeConnection() {
     closed: () => closedP,
     isClosed: () => closed,
     isDraining: () => false,
-    flush: async () => {},
+    flush: () => (frozen ? new Promise<void>((res, rej) => pongs.push({ res, rej })) : Promise.resolve()),
+  }
+  const settle = (how: 'res' | 'rej') => {
+    const was = pongs
+    pongs = []
+    for (const p of was) if (how === 'res') p.res()
+    else p.rej(new Error('connection disconnected'))
   }
   const emit = async (type: string) => {
     const w = waiting.shift()
@@ -59,6 +68,17 @@ function fakeConnection() {
     sent,
     emit,
     failNext: () => (failNext = true),
+    freeze: () => void (frozen = true),
+    answer: () => {
+      frozen = false
+      settle('res')
+    },
+    /** The client's view of a dead socket: pending PINGs refused, then `disconnect`. */
+    disconnect: async () => {
+      frozen = false
+      settle('rej')
+      await emit('disconnect')
+    },
     close: () => {
       closed = true
       resolveClosed()
@@ -98,7 +118,9 @@ t.test('payload shapes of DESIGN.md §4', async (t) => {
     traceId: c.sent[2]!.traceId,
   })
   t.match(c.sent[2]!.traceId, /^[0-9a-f]{32}$/, 'a trace id is made when none is given')
-  t.same(bus.stats(), { attached: true, connected: true, buffered: 0, published: 3, dropped: 0, failed: 0 })
+  t.match(bus.stats(), { unconfirmed: 3 }, 'sent, the PONG not in yet')
+  await new Promise((r) => setImmediate(r))
+  t.same(bus.stats(), { attached: true, connected: true, buffered: 0, unconfirmed: 0, published: 3, resent: 0, unguarded: 0, dropped: 0, failed: 0 })
 })
 
 t.test('since stays while the state stays', async (t) => {
@@ -167,7 +189,8 @@ t.test('release(): a server that answers again gets what hold() kept, in order',
   bus.release()
   bus.publishEvent('motion', { i: 3 })
   t.same(c.sent.map((m) => m.body['i']), [1, 2, 3])
-  t.match(bus.stats(), { connected: true, buffered: 0 })
+  await new Promise((r) => setImmediate(r)) // confirmed (PONG) before the disconnect: not sent again
+  t.match(bus.stats(), { connected: true, buffered: 0, unconfirmed: 0 })
   bus.hold()
   await c.emit('disconnect')
   bus.release()
@@ -203,4 +226,46 @@ t.test('never throws: bad tokens, publish errors, unserialisable details', async
   bus.publishEvent('motion', { i: 2 })
   t.same(c.sent.map((s) => s.body['i']), [2], 'a rejected message is not retried; the next one goes')
   t.match(bus.stats(), { failed: 4, buffered: 0, published: 1 })
+})
+
+t.test('at least once: unconfirmed messages go out again, first, after a reconnect; the guard is bounded', async (t) => {
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: systemClock, maxBuffered: 3 })
+  const c = fakeConnection()
+  bus.attach(c.nc)
+  bus.publishEvent('motion', { i: 1 })
+  await new Promise((r) => setImmediate(r))
+  t.match(bus.stats(), { unconfirmed: 0 }, 'confirmed by the first PONG')
+
+  c.freeze()
+  for (let i = 2; i <= 6; i++) bus.publishEvent('motion', { i })
+  await new Promise((r) => setImmediate(r))
+  t.match(bus.stats(), { published: 6, unconfirmed: 3, unguarded: 2 }, 'only the newest 3 kept for a resend (the bound)')
+
+  await c.disconnect()
+  bus.publishEvent('motion', { i: 7 })
+  t.match(bus.stats(), { connected: false, buffered: 1, unconfirmed: 3 })
+  await c.emit('reconnect')
+  await new Promise((r) => setImmediate(r))
+  t.same(
+    c.sent.map((m) => m.body['i']),
+    [1, 2, 3, 4, 5, 6, 5, 6, 7],
+    'the unconfirmed ones again, ahead of 7 that waited in the queue; 4 dropped: 4 kept would pass the bound of 3',
+  )
+  t.match(bus.stats(), { published: 7, resent: 2, unconfirmed: 0, buffered: 0, dropped: 1 })
+})
+
+t.test('a frozen server that answers again confirms what it was sent: nothing resent', async (t) => {
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: systemClock })
+  const c = fakeConnection()
+  bus.attach(c.nc)
+  c.freeze()
+  bus.publishEvent('motion', { i: 1 })
+  bus.publishEvent('motion', { i: 2 })
+  await new Promise((r) => setImmediate(r))
+  t.match(bus.stats(), { unconfirmed: 2 })
+  c.answer()
+  await new Promise((r) => setImmediate(r))
+  t.match(bus.stats(), { unconfirmed: 0, resent: 0 })
+  await c.emit('reconnect')
+  t.same(c.sent.map((m) => m.body['i']), [1, 2], 'nothing sent twice')
 })
