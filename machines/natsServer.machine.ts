@@ -1,4 +1,4 @@
-import { assign, fromCallback, fromPromise, sendTo, setup, spawnChild } from 'xstate'
+import { assign, emit, enqueueActions, fromCallback, fromPromise, sendTo, setup, spawnChild } from 'xstate'
 import { errorMessage, probeLoop } from './probeLoop.js'
 
 /**
@@ -17,6 +17,10 @@ import { errorMessage, probeLoop } from './probeLoop.js'
  * probe that needs an answer notices it. probeMisses consecutive misses end in
  * `failed`; leaving the machine SIGKILLs the frozen process and the supervisor
  * starts a fresh one (its backoff and intensity, not a loop in here).
+ *
+ * A miss and the answer after misses are also emitted (`notAnswering`,
+ * `answeringAgain`): a frozen server still takes what the rig's client writes and
+ * never reads it, so the rig holds its publishing from the first miss.
  */
 
 /** What `runServer` reports. */
@@ -26,6 +30,9 @@ export type RunServerEvent =
   | { type: 'SERVER.EXITED'; reason: string; stderr: string; normal?: boolean }
 
 export type NatsServerEvent = { type: 'STOP' } | RunServerEvent
+
+/** Emitted to listeners (`actor.on`) while running. */
+export type NatsServerEmitted = { type: 'notAnswering'; misses: number } | { type: 'answeringAgain' }
 
 /** What `runServer` receives: STOP asks for a graceful exit (SIGTERM). */
 export type RunServerCommand = { type: 'STOP' }
@@ -102,6 +109,7 @@ export const natsServerMachine = setup({
     events: {} as NatsServerEvent,
     input: {} as NatsServerInput,
     output: {} as NatsServerOutput,
+    emitted: {} as NatsServerEmitted,
   },
   actors: {
     // Provided by actors/nats (createNatsServerActor); tests provide a fake.
@@ -111,8 +119,12 @@ export const natsServerMachine = setup({
   },
   actions: {
     countMiss: assign({ misses: ({ context }) => context.misses + 1 }),
-    resetMisses: assign({ misses: () => 0 }),
-    probeMissed: () => {},
+    resetMisses: enqueueActions(({ context, enqueue }) => {
+      if (context.misses > 0) enqueue.emit({ type: 'answeringAgain' })
+      enqueue.assign({ misses: 0 })
+    }),
+    // After countMiss: `misses` already counts this one.
+    probeMissed: emit(({ context }) => ({ type: 'notAnswering' as const, misses: context.misses })),
     // Reaching `failed` stops `server`, whose cleanup SIGKILLs the frozen process.
     probeFailed: assign(({ context }, params: { error: unknown }) => ({
       pid: null,

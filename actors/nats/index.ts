@@ -32,6 +32,9 @@ export interface NatsServerDeps {
   probeIntervalMs?: number
   /** Consecutive missed probes before the server counts as dead (`nats.probeMisses`). */
   probeMisses?: number
+  /** A probe missed (the server may be frozen), and the first answer after misses. */
+  onNotAnswering?: () => void
+  onAnsweringAgain?: () => void
 }
 
 const SERVER_LOG_LEVEL = /\[(FTL|ERR|WRN)\]/
@@ -136,6 +139,12 @@ export function natsServerChild(deps: NatsServerDeps): ChildFactory {
     ...(deps.probeIntervalMs !== undefined ? { probeIntervalMs: deps.probeIntervalMs } : {}),
     ...(deps.probeMisses !== undefined ? { probeMisses: deps.probeMisses } : {}),
   }
+  const create = () => {
+    const actor = createActor(machine, { input })
+    if (deps.onNotAnswering) actor.on('notAnswering', deps.onNotAnswering)
+    if (deps.onAnsweringAgain) actor.on('answeringAgain', deps.onAnsweringAgain)
+    return actor
+  }
   // `running` has probe substates; operators read the top-level name.
-  return () => machineChild(() => createActor(machine, { input }), { stateName: topStateName })
+  return () => machineChild(create, { stateName: topStateName })
 }

@@ -24,6 +24,11 @@ export function embeddedNatsChild(ctx: RigContext, binary: string, beforeStop: (
     log: ctx.log.child({ actor: 'nats' }),
     probeIntervalMs: ctx.config.nats.probeIntervalMs,
     probeMisses: ctx.config.nats.probeMisses,
+    // A frozen server still takes what the rig's client writes and never reads it: from
+    // its first missed probe, hold publishes (kept by the bus) until it answers again or,
+    // once it is killed, until the client has reconnected to its successor.
+    onNotAnswering: () => ctx.bus.hold(),
+    onAnsweringAgain: () => ctx.bus.release(),
   })
   return () => {
     const instance = inner()
@@ -31,27 +36,12 @@ export function embeddedNatsChild(ctx: RigContext, binary: string, beforeStop: (
       ...instance,
       actor: instance.actor,
       start: (events) => {
-        // A frozen server still takes what the rig's client writes and never reads it:
-        // from its first missed probe, hold publishes (kept by the bus) until it answers
-        // again or, once it is killed, until the client has reconnected to its successor.
-        let missing = false
-        const sub = instance.actor?.subscribe((snapshot: { status: string; context?: { misses?: number } }) => {
-          const misses = snapshot.context?.misses ?? 0
-          if (!missing && misses > 0) {
-            missing = true
-            ctx.bus.hold()
-          } else if (missing && misses === 0 && snapshot.status === 'active') {
-            missing = false
-            ctx.bus.release()
-          }
-        })
         instance.start({
           onReady: () => events.onReady(),
           // The process is dead (or SIGKILLed, when a probe found it frozen) but the rig's
           // client may not have seen its socket close yet: what the supervisor publishes
           // about this exit (child_restarting, the nats state) must wait for the reconnect.
           onExit: (exit) => {
-            sub?.unsubscribe()
             ctx.bus.hold()
             events.onExit(exit)
           },
