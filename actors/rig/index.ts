@@ -135,11 +135,13 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     const servers = embedded ? [`nats://127.0.0.1:${ports.nats}`] : config.nats.servers
     connecting ??= connectNats({ servers, name: `vigil-${node}`, log }).then(async (conn) => {
       nc = conn
-      bus.attach(conn)
-      await router.listen(conn)
       // Alerts and last states outlive the rig in JetStream (DESIGN.md §1), on every
       // server the client reaches (a restarted one may have lost its store); never throws.
-      await keepStreams(conn, { log }).idle()
+      // The bus sends what waited only once they exist, so that is stored too.
+      const streams = keepStreams(conn, { log, passNow: false })
+      bus.attach(conn, { beforeResume: () => streams.refresh() })
+      await router.listen(conn)
+      await streams.idle()
     })
     return connecting
   }

@@ -54,8 +54,17 @@ export interface BusStats {
   failed: number
 }
 
+export interface AttachOptions {
+  /**
+   * Runs on the attach and after every reconnect, before what waited goes out (the
+   * rig makes sure the JetStream streams exist, so the backlog is stored). Bounded by
+   * `resumeTimeoutMs`: live subscribers are not kept waiting on a slow JetStream.
+   */
+  beforeResume?: () => Promise<unknown>
+}
+
 export interface Bus {
-  attach(nc: NatsConnection): void
+  attach(nc: NatsConnection, opts?: AttachOptions): void
   detach(): void
   /**
    * The server this connection talks to is known to be gone or not answering (the
@@ -81,6 +90,8 @@ export interface BusOptions {
   clock: Clock
   /** Messages kept while there is no connection; the oldest go first. */
   maxBuffered?: number
+  /** Longest wait for `beforeResume` (default 5000 ms). */
+  resumeTimeoutMs?: number
 }
 
 interface Outgoing {
@@ -109,6 +120,7 @@ export function createBus(opts: BusOptions): Bus {
   const { node, clock } = opts
   const log = opts.log.child({ component: 'bus' })
   const maxBuffered = Math.max(1, opts.maxBuffered ?? 1000)
+  const resumeTimeoutMs = opts.resumeTimeoutMs ?? 5000
   const queue: Outgoing[] = []
   // Sent, oldest first, waiting for the server to confirm it read them.
   const unconfirmed: Outgoing[] = []
@@ -120,6 +132,10 @@ export function createBus(opts: BusOptions): Bus {
   let nc: NatsConnection | undefined
   let connected = false
   let held = false
+  let beforeResume: (() => Promise<unknown>) | undefined
+  // Non-zero while `beforeResume` runs for the connection (re)made: publishing waits.
+  let resuming = 0
+  let resumes = 0
   let generation = 0
   let stopStatus: (() => void) | undefined
   const counts = { published: 0, resent: 0, unguarded: 0, dropped: 0, failed: 0 }
@@ -128,7 +144,7 @@ export function createBus(opts: BusOptions): Bus {
   let droppingSince: number | undefined
   let failingSince: number | undefined
 
-  const usable = () => nc !== undefined && connected && !held && !nc.isClosed() && !nc.isDraining()
+  const usable = () => nc !== undefined && connected && !held && resuming === 0 && !nc.isClosed() && !nc.isDraining()
 
   function enqueue(msg: Outgoing): void {
     queue.push(msg)
@@ -227,6 +243,28 @@ export function createBus(opts: BusOptions): Bus {
     trim()
   }
 
+  /** A connection made or remade: the unconfirmed go out again, after `beforeResume`. */
+  function resume(): void {
+    resendUnconfirmed()
+    const hook = beforeResume
+    if (!hook) return drainQueue()
+    const id = ++resumes
+    resuming = id
+    let timer: NodeJS.Timeout | undefined
+    const bound = new Promise<void>((res) => {
+      timer = setTimeout(() => {
+        log.warn({ timeoutMs: resumeTimeoutMs }, 'nats: publishing resumed before the streams were ready')
+        res()
+      }, resumeTimeoutMs)
+    })
+    void Promise.race([hook().then(() => undefined, (err: unknown) => log.warn({ err }, 'nats: before resuming publishing')), bound]).then(() => {
+      clearTimeout(timer)
+      if (resuming !== id) return // disconnected or detached meanwhile
+      resuming = 0
+      drainQueue()
+    })
+  }
+
   function drainQueue(): void {
     while (queue.length > 0) {
       if (!send(queue[0]!)) return
@@ -271,13 +309,13 @@ export function createBus(opts: BusOptions): Bus {
         if (gen !== generation) return
         if (s.type === 'disconnect') {
           connected = false
+          resuming = 0
           forgetPendingConfirm()
         } else if (s.type === 'reconnect') {
           connected = true
           // A new server (the restarted one): whatever `hold()` guarded against is over.
           held = false
-          resendUnconfirmed()
-          drainQueue()
+          resume()
         }
       }
     } catch (err) {
@@ -291,21 +329,22 @@ export function createBus(opts: BusOptions): Bus {
     stopStatus = undefined
     nc = undefined
     connected = false
+    resuming = 0
   }
 
   return {
-    attach(conn) {
+    attach(conn, o = {}) {
       detach()
       const gen = ++generation
       nc = conn
       connected = !conn.isClosed()
       held = false
-      resendUnconfirmed()
+      beforeResume = o.beforeResume
       void watch(conn, gen)
       void conn.closed().then(() => {
         if (gen === generation) connected = false
       })
-      drainQueue()
+      resume()
     },
     detach,
     hold() {

@@ -96,11 +96,18 @@ export interface KeepStreamsOptions {
   retryMaxMs?: number
   /** The pass itself; tests wrap it to restart the server in the middle of one. */
   ensure?: typeof ensureStreams
+  /** false: the first pass waits for `refresh()` (the bus calls it on attach). Default true. */
+  passNow?: boolean
 }
 
 export interface StreamKeeper {
-  /** Resolves when no pass is running or owed (tests; the rig does not wait). */
+  /** Resolves when no pass is running or owed. */
   idle(): Promise<void>
+  /**
+   * A pass now (after the one running, if any); resolves when done. The bus awaits it
+   * on every (re)connect before sending its backlog, so the backlog is stored.
+   */
+  refresh(): Promise<void>
   stop(): void
 }
 
@@ -114,7 +121,7 @@ export function keepStreams(nc: NatsConnection, opts: KeepStreamsOptions): Strea
   const ensure = opts.ensure ?? ensureStreams
   const firstRetryMs = opts.retryMs ?? 1000
   const maxRetryMs = opts.retryMaxMs ?? 30_000
-  let owed = true
+  let owed = opts.passNow !== false
   let stopped = false
   let retryMs = firstRetryMs
   let timer: NodeJS.Timeout | undefined
@@ -159,10 +166,17 @@ export function keepStreams(nc: NatsConnection, opts: KeepStreamsOptions): Strea
     status.stop?.()
   }
   void nc.closed().then(stop)
-  void pass()
+  if (opts.passNow !== false) void pass()
+  const idle = async () => {
+    while (running) await running
+  }
   return {
-    async idle() {
-      while (running) await running
+    idle,
+    refresh() {
+      clearTimeout(timer)
+      owed = true
+      void pass()
+      return idle()
     },
     stop,
   }

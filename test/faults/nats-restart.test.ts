@@ -71,8 +71,11 @@ t.test('nats-server back with an empty JetStream store: the rig creates its stre
   const jsm1 = await jetstreamManager(r.client)
   await waitFor(async () => (await jsm1.streams.names().next()).includes('VIGIL_ALERTS'), 15_000, 'VIGIL_ALERTS created on the first connect')
 
-  // The restarted server has a fresh store dir: every stream is gone.
+  // The restarted server has a fresh store dir: every stream is gone. An alert raised
+  // while it is down waits in the bus and must land in the new store, not just go by.
   await r.killNats()
+  await waitFor(() => !r.rig.bus.stats().connected, 15_000, 'the rig sees the server gone')
+  r.rig.alert({ source: 'supervisor', severity: 'warning', code: 'test.while_down', message: 'raised while NATS was down' })
   await r.restartNats()
   const fresh = await connect({ servers: r.natsUrl })
   t.teardown(() => fresh.close())
@@ -83,9 +86,12 @@ t.test('nats-server back with an empty JetStream store: the rig creates its stre
     return names.includes('VIGIL_ALERTS') && names.includes('VIGIL_STATE')
   }, 30_000, 'VIGIL_ALERTS and VIGIL_STATE created again after the reconnect', 200)
   t.pass('streams re-created by the rig')
+  await waitFor(async () => (await jsm.streams.info('VIGIL_ALERTS')).state.messages >= 1, 10_000, 'the alert raised while down stored')
+  const stored = await jsm.streams.getMessage('VIGIL_ALERTS', { last_by_subj: `vigil.${r.node}.alert.warning.supervisor` })
+  t.match(stored?.json(), { code: 'test.while_down' }, 'the backlog went out after the streams were made again: stored')
   // And they work: an alert raised now is stored.
   r.rig.alert({ source: 'supervisor', severity: 'info', code: 'test.after_reconnect', message: 'stored?' })
   await r.rig.bus.flush()
-  await waitFor(async () => (await jsm.streams.info('VIGIL_ALERTS')).state.messages >= 1, 10_000, 'the alert stored in VIGIL_ALERTS')
+  await waitFor(async () => (await jsm.streams.info('VIGIL_ALERTS')).state.messages >= 2, 10_000, 'the alert stored in VIGIL_ALERTS')
   t.pass('an alert raised after the reconnect is in VIGIL_ALERTS')
 })

@@ -269,3 +269,49 @@ t.test('a frozen server that answers again confirms what it was sent: nothing re
   await c.emit('reconnect')
   t.same(c.sent.map((m) => m.body['i']), [1, 2], 'nothing sent twice')
 })
+
+t.test('beforeResume: what waited goes out only after it, on the attach and on every reconnect', async (t) => {
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: systemClock })
+  const c = fakeConnection()
+  let ready!: () => void
+  let calls = 0
+  const beforeResume = () => {
+    calls++
+    return new Promise<void>((r) => (ready = r))
+  }
+  bus.publishEvent('motion', { i: 1 })
+  bus.attach(c.nc, { beforeResume })
+  bus.publishEvent('motion', { i: 2 })
+  t.equal(calls, 1, 'run on the attach')
+  t.same(c.sent, [], 'nothing sent while it runs')
+  t.match(bus.stats(), { connected: false, buffered: 2 })
+  ready()
+  await new Promise((r) => setImmediate(r))
+  t.same(c.sent.map((m) => m.body['i']), [1, 2], 'then everything, in order')
+
+  await c.emit('disconnect')
+  bus.publishEvent('motion', { i: 3 })
+  await c.emit('reconnect')
+  t.equal(calls, 2, 'run again on the reconnect')
+  t.same(c.sent.map((m) => m.body['i']), [1, 2])
+  ready()
+  await new Promise((r) => setImmediate(r))
+  t.same(c.sent.map((m) => m.body['i']), [1, 2, 3])
+})
+
+t.test('beforeResume that hangs or fails: publishing resumes after resumeTimeoutMs, or at once', async (t) => {
+  const c = fakeConnection()
+  const bus = createBus({ node: 'rig', log: silentLogger(), clock: systemClock, resumeTimeoutMs: 30 })
+  bus.publishEvent('motion', { i: 1 })
+  bus.attach(c.nc, { beforeResume: () => new Promise<void>(() => {}) })
+  t.same(c.sent, [])
+  await new Promise((r) => setTimeout(r, 100))
+  t.same(c.sent.map((m) => m.body['i']), [1], 'sent after the bound')
+
+  const d = fakeConnection()
+  const failing = createBus({ node: 'rig', log: silentLogger(), clock: systemClock })
+  failing.publishEvent('motion', { i: 1 })
+  failing.attach(d.nc, { beforeResume: () => Promise.reject(new Error('JetStream is not enabled')) })
+  await new Promise((r) => setImmediate(r))
+  t.same(d.sent.map((m) => m.body['i']), [1], 'a failed hook does not keep anything back')
+})
