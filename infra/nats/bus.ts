@@ -253,7 +253,7 @@ export function createBus(opts: BusOptions): Bus {
     let timer: NodeJS.Timeout | undefined
     const bound = new Promise<void>((res) => {
       timer = setTimeout(() => {
-        log.warn({ timeoutMs: resumeTimeoutMs }, 'nats: publishing resumed before the streams were ready')
+        log.warn({ timeoutMs: resumeTimeoutMs }, 'nats: publishing resumed before the reconnect hook finished (JetStream streams may be missing)')
         res()
       }, resumeTimeoutMs)
     })
