@@ -193,10 +193,18 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     },
   })
 
-  let resolveExit!: (code: number) => void
+  let settleExit!: (code: number) => void
   const exited = new Promise<number>((resolve) => {
-    resolveExit = resolve
+    settleExit = resolve
   })
+  // Log files this rig opened itself are its to close (`vigil start` opens and closes
+  // its own): each rig made in one process would otherwise keep its files open.
+  let exiting: Promise<void> | undefined
+  const resolveExit = (code: number) => {
+    exiting ??= (opts.logFiles ? Promise.resolve() : logFiles.close().catch((err: unknown) => log.warn({ err }, 'closing the log files failed'))).then(() =>
+      settleExit(code),
+    )
+  }
   let shuttingDown = false
   let forceTimer: NodeJS.Timeout | undefined
   const force = (why: string) => {
