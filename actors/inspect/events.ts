@@ -6,8 +6,8 @@ import { redact } from '../web/redact.js'
  * Fed from XState's inspection API on each instance's own system
  * (`actor.system.inspect`): children are created by their factories, not spawned
  * by the supervisor, so the supervisor's `inspect` option does not see them.
- * A new instance (a restart) is attached as soon as it is seen; its first events
- * before that moment can be missed.
+ * A new instance (a restart) is attached before it starts (the supervisor's
+ * `onChildActor`), so its timeline begins with its first event.
  *
  * Repeats of one event type in a row (a camera's FRAME at 25/s) are folded into
  * one entry with a count, so the log holds what happened, not the frame rate.

@@ -41,8 +41,14 @@ const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ')
 
-/** The supervisor as the inspector reads it: the web's view, plus its own actor when there (the handle has it). */
-export type InspectSupervisor = SupervisorView & { actor?: AnyActorRef }
+/**
+ * The supervisor as the inspector reads it: the web's view, plus its own actor when
+ * there and the hook that hands over each new child actor before it starts (the handle has both).
+ */
+export type InspectSupervisor = SupervisorView & {
+  actor?: AnyActorRef
+  onChildActor?(listener: (id: string, actor: AnyActorRef) => void): () => void
+}
 
 export interface InspectDeps {
   supervisor: () => InspectSupervisor
@@ -50,10 +56,12 @@ export interface InspectDeps {
   secrets?: string[]
   /** Default: web/inspect at the repository root. */
   dir?: string
-  /** The event timeline; made here when absent (it lives as long as the plugin, across web restarts). */
+  /**
+   * The event timeline, when its owner follows the actors itself (the rig, from before
+   * the tree starts). Absent: made here, and it follows each new instance from the first
+   * web instance on; it lives as long as the plugin, across web restarts.
+   */
   events?: EventLog
-  /** How often new actor instances are looked for, to follow their events. */
-  attachEveryMs?: number
 }
 
 export interface MachineEntry {
@@ -141,6 +149,17 @@ export function inspectPlugin(deps: InspectDeps): FastifyPluginAsync {
     if (sup.actor) events.attach('supervisor', sup.actor)
     for (const c of sup.children()) events.attach(c.id, sup.childActor(c.id))
   }
+  // Each new instance is followed from before it starts, also while the web server is down
+  // (the timeline outlives it). Once per plugin: the supervisor exists only once the first
+  // web instance registers the plugin, and lives as long as it.
+  let following = deps.events !== undefined
+  const followNewInstances = () => {
+    if (following) return
+    const sup = deps.supervisor()
+    if (!sup.onChildActor) return
+    sup.onChildActor((id, actor) => events.attach(id, actor))
+    following = true
+  }
 
   const machineOf = (child: string, actor: AnyActorRef | undefined) => {
     const logic = (actor as { logic?: unknown } | undefined)?.logic
@@ -149,16 +168,7 @@ export function inspectPlugin(deps: InspectDeps): FastifyPluginAsync {
   }
 
   return async (app) => {
-    // Follow new instances (restarts) promptly; owned by this server and cleared with it.
-    const timer = setInterval(() => {
-      try {
-        attachAll()
-      } catch (err) {
-        app.log.warn({ err }, 'inspector could not follow the actors')
-      }
-    }, deps.attachEveryMs ?? 200)
-    timer.unref()
-    app.addHook('onClose', async () => clearInterval(timer))
+    followNewInstances()
     app.addHook('onReady', async () => attachAll())
 
     app.get<{ Querystring: { child?: string; since?: string } }>('/api/v1/inspect/events', { schema: {} }, async (request) => {

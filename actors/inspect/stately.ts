@@ -10,17 +10,16 @@ import type { InspectSupervisor } from './routes.js'
  *
  * The supervisor's own actor is inspected through createSupervisor's `inspect`
  * option; the children are created by their factories in their own actor
- * systems, so each instance's system is followed here (`system.inspect`) as soon
- * as it is seen, and registered with its current snapshot (its own creation
- * event came before we could listen). Contexts and events are redacted first.
+ * systems, so each instance's system is followed here (`system.inspect`) from
+ * the supervisor's `onChildActor`, before it starts, and registered with its
+ * initial snapshot (its own creation event came before we could listen).
+ * Contexts and events are redacted first.
  */
 
 export interface StatelyBridgeOptions {
   /** The inspector server's WebSocket. Default ws://localhost:8080 (its default port). */
   url?: string
   secrets?: string[]
-  /** How often new child instances are looked for. */
-  followEveryMs?: number
 }
 
 export function createStatelyBridge(opts: StatelyBridgeOptions = {}) {
@@ -43,7 +42,7 @@ export function createStatelyBridge(opts: StatelyBridgeOptions = {}) {
     },
   })
   const followed = new Map<string, { instance: string; unsubscribe(): void }>()
-  let timer: NodeJS.Timeout | undefined
+  let stopFollowing: (() => void) | undefined
 
   const forward = (ev: InspectionEvent) => inspector.inspect.next?.(ev)
 
@@ -62,19 +61,16 @@ export function createStatelyBridge(opts: StatelyBridgeOptions = {}) {
   return {
     /** For createSupervisor({ inspect }): the supervisor's own actor. */
     inspect: forward,
-    /** Follow the supervisor's children (and their restarts) until stop(). */
+    /** Follow the supervisor's children (and each new instance of them) until stop(). */
     start(supervisor: () => InspectSupervisor): void {
-      const tick = () => {
-        const sup = supervisor()
-        for (const c of sup.children()) follow(c.id, sup.childActor(c.id))
-      }
-      tick()
-      timer ??= setInterval(tick, opts.followEveryMs ?? 200)
-      timer.unref()
+      if (stopFollowing) return
+      const sup = supervisor()
+      stopFollowing = sup.onChildActor?.(follow) ?? (() => {})
+      for (const c of sup.children()) follow(c.id, sup.childActor(c.id))
     },
     stop(): void {
-      clearInterval(timer)
-      timer = undefined
+      stopFollowing?.()
+      stopFollowing = undefined
       for (const f of followed.values()) f.unsubscribe()
       followed.clear()
       inspector.stop()

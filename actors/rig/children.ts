@@ -27,6 +27,7 @@ import { AudioHandle, audioChild, registerAudioCommands } from '../audio/index.j
 import { MotionHandle, motionChild, registerMotionCommands } from '../motion/index.js'
 import { webChild, type WebMetrics } from '../web/index.js'
 import { webDepsFromRig } from '../web/rig.js'
+import type { EventLog } from '../inspect/events.js'
 import { inspectPlugin } from '../inspect/routes.js'
 
 /** What every subsystem of a rig is built from. */
@@ -41,6 +42,8 @@ export interface RigContext {
   ffmpegPath: string
   logFiles: LogFiles
   webMetrics: WebMetrics
+  /** The inspector's event timeline: follows every actor from before it starts, outlives web restarts. */
+  inspectEvents: EventLog
   /** Raise an alert: logged, kept in the alert log, published, fed. */
   alert(input: AlertInput): void
   /** Publish a state change (NATS + feed); the supervisor does this for its children. */
@@ -214,8 +217,8 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
       webDepsFromRig(ctx, {
         metrics: ctx.webMetrics,
         recorderStatus: () => recordings.status(),
-        // Made once: its layout cache and event log outlive web restarts.
-        plugins: [inspectPlugin({ supervisor: ctx.supervisor, secrets: config.web.token ? [config.web.token] : [] })],
+        // Made once: its layout cache outlives web restarts (and the rig's event log the web server).
+        plugins: [inspectPlugin({ supervisor: ctx.supervisor, events: ctx.inspectEvents, secrets: config.web.token ? [config.web.token] : [] })],
       }),
     ),
   })

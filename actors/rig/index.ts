@@ -14,6 +14,7 @@ import { keepStreams } from '../../infra/nats/streams.js'
 import { createCommandRouter, type CommandRouter } from '../../infra/nats/commands.js'
 import { createSupervisor, type SupervisedChild, type SupervisorHandle } from '../supervisor/index.js'
 import { registerSupervisorCommands } from './commands.js'
+import { createEventLog } from '../inspect/events.js'
 import { createStatelyBridge } from '../inspect/stately.js'
 import { createLogFiles, type LogFiles } from '../logs/index.js'
 import { createWebMetrics } from '../web/index.js'
@@ -158,7 +159,8 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     return finalPublish
   }
 
-  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, logFiles, webMetrics, alert: raise, publishState, publishEvent, feed, bus, router, alerts, supervisor: () => supervisor }
+  const inspectEvents = createEventLog({ secrets: config.web.token ? [config.web.token] : [] })
+  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, bus, router, alerts, supervisor: () => supervisor }
   const spec: SpecBuilder = (id, over) => ({
     id,
     restart: 'permanent',
@@ -227,14 +229,18 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
       .then(() => {
         clearTimeout(forceTimer)
         stately?.stop()
+        inspectEvents.close()
         log.info('shutdown complete')
         resolveExit(0)
       })
   }
 
   registerSupervisorCommands(router, { node, supervisor, ports, alerts, requestShutdown })
-  supervisor.start()
+  // Followed before the tree starts: the first instances' timelines begin at their first event.
+  supervisor.onChildActor((id, actor) => inspectEvents.attach(id, actor))
+  inspectEvents.attach('supervisor', supervisor.actor)
   stately?.start(() => supervisor)
+  supervisor.start()
   if (!embedded) void connect()
 
   return { node, ports, dirs, supervisor, router, bus, alerts, alert: raise, feed, processes, requestShutdown, exited }

@@ -79,6 +79,7 @@ export function createSupervisor(deps: SupervisorDeps) {
   const { log } = deps
   const running = new Map<string, Running>()
   const factories = new Map(deps.children.map((c) => [c.id, c.factory]))
+  const actorListeners = new Set<(id: string, actor: AnyActorRef) => void>()
   const now = () => (deps.clock ? deps.clock.now() : Date.now())
   let actor: Actor<typeof supervisorMachine>
 
@@ -114,6 +115,16 @@ export function createSupervisor(deps: SupervisorDeps) {
             }
           })
           entry.unsubscribe = () => sub.unsubscribe()
+        }
+        if (instance.actor) {
+          // Before it starts: an inspector sees the new instance's first events too.
+          for (const listener of actorListeners) {
+            try {
+              listener(id, instance.actor)
+            } catch (err) {
+              log.warn({ child: id, err }, 'a child-actor listener failed')
+            }
+          }
         }
         log.info({ child: id, gen }, 'starting child')
         try {
@@ -228,6 +239,14 @@ export function createSupervisor(deps: SupervisorDeps) {
     },
     state(): string {
       return stateName(actor.getSnapshot().value)
+    },
+    /**
+     * Called with each new child instance's actor before it starts, so its whole
+     * life can be followed (the inspector's timeline, Stately). Returns the unsubscribe.
+     */
+    onChildActor(listener: (id: string, actor: AnyActorRef) => void): () => void {
+      actorListeners.add(listener)
+      return () => actorListeners.delete(listener)
     },
     /** The current instance's actor of a child, for its commands and status. */
     childActor(id: string): AnyActorRef | undefined {

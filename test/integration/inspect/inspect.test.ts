@@ -72,6 +72,12 @@ t.test('through the web server: machines with layouts, live state, restarts', as
     5000,
     'the new instance streams',
   )
+  const { events: later } = await getJson<{ events: InspectEventEntry[] }>(rig.url('/api/v1/inspect/events?child=camera'))
+  t.equal(
+    later.find((e) => e.instance === cam.instance)?.type,
+    'FRAME',
+    'the new instance is in the timeline from its first event (its first frame, the moment it started)',
+  )
   const again = await getJson<{ machines: MachineEntry[] }>(rig.url('/api/v1/inspect/machines'))
   t.same(again.machines.find((m) => m.child === 'camera')?.layout, camera.layout, 'the layout is the cached one')
 })

@@ -2,7 +2,7 @@ import t from 'tap'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import type { StatelyInspectionEvent } from '@statelyai/inspect'
-import { createActor, setup } from 'xstate'
+import { createActor, setup, type AnyActorRef } from 'xstate'
 import { createStatelyBridge } from '../../../actors/inspect/stately.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -53,13 +53,19 @@ t.test('children (and their restarts) reach a Stately inspector server, redacted
 
   let actor = createActor(machine).start()
   let restarts = 0
-  const bridge = createStatelyBridge({ url: `ws://127.0.0.1:${port}`, followEveryMs: 20 })
+  // The supervisor's side of it: each new instance is handed over before it starts.
+  const listeners = new Set<(id: string, a: AnyActorRef) => void>()
+  const bridge = createStatelyBridge({ url: `ws://127.0.0.1:${port}` })
   t.teardown(() => bridge.stop())
   bridge.start(() => ({
     state: () => 'running',
     uptimeS: () => 0,
     childActor: () => actor as never,
     children: () => [{ id: 'camera', state: 'a', status: 'running', restarts, pids: [], since: '', lastExit: null, nextRetryAt: null }],
+    onChildActor: (fn) => {
+      listeners.add(fn)
+      return () => listeners.delete(fn)
+    },
   }))
   actor.send({ type: 'GO' })
   await waitFor(() => received.some((e) => e.type === '@xstate.event' && (e as { event: { type: string } }).event.type === 'GO'), 5000, 'GO at the inspector')
@@ -68,16 +74,18 @@ t.test('children (and their restarts) reach a Stately inspector server, redacted
   t.notMatch(raw.join('\n'), /hunter2/, 'contexts (and the definition) are redacted')
   t.ok(snap)
 
-  // A restart: a new instance is followed.
+  // A restart: the new instance is followed from its very first event, even one it
+  // handles in the same tick it starts.
   actor.stop()
-  actor = createActor(machine).start()
+  actor = createActor(machine)
   restarts = 1
-  await waitFor(() => received.some((e) => e.type === '@xstate.actor' && e.sessionId === actor.sessionId), 5000, 'the new instance registered')
+  for (const fn of listeners) fn('camera', actor as never)
+  actor.start()
   actor.send({ type: 'GO' })
-  await waitFor(
-    () => received.some((e) => e.type === '@xstate.event' && e.sessionId === actor.sessionId && (e as { event: { type: string } }).event.type === 'GO'),
-    5000,
-    'the new instance events',
-  )
+  const ofNew = (type: string) => (e: StatelyInspectionEvent) =>
+    e.type === '@xstate.event' && e.sessionId === actor.sessionId && (e as { event: { type: string } }).event.type === type
+  await waitFor(() => received.some(ofNew('GO')), 5000, 'the new instance events')
+  t.ok(received.some((e) => e.type === '@xstate.actor' && e.sessionId === actor.sessionId), 'the new instance registered')
+  t.ok(received.some(ofNew('xstate.init')), 'its init event too')
   actor.stop()
 })

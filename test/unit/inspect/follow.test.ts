@@ -1,0 +1,91 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import { createActor, fromCallback, setup, type AnyActorRef } from 'xstate'
+import { silentLogger } from '../../../infra/logger.js'
+import { createSupervisor, type SupervisedChild } from '../../../actors/supervisor/index.js'
+import { machineChild } from '../../../actors/supervisor/machineChild.js'
+import { inspectPlugin } from '../../../actors/inspect/routes.js'
+import type { InspectEventEntry } from '../../../actors/inspect/events.js'
+import { waitFor } from '../../helpers/wait.js'
+
+// Its invoked helper says HELLO the moment the instance starts: an inspector that
+// attaches after start (by looking for new instances) never sees it.
+const greeter = setup({
+  actors: { hello: fromCallback(({ sendBack }) => sendBack({ type: 'HELLO' })) },
+}).createMachine({
+  id: 'greeter',
+  initial: 'up',
+  invoke: { src: 'hello' },
+  states: {
+    up: { tags: ['ready'], on: { HELLO: {}, STOP: 'done' } },
+    done: { type: 'final' },
+  },
+})
+
+const spec = (id: string, factory: SupervisedChild['factory']): SupervisedChild => ({
+  id,
+  restart: 'permanent',
+  shutdownMs: 1000,
+  startTimeoutMs: 5000,
+  backoff: { initialMs: 10, factor: 2, maxMs: 100, jitter: 0, resetAfterMs: 60000 },
+  intensity: { maxRestarts: 10, periodMs: 60000 },
+  parkMs: 60000,
+  factory,
+})
+
+t.test('the timeline of every instance begins with its first event', async (t) => {
+  const supervisor = createSupervisor({
+    log: silentLogger(),
+    alert: () => {},
+    children: [spec('greeter', () => machineChild(() => createActor(greeter)))],
+  })
+  const app = Fastify()
+  await app.register(inspectPlugin({ supervisor: () => supervisor }))
+  await app.ready()
+  t.teardown(async () => {
+    await supervisor.shutdown()
+    await app.close()
+  })
+  supervisor.start()
+  await waitFor(() => supervisor.state() === 'running', 5000, 'supervisor running')
+  const first = supervisor.childActor('greeter')!.sessionId
+  supervisor.restart('greeter')
+  await waitFor(() => supervisor.children()[0]?.status === 'running' && supervisor.childActor('greeter')?.sessionId !== first, 5000, 'greeter restarted')
+  const second = supervisor.childActor('greeter')!.sessionId
+
+  const { events } = (await app.inject('/api/v1/inspect/events?child=greeter')).json() as { events: InspectEventEntry[] }
+  t.same(
+    events.map((e) => [e.instance, e.type]),
+    [
+      [first, 'HELLO'],
+      [first, 'STOP'],
+      [second, 'HELLO'],
+    ],
+    'both instances from their first event; the restart STOP between them',
+  )
+  t.ok(events[0]?.source, `HELLO came from the invoked helper (${events[0]?.source})`)
+})
+
+t.test('onChildActor: every new instance, until unsubscribed; a throwing listener does not stop the child', async (t) => {
+  const supervisor = createSupervisor({
+    log: silentLogger(),
+    alert: () => {},
+    children: [spec('greeter', () => machineChild(() => createActor(greeter)))],
+  })
+  t.teardown(() => supervisor.shutdown())
+  const seen: Array<{ id: string; sessionId: string }> = []
+  const off = supervisor.onChildActor((id: string, actor: AnyActorRef) => seen.push({ id, sessionId: actor.sessionId }))
+  supervisor.onChildActor(() => {
+    throw new Error('a broken inspector')
+  })
+  supervisor.start()
+  await waitFor(() => supervisor.state() === 'running', 5000, 'supervisor running despite the throwing listener')
+  supervisor.restart('greeter')
+  await waitFor(() => seen.length === 2 && supervisor.children()[0]?.status === 'running', 5000, 'the restart seen')
+  off()
+  supervisor.restart('greeter')
+  await waitFor(() => supervisor.children()[0]?.restarts === 2 && supervisor.children()[0]?.status === 'running', 5000, 'restarted again')
+  t.equal(seen.length, 2, 'one call per instance, none after off()')
+  t.same(seen.map((s) => s.id), ['greeter', 'greeter'])
+  t.not(seen[0]!.sessionId, seen[1]!.sessionId, 'each a new instance')
+})
