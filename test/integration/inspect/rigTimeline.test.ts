@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createActor, fromCallback, setup } from 'xstate'
+import { createActor } from 'xstate'
 import { loadConfig } from '../../../infra/config/load.js'
 import { silentLogger } from '../../../infra/logger.js'
 import { ProcessOwner } from '../../../infra/process.js'
@@ -14,20 +14,8 @@ import { inspectPlugin } from '../../../actors/inspect/routes.js'
 import type { InspectEventEntry } from '../../../actors/inspect/events.js'
 import { startNatsServer } from '../../helpers/natsServer.js'
 import { rawRequest } from '../../helpers/webRig.js'
+import { greeterMachine as greeter } from '../../helpers/greeter.js'
 import { waitFor } from '../../helpers/wait.js'
-
-// Says HELLO the moment it starts, long before the web server (started after it) is up.
-const greeter = setup({
-  actors: { hello: fromCallback(({ sendBack }) => sendBack({ type: 'HELLO' })) },
-}).createMachine({
-  id: 'greeter',
-  initial: 'up',
-  invoke: { src: 'hello' },
-  states: {
-    up: { tags: ['ready'], on: { HELLO: {}, STOP: 'done' } },
-    done: { type: 'final' },
-  },
-})
 
 /**
  * The rig's own event log (ctx.inspectEvents, as actors/rig/children.ts passes it to

@@ -1,26 +1,13 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { createActor, fromCallback, setup, type AnyActorRef } from 'xstate'
+import { createActor, type AnyActorRef } from 'xstate'
 import { silentLogger } from '../../../infra/logger.js'
 import { createSupervisor, type SupervisedChild } from '../../../actors/supervisor/index.js'
 import { machineChild } from '../../../actors/supervisor/machineChild.js'
 import { inspectPlugin } from '../../../actors/inspect/routes.js'
 import type { InspectEventEntry } from '../../../actors/inspect/events.js'
+import { greeterMachine as greeter } from '../../helpers/greeter.js'
 import { waitFor } from '../../helpers/wait.js'
-
-// Its invoked helper says HELLO the moment the instance starts: an inspector that
-// attaches after start (by looking for new instances) never sees it.
-const greeter = setup({
-  actors: { hello: fromCallback(({ sendBack }) => sendBack({ type: 'HELLO' })) },
-}).createMachine({
-  id: 'greeter',
-  initial: 'up',
-  invoke: { src: 'hello' },
-  states: {
-    up: { tags: ['ready'], on: { HELLO: {}, STOP: 'done' } },
-    done: { type: 'final' },
-  },
-})
 
 const spec = (id: string, factory: SupervisedChild['factory']): SupervisedChild => ({
   id,
