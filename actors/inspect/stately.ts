@@ -12,7 +12,8 @@ import type { InspectSupervisor } from './routes.js'
  * option; the children are created by their factories in their own actor
  * systems, so each instance's system is followed here (`system.inspect`) from
  * the supervisor's `onChildActor`, before it starts, and registered with its
- * initial snapshot (its own creation event came before we could listen).
+ * initial snapshot and the actors it already invoked (their creation events came
+ * before we could listen).
  * Contexts and events are redacted first.
  */
 
@@ -46,6 +47,14 @@ export function createStatelyBridge(opts: StatelyBridgeOptions = {}) {
 
   const forward = (ev: InspectionEvent) => inspector.inspect.next?.(ev)
 
+  // An actor and what it already invoked: XState makes the initial state's invoked
+  // actors with the actor itself, before anyone can listen to its system.
+  const register = (ref: AnyActorRef) => {
+    const snapshot = ref.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> }
+    inspector.actor(ref, snapshot as never)
+    for (const child of Object.values(snapshot.children ?? {})) if (child) register(child)
+  }
+
   const follow = (child: string, actor: AnyActorRef | undefined) => {
     if (!actor) return
     const current = followed.get(child)
@@ -53,7 +62,7 @@ export function createStatelyBridge(opts: StatelyBridgeOptions = {}) {
     current?.unsubscribe()
     const system = (actor as { system?: { inspect?: (fn: (e: InspectionEvent) => void) => { unsubscribe(): void } } }).system
     if (typeof system?.inspect !== 'function') return
-    inspector.actor(actor, actor.getSnapshot() as never)
+    register(actor)
     const sub = system.inspect(forward)
     followed.set(child, { instance: actor.sessionId, unsubscribe: () => sub.unsubscribe() })
   }

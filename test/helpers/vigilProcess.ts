@@ -35,10 +35,10 @@ export interface SupervisorStatus {
  * Runs `vigil start` as a real child process with its embedded nats-server on a
  * free port and a temp data dir; the test's teardown kills it if it is still alive.
  */
-export async function startVigil(t: Test, opts: { node: string; env?: Record<string, string> }): Promise<VigilProcess> {
+export async function startVigil(t: Test, opts: { node: string; env?: Record<string, string>; args?: string[] }): Promise<VigilProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'vigil-start-'))
   const natsPort = await freePort()
-  const child = spawn(process.execPath, [vigilBin, 'start'], {
+  const child = spawn(process.execPath, [vigilBin, 'start', ...(opts.args ?? [])], {
     cwd: dataDir,
     env: {
       ...process.env,

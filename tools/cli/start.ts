@@ -5,12 +5,16 @@ import { createLogFiles, logsDirOf } from '../../actors/logs/index.js'
 import { startRig, RigStartError } from '../../actors/rig/index.js'
 import { configOptions, loadConfigFromArgs } from './configArgs.js'
 
-const help = `usage: vigil start [--config FILE] [--node NAME] [--inspect stately]
+const help = `usage: vigil start [--config FILE] [--node NAME] [--inspect stately] [--stately-url ws://HOST:PORT]
 
 Runs the supervisor tree. With no config: the embedded demo (its own nats-server,
 a synthetic camera, web UI on http://127.0.0.1:8080). SIGTERM or SIGINT stops it in
 order (exit 0); a second signal, or shutdown.timeoutMs passing, forces it (exit 1).
 An invalid config exits 2 listing every bad field.
+
+--inspect stately   also stream every actor (redacted) to Stately's inspector server
+--stately-url URL   where that server listens (implies --inspect stately); default
+                    ws://localhost:8080, the web UI's default port: move one of them
 `
 
 export async function run(argv: string[]): Promise<number> {
@@ -18,7 +22,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     ;({ values } = parseArgs({
       args: argv,
-      options: { ...configOptions, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { ...configOptions, inspect: { type: 'string' }, 'stately-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
     }))
   } catch (err) {
@@ -33,10 +37,23 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`vigil start: --inspect takes "stately" (got ${JSON.stringify(values.inspect)})\n`)
     return 2
   }
+  const statelyUrl = values['stately-url']
+  if (statelyUrl !== undefined) {
+    const problem = wsUrlProblem(statelyUrl)
+    if (problem) {
+      process.stderr.write(`vigil start: --stately-url ${problem} (got ${JSON.stringify(statelyUrl)})\n`)
+      return 2
+    }
+    if (values.inspect === 'none') {
+      process.stderr.write('vigil start: --stately-url streams to Stately\'s inspector; it cannot go with --inspect none\n')
+      return 2
+    }
+  }
   const loaded = loadConfigFromArgs(values)
   if ('exitCode' in loaded) return loaded.exitCode
   const config = loaded.config
   if (values.inspect) config.inspect = values.inspect as 'stately' | 'none'
+  if (statelyUrl !== undefined) config.inspect = 'stately'
   // The log files first, so vigil.log gets every line the rig writes, its start included.
   let logFiles
   try {
@@ -49,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let rig
   try {
-    rig = await startRig({ config, log, logFiles })
+    rig = await startRig({ config, log, logFiles, ...(statelyUrl !== undefined ? { statelyUrl } : {}) })
   } catch (err) {
     if (err instanceof ConfigError || err instanceof RigStartError) {
       process.stderr.write(`vigil: ${err.message}\n`)
@@ -67,4 +84,16 @@ export async function run(argv: string[]): Promise<number> {
   await new Promise<void>((resolve) => log.flush(() => resolve()))
   await logFiles.close()
   return code
+}
+
+/** Why `value` is not a WebSocket URL, or undefined when it is one. */
+function wsUrlProblem(value: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return 'must be a URL like ws://127.0.0.1:8090'
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return `must be a ws:// or wss:// URL, not ${url.protocol}`
+  return undefined
 }

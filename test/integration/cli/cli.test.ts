@@ -25,6 +25,20 @@ t.test('--help on every subcommand', async (t) => {
   t.equal(unknown.code, 2, 'unknown subcommand is a usage error')
 })
 
+t.test('vigil start: bad --inspect / --stately-url are usage errors (exit 2), nothing started', async (t) => {
+  for (const [args, message] of [
+    [['--stately-url', 'http://127.0.0.1:8090'], /--stately-url must be a ws:\/\/ or wss:\/\/ URL, not http:/],
+    [['--stately-url', 'localhost:8090x'], /--stately-url must be a/],
+    [['--stately-url', 'not a url'], /--stately-url must be a URL like ws:\/\/127\.0\.0\.1:8090/],
+    [['--stately-url', 'ws://127.0.0.1:8090', '--inspect', 'none'], /cannot go with --inspect none/],
+    [['--inspect', 'chrome'], /--inspect takes "stately"/],
+  ] as const) {
+    const r = await vigil(['start', ...args])
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`)
+    t.match(r.stderr, message, `${args.join(' ')}: says why`)
+  }
+})
+
 t.test('cmd, status and alerts against a running rig', async (t) => {
   const rig = await startVigil(t, { node: 'clitest' })
   await rig.running(await rig.client())

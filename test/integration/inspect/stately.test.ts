@@ -1,9 +1,10 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import type { StatelyInspectionEvent } from '@statelyai/inspect'
 import { createActor, setup, type AnyActorRef } from 'xstate'
 import { createStatelyBridge } from '../../../actors/inspect/stately.js'
+import { startVigil } from '../../helpers/vigilProcess.js'
 import { waitFor } from '../../helpers/wait.js'
 
 const freePort = () =>
@@ -31,9 +32,9 @@ const machine = setup({}).createMachine({
   states: { a: { on: { GO: 'b' } }, b: {} },
 })
 
-t.test('children (and their restarts) reach a Stately inspector server, redacted', async (t) => {
+/** Stands in for `npx @statelyai/inspect`'s server: what the bridge sends is what Stately would get. */
+async function inspectorServer(t: Test) {
   const port = await freePort()
-  // Stands in for `npx @statelyai/inspect`'s server: what the bridge sends is what Stately would get.
   const server = new WebSocketServer({ port, host: '127.0.0.1' })
   const received: StatelyInspectionEvent[] = []
   const raw: string[] = []
@@ -50,7 +51,11 @@ t.test('children (and their restarts) reach a Stately inspector server, redacted
         server.close(() => resolve())
       }),
   )
+  return { port, received, raw }
+}
 
+t.test('children (and their restarts) reach a Stately inspector server, redacted', async (t) => {
+  const { port, received, raw } = await inspectorServer(t)
   let actor = createActor(machine).start()
   let restarts = 0
   // The supervisor's side of it: each new instance is handed over before it starts.
@@ -88,4 +93,18 @@ t.test('children (and their restarts) reach a Stately inspector server, redacted
   t.ok(received.some((e) => e.type === '@xstate.actor' && e.sessionId === actor.sessionId), 'the new instance registered')
   t.ok(received.some(ofNew('xstate.init')), 'its init event too')
   actor.stop()
+})
+
+t.test('vigil start --stately-url: the whole tree reaches the server at that URL', async (t) => {
+  const { port, received } = await inspectorServer(t)
+  const rig = await startVigil(t, { node: 'statelycli', args: ['--stately-url', `ws://127.0.0.1:${port}`] })
+  // Each child from before it starts: registered with what it invoked at creation (the camera's ffmpeg).
+  type Registered = { type: string; name?: string; sessionId: string; parentId?: string }
+  const registered = () => received.filter((e) => e.type === '@xstate.actor') as unknown as Registered[]
+  await waitFor(() => ['supervisor', 'nats', 'camera', 'recorder', 'web'].every((n) => registered().some((e) => e.name === n)), 30_000, 'the supervisor and every child registered')
+  const camera = registered().find((e) => e.name === 'camera')!
+  t.ok(registered().some((e) => e.parentId === camera.sessionId), `the camera's invoked actors too (${registered().filter((e) => e.parentId === camera.sessionId).map((e) => e.sessionId).join(', ')})`)
+  await waitFor(() => received.some((e) => e.type === '@xstate.event' && e.sessionId === camera.sessionId), 30_000, 'camera events')
+  rig.child.kill('SIGTERM')
+  t.same(await rig.exited, { code: 0, signal: null }, 'stops cleanly')
 })
