@@ -139,7 +139,8 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
       // Alerts and last states outlive the rig in JetStream (DESIGN.md §1), on every
       // server the client reaches (a restarted one may have lost its store); never throws.
       // The bus sends what waited only once they exist, so that is stored too.
-      const streams = keepStreams(conn, { log, passNow: false })
+      // Driven by the bus: one pass per connection, awaited before the backlog goes out.
+      const streams = keepStreams(conn, { log, driven: true })
       bus.attach(conn, { beforeResume: () => streams.refresh() })
       await router.listen(conn)
       await streams.idle()

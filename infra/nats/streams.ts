@@ -96,8 +96,13 @@ export interface KeepStreamsOptions {
   retryMaxMs?: number
   /** The pass itself; tests wrap it to restart the server in the middle of one. */
   ensure?: typeof ensureStreams
-  /** false: the first pass waits for `refresh()` (the bus calls it on attach). Default true. */
-  passNow?: boolean
+  /**
+   * true: passes run only when `refresh()` asks (and their retries): the caller calls it
+   * on the first connection and after every reconnect (the rig's bus does, through
+   * `beforeResume`), so a reconnect costs one pass, not one each. Default false: a pass
+   * now and one after every reconnect, on its own.
+   */
+  driven?: boolean
 }
 
 export interface StreamKeeper {
@@ -116,12 +121,13 @@ export interface StreamKeeper {
  * every reconnect (the server that comes back may have lost its store), and a retry
  * with backoff of a pass that timed out on a live connection. The status watch
  * starts before the first pass: a server restarted during it is not missed.
+ * `driven`: no pass and no watch of its own; `refresh()` is called for each connection.
  */
 export function keepStreams(nc: NatsConnection, opts: KeepStreamsOptions): StreamKeeper {
   const ensure = opts.ensure ?? ensureStreams
   const firstRetryMs = opts.retryMs ?? 1000
   const maxRetryMs = opts.retryMaxMs ?? 30_000
-  let owed = opts.passNow !== false
+  let owed = opts.driven !== true
   let stopped = false
   let retryMs = firstRetryMs
   let timer: NodeJS.Timeout | undefined
@@ -150,32 +156,33 @@ export function keepStreams(nc: NatsConnection, opts: KeepStreamsOptions): Strea
     return running
   }
 
-  const status = nc.status() as AsyncIterable<{ type: string }> & { stop?: () => void }
-  void (async () => {
-    for await (const s of status) {
-      if (s.type !== 'reconnect' || stopped) continue
-      clearTimeout(timer)
-      retryMs = firstRetryMs
-      owed = true
-      void pass()
-    }
-  })().catch((err: unknown) => opts.log.debug({ err }, 'nats status stream ended'))
+  /** A pass is owed now (a new connection, or asked): the backoff of old failures is over. */
+  const passAgain = () => {
+    clearTimeout(timer)
+    retryMs = firstRetryMs
+    owed = true
+    void pass()
+  }
+  const status = opts.driven ? undefined : (nc.status() as AsyncIterable<{ type: string }> & { stop?: () => void })
+  if (status) {
+    void (async () => {
+      for await (const s of status) if (s.type === 'reconnect' && !stopped) passAgain()
+    })().catch((err: unknown) => opts.log.debug({ err }, 'nats status stream ended'))
+  }
   const stop = () => {
     stopped = true
     clearTimeout(timer)
-    status.stop?.()
+    status?.stop?.()
   }
   void nc.closed().then(stop)
-  if (opts.passNow !== false) void pass()
+  if (!opts.driven) void pass()
   const idle = async () => {
     while (running) await running
   }
   return {
     idle,
     refresh() {
-      clearTimeout(timer)
-      owed = true
-      void pass()
+      passAgain()
       return idle()
     },
     stop,

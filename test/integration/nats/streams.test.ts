@@ -120,3 +120,50 @@ t.test('keepStreams: a server without JetStream is asked once, not again and aga
   await new Promise((r) => setTimeout(r, 300))
   t.equal(passes, 1)
 })
+
+t.test('keepStreams driven by the bus, as the rig wires it: one pass per connection, a restart mid-pass covered', async (t) => {
+  let nats: TestNatsServer = await startNatsServer()
+  t.teardown(() => nats.stop())
+  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 50 })
+  t.teardown(() => nc.close())
+  const restart = async () => {
+    const reconnected = (async () => {
+      for await (const s of nc.status()) if (s.type === 'reconnect') return
+    })()
+    await nats.kill()
+    nats = await startNatsServer({ port: nats.port })
+    await reconnected
+  }
+  let passes = 0
+  let restartInFirstPass = true
+  const keeper = keepStreams(nc, {
+    log: silentLogger(),
+    driven: true,
+    ensure: async (conn, o) => {
+      const r = await ensureStreams(conn, o)
+      passes++
+      if (restartInFirstPass) {
+        restartInFirstPass = false
+        await restart()
+      }
+      return r
+    },
+  })
+  t.teardown(() => keeper.stop())
+  await new Promise((r) => setTimeout(r, 100))
+  t.equal(passes, 0, 'no pass of its own')
+  const bus = createBus({ node: 'driven', log: silentLogger(), clock: systemClock })
+  t.teardown(() => bus.detach())
+  bus.attach(nc, { beforeResume: () => keeper.refresh() })
+  await waitFor(() => passes === 2 && bus.stats().connected, 30_000, 'the first pass, then one for the restart during it')
+  await keeper.idle()
+  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_STATE'], 'both streams on the server restarted mid-pass')
+
+  // A later restart: exactly one more pass (the bus asks; the keeper does not also watch).
+  await restart()
+  await waitFor(() => passes >= 3 && bus.stats().connected, 30_000, 'a pass for the reconnect')
+  await keeper.idle()
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(passes, 3, 'one pass for that reconnect, not two')
+  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_STATE'])
+})
