@@ -17,6 +17,7 @@ import { createCommandRouter, type CommandRecord, type CommandRouter } from '../
 import { createSupervisor, type SupervisorHandle } from '../../actors/supervisor/index.js'
 import { machineChild } from '../../actors/supervisor/machineChild.js'
 import { createWebActor, createWebMetrics, webChild, webStateName, type WebDeps, type WebMetrics } from '../../actors/web/index.js'
+import { supervisedChild } from './supervised.js'
 import { waitFor } from './wait.js'
 
 /**
@@ -208,25 +209,14 @@ export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
     alert: (a) => alert({ source: 'supervisor', severity: a.severity, code: a.code, message: a.message, details: a.details ?? {} }),
     onChildState: (id, state, details) => feed.next({ type: 'state', actor: id, state, at: new Date().toISOString(), details }),
     children: [
-      {
-        id: 'camera',
-        restart: 'permanent',
+      supervisedChild('camera', () => machineChild(() => createActor(fakeCameraMachine) as never), {
         shutdownMs: 1000,
         startTimeoutMs: 2000,
         backoff: { initialMs: backoff, factor: 2, maxMs: 1000, jitter: 0, resetAfterMs: 60000 },
-        intensity: { maxRestarts: 10, periodMs: 60000 },
-        parkMs: 300000,
-        factory: () => machineChild(() => createActor(fakeCameraMachine) as never),
-      },
-      {
-        id: 'web',
-        restart: 'permanent',
-        shutdownMs: 2000,
-        startTimeoutMs: 5000,
-        backoff: { initialMs: backoff, factor: 2, maxMs: 1000, jitter: 0, resetAfterMs: 60000 },
-        intensity: { maxRestarts: 10, periodMs: 60000 },
-        parkMs: 300000,
-        factory: webChild({
+      }),
+      supervisedChild(
+        'web',
+        webChild({
           config: { host: '127.0.0.1', port, ...(opts.token ? { token: opts.token } : {}), ...(opts.forceAuth ? { forceAuth: true } : {}) },
           node: 'webtest',
           log,
@@ -260,7 +250,8 @@ export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
             rig.listens = listens
           },
         }),
-      },
+        { backoff: { initialMs: backoff, factor: 2, maxMs: 1000, jitter: 0, resetAfterMs: 60000 } },
+      ),
     ],
   })
   supervisor.start()

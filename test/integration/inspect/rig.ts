@@ -14,6 +14,7 @@ import { machineChild } from '../../../actors/supervisor/machineChild.js'
 import { createWebMetrics, webChild } from '../../../actors/web/index.js'
 import { inspectPlugin } from '../../../actors/inspect/routes.js'
 import { cameraMachine, type FfmpegCommand, type FfmpegEvent } from '../../../machines/camera.machine.js'
+import { supervisedChild } from '../../helpers/supervised.js'
 import { waitFor } from '../../helpers/wait.js'
 
 export const TOKEN = 'inspect-test-token-0123456789'
@@ -40,16 +41,8 @@ export async function startInspectRig() {
     queueMicrotask(() => send({ type: 'FRAME' }))
     receive((cmd) => send({ type: 'FFMPEG.EXITED', reason: cmd.type === 'QUIT' ? 'quit' : 'killed', normal: cmd.type === 'QUIT', stderr: '' }))
   })
-  const spec = (id: string, factory: SupervisedChild['factory']): SupervisedChild => ({
-    id,
-    restart: 'permanent',
-    shutdownMs: 2000,
-    startTimeoutMs: 5000,
-    backoff: { initialMs: 50, factor: 2, maxMs: 500, jitter: 0, resetAfterMs: 60000 },
-    intensity: { maxRestarts: 10, periodMs: 60000 },
-    parkMs: 300000,
-    factory,
-  })
+  const spec = (id: string, factory: SupervisedChild['factory']) => supervisedChild(id, factory, { backoff: { initialMs: 50, factor: 2, maxMs: 500, jitter: 0, resetAfterMs: 60000 } })
+
   let app: FastifyInstance | undefined
   let port = 0
   const supervisor = createSupervisor({

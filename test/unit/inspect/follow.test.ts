@@ -2,29 +2,21 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { createActor, type AnyActorRef } from 'xstate'
 import { silentLogger } from '../../../infra/logger.js'
-import { createSupervisor, type SupervisedChild } from '../../../actors/supervisor/index.js'
+import { createSupervisor } from '../../../actors/supervisor/index.js'
 import { machineChild } from '../../../actors/supervisor/machineChild.js'
 import { inspectPlugin } from '../../../actors/inspect/routes.js'
 import type { InspectEventEntry } from '../../../actors/inspect/events.js'
 import { greeterMachine as greeter } from '../../helpers/greeter.js'
+import { supervisedChild } from '../../helpers/supervised.js'
 import { waitFor } from '../../helpers/wait.js'
 
-const spec = (id: string, factory: SupervisedChild['factory']): SupervisedChild => ({
-  id,
-  restart: 'permanent',
-  shutdownMs: 1000,
-  startTimeoutMs: 5000,
-  backoff: { initialMs: 10, factor: 2, maxMs: 100, jitter: 0, resetAfterMs: 60000 },
-  intensity: { maxRestarts: 10, periodMs: 60000 },
-  parkMs: 60000,
-  factory,
-})
+const greeterChild = () => supervisedChild('greeter', () => machineChild(() => createActor(greeter)))
 
 t.test('the timeline of every instance begins with its first event', async (t) => {
   const supervisor = createSupervisor({
     log: silentLogger(),
     alert: () => {},
-    children: [spec('greeter', () => machineChild(() => createActor(greeter)))],
+    children: [greeterChild()],
   })
   const app = Fastify()
   await app.register(inspectPlugin({ supervisor: () => supervisor }))
@@ -57,7 +49,7 @@ t.test('onChildActor: every new instance, until unsubscribed; a throwing listene
   const supervisor = createSupervisor({
     log: silentLogger(),
     alert: () => {},
-    children: [spec('greeter', () => machineChild(() => createActor(greeter)))],
+    children: [greeterChild()],
   })
   t.teardown(() => supervisor.shutdown())
   const seen: Array<{ id: string; sessionId: string }> = []
