@@ -66,21 +66,22 @@ t.test('nats-server SIGKILL + restart on the same port: alerts raised while down
 
 t.test('nats-server back with an empty JetStream store: the rig creates its streams again on reconnect', async (t) => {
   // Only the supervisor's own children: this is about the connection, not the camera.
-  const r = await startTestRig(t, { node: 'jsagain', children: () => [] })
+  // Through the gate: the rig reconnects only once the test has seen the empty store.
+  const r = await startTestRig(t, { node: 'jsagain', children: () => [], gate: true })
   await r.ready([], 30_000)
   const jsm1 = await jetstreamManager(r.client)
   await waitFor(async () => (await jsm1.streams.names().next()).includes('VIGIL_ALERTS'), 15_000, 'VIGIL_ALERTS created on the first connect')
 
   // The restarted server has a fresh store dir: every stream is gone. An alert raised
   // while it is down waits in the bus and must land in the new store, not just go by.
-  await r.killNats()
-  await waitFor(() => !r.rig.bus.stats().connected, 15_000, 'the rig sees the server gone')
+  await takeNatsAway(r)
   r.rig.alert({ source: 'supervisor', severity: 'warning', code: 'test.while_down', message: 'raised while NATS was down' })
   await r.restartNats()
   const fresh = await connect({ servers: r.natsUrl })
   t.teardown(() => fresh.close())
   const jsm = await jetstreamManager(fresh)
   t.notOk((await jsm.streams.names().next()).includes('VIGIL_ALERTS'), 'the new server starts without the streams')
+  await r.openGate()
   await waitFor(async () => {
     const names = await jsm.streams.names().next()
     return names.includes('VIGIL_ALERTS') && names.includes('VIGIL_STATE')
