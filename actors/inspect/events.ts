@@ -31,6 +31,14 @@ export interface InspectEventEntry {
   count: number
 }
 
+/** What the log follows: the supervisor's actor, its children's current actors, and each new one. */
+export interface FollowedTree {
+  actor?: AnyActorRef
+  children(): Array<{ id: string }>
+  childActor(id: string): AnyActorRef | undefined
+  onChildActor?(listener: (id: string, actor: AnyActorRef) => void): () => void
+}
+
 export interface EventLogOptions {
   /** Entries kept per child. */
   max?: number
@@ -44,6 +52,7 @@ export function createEventLog(opts: EventLogOptions = {}) {
   const now = opts.now ?? Date.now
   const logs = new Map<string, InspectEventEntry[]>()
   const attached = new Map<string, { instance: string; unsubscribe(): void }>()
+  const unfollows: Array<() => void> = []
   let seq = 0
 
   const push = (child: string, entry: Omit<InspectEventEntry, 'seq' | 'child'>) => {
@@ -87,17 +96,34 @@ export function createEventLog(opts: EventLogOptions = {}) {
     }
   }
 
+  /** Follow this child's current actor (a no-op when already following it). */
+  const attach = (child: string, actor: AnyActorRef | undefined): void => {
+    const current = attached.get(child)
+    if (!actor) return
+    if (current?.instance === actor.sessionId) return
+    current?.unsubscribe()
+    const system = (actor as { system?: { inspect?: (fn: (e: InspectionEvent) => void) => { unsubscribe(): void } } }).system
+    if (typeof system?.inspect !== 'function') return
+    const sub = system.inspect(onInspect(child, actor))
+    attached.set(child, { instance: actor.sessionId, unsubscribe: () => sub.unsubscribe() })
+  }
+  /** The actors running now: the supervisor's and each child's current instance. */
+  const attachCurrent = (tree: FollowedTree): void => {
+    if (tree.actor) attach('supervisor', tree.actor)
+    for (const c of tree.children()) attach(c.id, tree.childActor(c.id))
+  }
+
   return {
-    /** Follow this child's current actor (a no-op when already following it). */
-    attach(child: string, actor: AnyActorRef | undefined): void {
-      const current = attached.get(child)
-      if (!actor) return
-      if (current?.instance === actor.sessionId) return
-      current?.unsubscribe()
-      const system = (actor as { system?: { inspect?: (fn: (e: InspectionEvent) => void) => { unsubscribe(): void } } }).system
-      if (typeof system?.inspect !== 'function') return
-      const sub = system.inspect(onInspect(child, actor))
-      attached.set(child, { instance: actor.sessionId, unsubscribe: () => sub.unsubscribe() })
+    attach,
+    attachCurrent,
+    /**
+     * The actors running now, and each new child instance from before it starts (when
+     * the tree hands them over), until close().
+     */
+    follow(tree: FollowedTree): void {
+      attachCurrent(tree)
+      const unfollow = tree.onChildActor?.(attach)
+      if (unfollow) unfollows.push(unfollow)
     },
     /** Entries after `since` (a seq), oldest first; of one child or all. */
     list(opts: { child?: string; since?: number } = {}): InspectEventEntry[] {
@@ -107,6 +133,7 @@ export function createEventLog(opts: EventLogOptions = {}) {
     },
     seq: () => seq,
     close(): void {
+      for (const unfollow of unfollows.splice(0)) unfollow()
       for (const a of attached.values()) a.unsubscribe()
       attached.clear()
     },

@@ -144,20 +144,14 @@ export function inspectPlugin(deps: InspectDeps): FastifyPluginAsync {
   const lastMachine = new Map<string, MachineLike & { config: object }>()
 
   const events = deps.events ?? createEventLog({ secrets })
-  const attachAll = () => {
-    const sup = deps.supervisor()
-    if (sup.actor) events.attach('supervisor', sup.actor)
-    for (const c of sup.children()) events.attach(c.id, sup.childActor(c.id))
-  }
-  // Each new instance is followed from before it starts, also while the web server is down
-  // (the timeline outlives it). Once per plugin: the supervisor exists only once the first
-  // web instance registers the plugin, and lives as long as it.
+  const attachAll = () => events.attachCurrent(deps.supervisor())
+  // A log made here follows each new instance from before it starts, also while the web
+  // server is down (the timeline outlives it). Once per plugin: the supervisor exists only
+  // once the first web instance registers the plugin, and lives as long as it.
   let following = deps.events !== undefined
   const followNewInstances = () => {
     if (following) return
-    const sup = deps.supervisor()
-    if (!sup.onChildActor) return
-    sup.onChildActor((id, actor) => events.attach(id, actor))
+    events.follow(deps.supervisor())
     following = true
   }
 

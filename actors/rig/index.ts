@@ -160,7 +160,9 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     return finalPublish
   }
 
-  const inspectEvents = createEventLog({ secrets: config.web.token ? [config.web.token] : [] })
+  // Literal secrets the inspectors never send.
+  const secrets = config.web.token ? [config.web.token] : []
+  const inspectEvents = createEventLog({ secrets })
   const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, bus, router, alerts, supervisor: () => supervisor }
   const spec: SpecBuilder = (id, over) => ({
     id,
@@ -179,7 +181,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
 
   const stately =
     (opts.inspect ?? config.inspect) === 'stately'
-      ? createStatelyBridge({ ...(opts.statelyUrl ? { url: opts.statelyUrl } : {}), secrets: config.web.token ? [config.web.token] : [] })
+      ? createStatelyBridge({ ...(opts.statelyUrl ? { url: opts.statelyUrl } : {}), secrets })
       : undefined
   const supervisor = createSupervisor({
     ...(stately ? { inspect: stately.inspect } : {}),
@@ -238,8 +240,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
 
   registerSupervisorCommands(router, { node, supervisor, ports, alerts, requestShutdown })
   // Followed before the tree starts: the first instances' timelines begin at their first event.
-  supervisor.onChildActor((id, actor) => inspectEvents.attach(id, actor))
-  inspectEvents.attach('supervisor', supervisor.actor)
+  inspectEvents.follow(supervisor)
   stately?.start(() => supervisor)
   supervisor.start()
   if (!embedded) void connect()

@@ -1,7 +1,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { createRequire } from 'node:module'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Type } from '@sinclair/typebox'
@@ -18,6 +17,7 @@ import { createSupervisor, type SupervisorHandle } from '../../actors/supervisor
 import { machineChild } from '../../actors/supervisor/machineChild.js'
 import { createWebActor, createWebMetrics, webChild, webStateName, type WebDeps, type WebMetrics } from '../../actors/web/index.js'
 import { supervisedChild } from './supervised.js'
+import { freePort } from '../../infra/ports.js'
 import { waitFor } from './wait.js'
 
 /**
@@ -151,18 +151,8 @@ export interface WebRigOptions {
   backoffMs?: number
 }
 
-/** A port that was free a moment ago: restarts of the web child must find it again. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
-}
+// Tests take it from here with the web rig.
+export { freePort }
 
 export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
   const root = await mkdtemp(join(tmpdir(), 'vigil-web-'))

@@ -7,6 +7,7 @@ import { ProcessOwner } from '../../../infra/process.js'
 import { AudioHandle, audioChild, registerAudioCommands, type AudioDeps } from '../../../actors/audio/index.js'
 import { createSupervisor } from '../../../actors/supervisor/index.js'
 import type { AlertEffect } from '../../../machines/supervisor.policy.js'
+import { supervisedChild } from '../../helpers/supervised.js'
 import { isAlive, waitFor } from '../../helpers/wait.js'
 
 const FFMPEG = process.env.FFMPEG_PATH ?? 'ffmpeg'
@@ -33,16 +34,12 @@ t.test('synthetic source: sound events; SIGKILL → audio.down, restart, audio.u
 
   const supervisor = createSupervisor({
     children: [
-      {
-        id: 'audio',
-        restart: 'permanent',
+      supervisedChild('audio', audioChild(deps, handle), {
         shutdownMs: 5000,
         startTimeoutMs: 15000,
         backoff: { initialMs: 300, factor: 2, maxMs: 2000, jitter: 0, resetAfterMs: 60000 },
         intensity: { maxRestarts: 5, periodMs: 60000 },
-        parkMs: 300000,
-        factory: audioChild(deps, handle),
-      },
+      }),
     ],
     log: silentLogger(),
     alert: (a) => supervisorAlerts.push(a),

@@ -1,21 +1,11 @@
 import t, { type Test } from 'tap'
 import { createRequire } from 'node:module'
-import { createServer } from 'node:net'
 import type { StatelyInspectionEvent } from '@statelyai/inspect'
 import { createActor, setup, type AnyActorRef } from 'xstate'
+import { freePort } from '../../../infra/ports.js'
 import { createStatelyBridge } from '../../../actors/inspect/stately.js'
 import { startVigil } from '../../helpers/vigilProcess.js'
 import { waitFor } from '../../helpers/wait.js'
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0))
-    })
-  })
 
 /** What this test uses of `ws` (no types shipped): the inspector's end, closed for sure at teardown. */
 interface WsServer {
