@@ -163,6 +163,22 @@ export const recordBytes = recorderSetup.assign(({ context, event }) => {
   }
 })
 
+/**
+ * Footage before the start command, from ffmpeg's progress: at `mono` the output holds
+ * `outMs` of timeline, which ends at the live edge, so it began `outMs - (mono - start)` ms
+ * before the command. The live edge's own lag cancels out (the stop's tail lags by as much).
+ * The largest reading is the truest: ffmpeg falls behind the edge (a burst still being
+ * written, a busy CPU) but never ahead of it.
+ */
+export const measurePreRoll = recorderSetup.assign({
+  session: ({ context, event }) => {
+    if (event.type !== 'PROGRESS' || context.session === null) return context.session
+    const ms = Math.round(event.outMs - (event.mono - context.session.startedMono))
+    const prev = context.session.preRollMs
+    return prev !== null && prev >= ms ? context.session : { ...context.session, preRollMs: ms }
+  },
+})
+
 /** Where a gap noticed at `mono` began: the last growth (or the session start), never later than `mono`. */
 export const gapStartMono = (context: RecorderContext, mono: number) => Math.min(mono, context.lastGrowthMono ?? context.session?.startedMono ?? mono)
 

@@ -1,5 +1,5 @@
 import { assign, enqueueActions, raise, type SnapshotFrom } from 'xstate'
-import { summarize, err, ok, rememberKey, updateKeys, recorderSetup, enqueueCommand, flushQueue, rejectQueued, markShutdown, clearPendingStart, beginStop, stallAlert, diskFullAlert, recordBytes, openGap, openStallGap, bytesGrew } from './recorder.actions.js'
+import { summarize, err, ok, rememberKey, updateKeys, recorderSetup, enqueueCommand, flushQueue, rejectQueued, markShutdown, clearPendingStart, beginStop, stallAlert, diskFullAlert, recordBytes, measurePreRoll, openGap, openStallGap, bytesGrew } from './recorder.actions.js'
 import { endOf, type ActiveSession } from './recorder.types.js'
 
 /**
@@ -27,6 +27,7 @@ export const recorderMachine = recorderSetup.createMachine({
     pendingStart: null,
     stopRequestId: null,
     stopMono: null,
+    stopTailMs: 0,
     stopCause: null,
     queue: [],
     shutdown: false,
@@ -130,8 +131,9 @@ export const recorderMachine = recorderSetup.createMachine({
                     segments: 0,
                     closedFiles: [],
                     gaps: [],
+                    preRollMs: null,
                   }
-                  return { session, openGap: null, lastGrowthMono: null, stopCause: null, stopRequestId: null, stopMono: null, recentKeys: rememberKey(context.recentKeys, session.idempotencyKey, summarize(session)) }
+                  return { session, openGap: null, lastGrowthMono: null, stopCause: null, stopRequestId: null, stopMono: null, stopTailMs: 0, recentKeys: rememberKey(context.recentKeys, session.idempotencyKey, summarize(session)) }
                 }),
                 { type: 'reply', params: ({ context }) => ok(context.pendingStart?.requestId, summarize(context.session!)) },
                 {
@@ -182,7 +184,7 @@ export const recorderMachine = recorderSetup.createMachine({
             target: 'stopping',
             actions: beginStop('requested'),
           },
-          { target: '.postRoll.tail', actions: beginStop('requested') },
+          { target: '.postRoll.tail', actions: [beginStop('requested'), assign({ stopTailMs: ({ context }) => context.settings.postRollMs ?? 0 })] },
         ],
         STOP: { target: 'stopping', actions: beginStop('shutdown') },
         'DISK.SAMPLE': [
@@ -201,6 +203,7 @@ export const recorderMachine = recorderSetup.createMachine({
           target: 'stopping',
           actions: [beginStop('enospc'), diskFullAlert('recording stopped: no space left on device')],
         },
+        PROGRESS: { guard: ({ event }) => event.firstRun, actions: measurePreRoll },
         'SEGMENT.CLOSED': {
           guard: ({ context, event }) => context.session !== null && !context.session.closedFiles.includes(event.file),
           actions: [
@@ -345,8 +348,9 @@ export const recorderMachine = recorderSetup.createMachine({
             src: 'finalizeSession',
             input: ({ context }) => {
               const end = endOf[context.stopCause ?? 'requested']
-              const stopMono = context.stopCause === 'requested' ? context.stopMono : null
-              return { session: context.session!, endState: end.state, stopReason: end.reason, openGap: context.openGap, stopMono }
+              const requested = context.stopCause === 'requested'
+              const stopMono = requested ? context.stopMono : null
+              return { session: context.session!, endState: end.state, stopReason: end.reason, openGap: context.openGap, stopMono, postRollMs: requested ? context.stopTailMs : 0 }
             },
             onDone: {
               target: 'settled',
@@ -362,7 +366,7 @@ export const recorderMachine = recorderSetup.createMachine({
                 if (context.stopRequestId !== null) {
                   enqueue({ type: 'reply', params: { requestId: context.stopRequestId, ok: true, result: summary } })
                 }
-                enqueue.assign({ session: null, openGap: null, pids: [], stopRequestId: null, stopMono: null, recentKeys: updateKeys(context.recentKeys, summary) })
+                enqueue.assign({ session: null, openGap: null, pids: [], stopRequestId: null, stopMono: null, stopTailMs: 0, recentKeys: updateKeys(context.recentKeys, summary) })
               }),
             },
             onError: {

@@ -70,6 +70,12 @@ export interface ActiveSession extends OpenedSession {
   /** Segment files already announced as `segment.closed`. */
   closedFiles: string[]
   gaps: RecordedGap[]
+  /**
+   * Footage from before the start command, in ms: the media server hands a new reader the
+   * GOP it holds (up to a keyframe interval). Negative when footage began only after the
+   * command (a slow ffmpeg start). Null until ffmpeg reported progress.
+   */
+  preRollMs: number | null
 }
 
 export type ReplyError = { code: ErrorCode; message: string; details?: Record<string, unknown> }
@@ -109,6 +115,11 @@ export type RecorderEvent =
   | { type: 'DISK.ENOSPC' }
   | { type: 'BYTES'; total: number; segments: number; mono: number }
   | { type: 'SEGMENT.CLOSED'; file: string; bytes: number }
+  /**
+   * ffmpeg's progress: `outMs` of output timeline written by `mono`. `firstRun`: no earlier
+   * run of the session wrote a segment, so this run's timeline is the session's footage so far.
+   */
+  | { type: 'PROGRESS'; outMs: number; mono: number; firstRun: boolean }
   | { type: 'FFMPEG.STARTED'; pid: number }
   | { type: 'FFMPEG.EXITED'; reason: string; at: string; mono: number }
   /** The media server or camera went away: keep the session, stop ffmpeg, open a gap. */
@@ -132,6 +143,8 @@ export interface FinalizeInput {
   openGap: OpenGap | null
   /** A requested stop's moment: the session's duration ends there, not when ffmpeg exited. */
   stopMono: number | null
+  /** Footage kept after a requested stop (the post-roll tail); 0 for every other end. */
+  postRollMs: number
 }
 export interface FinalizeOutput {
   summary: SessionSummary
@@ -150,6 +163,8 @@ export interface RecorderContext {
   stopRequestId: string | null
   /** When the pending requested stop was asked (monotonic ms), if it said. */
   stopMono: number | null
+  /** The post-roll the pending requested stop waits out (0: stopped at once). */
+  stopTailMs: number
   stopCause: StopCause | null
   queue: Command[]
   shutdown: boolean

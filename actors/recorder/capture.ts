@@ -3,6 +3,7 @@ import { fromCallback } from 'xstate'
 import type { Clock } from '../../infra/clock.js'
 import type { Logger } from '../../infra/logger.js'
 import type { OwnedProcess, ProcessOwner } from '../../infra/process.js'
+import { redactCredentials } from '../../infra/sources.js'
 import type { CaptureInput, RecorderEvent } from '../../machines/recorder.machine.js'
 import { recorderFfmpegArgs } from './ffmpegArgs.js'
 import { hasMediaFragment, nextSegmentNumber, scanSegments, segmentNumber } from './session.js'
@@ -48,6 +49,12 @@ export interface CaptureDeps {
 }
 
 const ENOSPC = /no space left on device/i
+
+/** `out_time_us=1234567` of ffmpeg's -progress output, in ms; null for other lines and `N/A`. */
+export function progressOutMs(line: string): number | null {
+  const m = /^out_time_us=(\d+)\s*$/.exec(line)
+  return m ? Number(m[1]) / 1000 : null
+}
 
 /**
  * One ffmpeg run of a session, as an invoked callback actor: spawned on start,
@@ -123,9 +130,22 @@ export function ffmpegCaptureLogic(deps: CaptureDeps) {
         },
       })
       proc = p
+      const firstRun = startNumber === 1
+      p.stdout?.setEncoding('utf8')
+      let progress = ''
+      p.stdout?.on('data', (chunk: string) => {
+        progress += chunk
+        const lines = progress.split('\n')
+        progress = lines.pop() ?? ''
+        for (const line of lines) {
+          const outMs = progressOutMs(line)
+          if (outMs !== null && !closed) sendBack({ type: 'PROGRESS', outMs, mono: deps.clock.monotonic(), firstRun })
+        }
+      })
       deps.live.add(p)
       deps.exits.track(input.dir, p.exited)
-      log.info({ pid: p.pid, inputUrl, startNumber }, 'recorder ffmpeg started')
+      // The input URL carries the media server's `?sign=`.
+      log.info({ pid: p.pid, inputUrl: redactCredentials(inputUrl), startNumber }, 'recorder ffmpeg started')
       if (p.pid > 0) sendBack({ type: 'FFMPEG.STARTED', pid: p.pid })
       poll = setInterval(tick, deps.pollMs)
       const info = await p.exited

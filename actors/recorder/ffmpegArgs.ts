@@ -57,6 +57,10 @@ export const SEGMENT_PATTERN = 'seg-%05d.mp4'
  *   of the same session (source lost and back) instead of overwriting seg-00001.
  * - `-map 0:v -map 0:a?`: video is required, audio is taken when the camera has it
  *   (a rig without a microphone still records).
+ * - `-progress pipe:1 -stats_period 0.5`: how much output timeline exists, twice a
+ *   second, on stdout. The recording's first footage is the GOP the media server hands
+ *   a new reader, from before the start command; the progress is how the recorder
+ *   measures that pre-roll (session.json `preRollMs`) instead of guessing it.
  * - `-nostdin`: ffmpeg must not read the terminal; it dies with us through the
  *   process owner's pdeathsig, and SIGTERM makes it finish the open fragment.
  */
@@ -72,6 +76,8 @@ export function recorderFfmpegArgs(o: RecorderFfmpegOptions): string[] {
     '-nostdin',
     '-nostats',
     '-loglevel', 'warning',
+    '-progress', 'pipe:1',
+    '-stats_period', '0.5',
     '-rw_timeout', String(readTimeoutUs),
     '-analyzeduration', String(analyzeUs),
     '-i', o.inputUrl,

@@ -135,7 +135,7 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
   }
 
   const prepareStore = fromPromise<void, void>(async () => {
-    await mkdir(recordingsDir, { recursive: true })
+    await mkdir(recordingsDir, { recursive: true, mode: 0o700 })
     await reconcileInterrupted(recordingsDir, log)
     for (const o of await listOwnedSessions(recordingsDir)) ids.observe(o.session.id)
     await retention()
@@ -165,12 +165,13 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
   })
 
   const openSession = fromPromise<OpenedSession, { name: string | undefined }>(async ({ input }) => {
-    await mkdir(recordingsDir, { recursive: true })
+    await mkdir(recordingsDir, { recursive: true, mode: 0o700 })
     for (let attempt = 0; ; attempt++) {
       const id = ids.next()
       const dir = join(recordingsDir, id)
       try {
-        await mkdir(dir)
+        // Private whatever the process mask: a session is someone's home on video.
+        await mkdir(dir, { mode: 0o700 })
       } catch (err) {
         // Another process (or an earlier life of this one) made this id: take the next.
         if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 10) continue
@@ -250,6 +251,8 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
         stopReason: input.stopReason,
         stoppedAt: summary.stoppedAt,
         durationMs: summary.durationMs,
+        preRollMs: session.preRollMs,
+        postRollMs: input.postRollMs,
         segments,
         gaps,
       }

@@ -44,6 +44,14 @@ export interface SessionFile {
   stoppedAt: string | null
   /** From the monotonic clock; null when the process that knew it died (interrupted). */
   durationMs: number | null
+  /**
+   * Footage before the start command (ms; negative: footage began that long after it),
+   * measured from ffmpeg's progress; null when unknown. The segments add up to about
+   * preRollMs + durationMs + postRollMs (minus gaps).
+   */
+  preRollMs?: number | null
+  /** Footage kept after a requested stop (the post-roll tail), ms. */
+  postRollMs?: number
   segments: SegmentRecord[]
   gaps: GapRecord[]
 }
@@ -99,6 +107,8 @@ export function parseSessionFile(value: unknown, expectedId?: string): SessionFi
     stopReason: isStr(v.stopReason) ? v.stopReason : null,
     stoppedAt: isStr(v.stoppedAt) ? v.stoppedAt : null,
     durationMs: isNum(v.durationMs) ? v.durationMs : null,
+    ...(isNum(v.preRollMs) || v.preRollMs === null ? { preRollMs: v.preRollMs } : {}),
+    ...(isNum(v.postRollMs) ? { postRollMs: v.postRollMs } : {}),
     segments,
     gaps,
   }
@@ -129,7 +139,7 @@ export async function readSession(dir: string): Promise<SessionFile | null> {
 export async function writeSession(dir: string, session: SessionFile): Promise<void> {
   const target = join(dir, SESSION_FILE)
   const tmp = join(dir, `.${SESSION_FILE}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`)
-  const fh = await open(tmp, 'w', 0o644)
+  const fh = await open(tmp, 'w', 0o600)
   try {
     await fh.writeFile(`${JSON.stringify(session, null, 2)}\n`, 'utf8')
     await fh.sync()

@@ -36,6 +36,23 @@ t.test(`publish buffer bounded at nats.publishBuffer (${BOUND}): oldest dropped,
     r.rig.supervisor.restart('audio')
     await waitFor(() => r.rig.supervisor.children().find((c) => c.id === 'audio')?.status === 'running', 30_000, `audio running after restart ${i + 1}`)
   }
+  // The frozen camera's recovery goes on publishing for a while (motion back to watching
+  // once frames return, seen in CI after the audio restarts): wait until the rig is quiet,
+  // so the marker really is the last message raised before the reconnect.
+  const raised = () => {
+    const s = r.rig.bus.stats()
+    return s.buffered + s.dropped
+  }
+  let last = raised()
+  let quietSince = Date.now()
+  await waitFor(() => {
+    const now = raised()
+    if (now !== last) {
+      last = now
+      quietSince = Date.now()
+    }
+    return Date.now() - quietSince >= 2000
+  }, 60_000, 'nothing more raised for 2 s', 100)
   // The last message raised before the reconnect: a known alert, through the rig's alert path.
   const marker = r.rig.alert({ source: 'supervisor', severity: 'info', code: 'test.marker', message: 'last before reconnect' })
   const down = r.rig.bus.stats()
@@ -50,6 +67,7 @@ t.test(`publish buffer bounded at nats.publishBuffer (${BOUND}): oldest dropped,
   t.teardown(() => sub.close())
   const seen = collect(sub, `vigil.${r.node}.>`)
   await sub.flush()
+  t.equal(raised(), down.buffered + down.dropped, 'nothing raised after the marker before the reconnect')
   await r.openGate()
   await waitFor(() => r.rig.bus.stats().connected && r.rig.bus.stats().buffered === 0, 30_000, 'bus reconnected and flushed')
   await waitFor(() => seen.seen.length >= BOUND, 15_000, `the ${BOUND} kept messages delivered`)

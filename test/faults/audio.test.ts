@@ -10,7 +10,7 @@ import { startTestRig, collect } from '../helpers/rig.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
 import { must, waitCameraStreaming } from '../integration/pipeline/common.js'
 import { secs } from '../integration/monitor/common.js'
-import { procState } from '../helpers/procs.js'
+import { waitProcState } from '../helpers/procs.js'
 
 interface AudioStatus {
   state: string
@@ -100,7 +100,7 @@ t.test('SIGSTOP of the audio ffmpeg: level watchdog → audio.down, frozen ffmpe
   const statesAtStop = states.seen.length
   const t0 = Date.now()
   process.kill(pid, 'SIGSTOP')
-  t.equal(await procState(pid), 'T', `ffmpeg ${pid} is stopped (state T)`)
+  t.equal(await waitProcState(pid, 'T'), 'T', `ffmpeg ${pid} is stopped (state T)`)
   // Sounds already parsed may still land; after that, nothing until the restart.
   await new Promise((res) => setTimeout(res, 500))
   const soundsAtStop = sounds.seen.length

@@ -3,8 +3,9 @@
  * - SIGKILL: the camera is restarted (back to `streaming`, new pid) and the recording
  *   continues in the SAME session, more segments and bytes later, the gap written
  *   to session.json.
- * - SIGSTOP: the frame watchdog sees `stalled` within 2.5 s, alert `camera.stalled`,
- *   the wedged ffmpeg is killed and the camera streams again with a new pid.
+ * - SIGSTOP: the frame watchdog sees `stalled` (frameTimeoutMs 2 s; bounded here at 6 s,
+ *   a hang guard), alert `camera.stalled`, the wedged ffmpeg is killed and the camera
+ *   streams again with a new pid.
  * Both: the footage kept covers the recorded time but for ~1 s at the fault, and the
  * segments on disk before it survive and play (footage.ts).
  */
@@ -129,7 +130,7 @@ t.test('SIGKILL of the camera ffmpeg mid-recording: camera streams again, same s
   await footageKept(t, { dir: stopped.dir, session, probed, faults: 1, before: onDisk })
 })
 
-t.test('SIGSTOP of the camera ffmpeg: stalled within 2.5 s, camera.stalled alert, recovered with a new ffmpeg', async (t) => {
+t.test('SIGSTOP of the camera ffmpeg: stalled, camera.stalled alert, recovered with a new ffmpeg', async (t) => {
   const r = await rigFor(t, 'camstop')
   const camStates = collect(r.client, `vigil.${r.node}.state.camera`)
   const alerts = collect(r.client, `vigil.${r.node}.alert.>`)
@@ -158,7 +159,10 @@ t.test('SIGSTOP of the camera ffmpeg: stalled within 2.5 s, camera.stalled alert
   const stalled = camStates.seen.find((m) => m.data.state === 'stalled')!
   const detectS = (Date.parse(stalled.data.since as string) - stoppedAt) / 1000
   t.comment(`stalled ${fmt(detectS, 3)} s after SIGSTOP (by the published state's since)`)
-  t.ok(detectS <= 2.5, `stall detected within 2.5 s (${fmt(detectS, 3)} s)`)
+  // Measured 1.83 s in CI (1.84-2.0 s before; bench max 1.90 s) for the 2 s frameTimeoutMs: the
+  // exact timing is the unit test's (SimulatedClock) and the benchmark's; here 3x that, so a
+  // loaded machine's late timer is not a failure and a watchdog that never fires still is.
+  t.ok(detectS <= 6, `stall detected within 6 s (${fmt(detectS, 3)} s)`)
   t.equal(stalled.subject, `vigil.${r.node}.state.camera`)
 
   await waitFor(() => alerts.seen.some((a) => a.data.code === 'camera.stalled'), 10000, 'camera.stalled alert')

@@ -36,8 +36,10 @@ t.test('wall clock moved back 1 h mid-session: durations monotonic, next session
   t.equal(stopped1.state, 'finalized', 'first session finalized')
   t.ok(stopped1.durationMs !== null && stopped1.durationMs > 0, `first durationMs ${stopped1.durationMs} > 0`)
   // Start reply → stop reply bounds the session from outside; post-roll and the
-  // reply latencies account for the slack (generous: 2 s either way).
-  t.ok(Math.abs(stopped1.durationMs! - real1) < 2000, `first durationMs ${stopped1.durationMs} within 2 s of real elapsed ${Math.round(real1)} ms (not ~-3600 s)`)
+  // reply latencies account for the slack. Measured 0.62-0.63 s short of real in CI; a stop
+  // that takes its slow path (finalize ~1.5 s, docs/BENCHMARKS.md) adds 1 s to that. 5 s is
+  // 3x the slow case and still says "about the real time, not ~-3600 s".
+  t.ok(Math.abs(stopped1.durationMs! - real1) < 5000, `first durationMs ${stopped1.durationMs} within 5 s of real elapsed ${Math.round(real1)} ms (not ~-3600 s)`)
   t.comment(`first: startedAt ${first.startedAt}, stoppedAt ${stopped1.stoppedAt} (wall, after the step), durationMs ${stopped1.durationMs}, real ${Math.round(real1)} ms`)
   const file1 = JSON.parse(await readFile(join(stopped1.dir, 'session.json'), 'utf8')) as { state: string; durationMs: number }
   t.equal(file1.state, 'finalized', 'session.json finalized')
@@ -53,7 +55,7 @@ t.test('wall clock moved back 1 h mid-session: durations monotonic, next session
   t.ok(Date.parse(second.startedAt) < Date.parse(first.startedAt), 'the second start really is earlier on the wall clock')
   t.ok(second.id > first.id, `second id ${second.id} sorts after first ${first.id}`)
   t.same([first.id, second.id].sort(), [first.id, second.id], 'string sort = start order')
-  t.ok(stopped2.durationMs !== null && stopped2.durationMs > 0 && Math.abs(stopped2.durationMs - real2) < 2000, `second durationMs ${stopped2.durationMs} ~ real ${Math.round(real2)} ms`)
+  t.ok(stopped2.durationMs !== null && stopped2.durationMs > 0 && Math.abs(stopped2.durationMs - real2) < 5000, `second durationMs ${stopped2.durationMs} ~ real ${Math.round(real2)} ms`)
 
   const list = await r.cmd('supervisor', 'status')
   t.ok(list.ok, 'rig still answers')

@@ -21,6 +21,10 @@ import { ffprobe } from '../helpers/ffprobe.js'
 import { fmt, must, probeSegments, readSessionJson, recStatus, sleep, waitBytes, waitCameraStreaming, type SessionSummary } from '../integration/pipeline/common.js'
 import { footageKept, snapshotSegments } from './footage.js'
 
+// The whole file took 45.5 s in CI on this machine (two shared cores), 114 s run by itself while
+// CI ran: the suite's 300 s (package.json) would be under 3x that. A hang guard only, so 360 s.
+t.setTimeout(360_000)
+
 const run = promisify(execFile)
 const MiB = 1024 * 1024
 

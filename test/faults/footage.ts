@@ -2,7 +2,8 @@
  * The fault suite's footage check: after a fault, what the recorder kept on disk must
  * cover the time it says it recorded, except about a second around each fault.
  *
- * "Recorded" is session.json's `durationMs` minus its `gaps` (the time the recorder
+ * "Recorded" is session.json's `preRollMs + durationMs + postRollMs` (the footage it says
+ * it holds) minus its `gaps` (the time the recorder
  * itself says it had no stream). "Kept" is the sum of ffprobe'd segment durations
  * (`-reset_timestamps 1`: each segment starts at 0, so durations add up). A fault
  * may cost the fragment being written when it struck (one GOP, 1 s here) — no more.
@@ -17,7 +18,7 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import { ffprobe } from '../helpers/ffprobe.js'
 import { processesMentioning } from '../helpers/procs.js'
-import { fmt, segmentFiles, type ProbedSegment, type SessionFile } from '../integration/pipeline/common.js'
+import { fmt, footageAccountedS, segmentFiles, type ProbedSegment, type SessionFile } from '../integration/pipeline/common.js'
 
 /**
  * The live stream reaches the recorder late and its start is rounded to a keyframe, so
@@ -73,10 +74,11 @@ export interface FootageFigures {
 export async function footageKept(t: Test, o: FootageOptions): Promise<FootageFigures> {
   const { session, probed } = o
   t.ok(session.durationMs !== null && session.durationMs > 0, `session.json has a duration (${session.durationMs} ms)`)
-  const recordedS = (session.durationMs ?? 0) / 1000
+  // Pre-roll + duration + post-roll: the footage the session says it holds (like with like).
+  const recordedS = ((session.preRollMs ?? 0) + (session.durationMs ?? 0) + (session.postRollMs ?? 0)) / 1000
   const gapsS = session.gaps.reduce((n, g) => n + g.ms, 0) / 1000
   const keptS = probed.reduce((n, p) => n + (Number.isFinite(p.duration) ? p.duration : 0), 0)
-  const expectedS = recordedS - gapsS
+  const expectedS = footageAccountedS(session)
   const lostS = expectedS - keptS
   const allowedS = o.faults * PER_FAULT_S + LIVE_LATENCY_S + (o.extra?.s ?? 0)
   t.comment(

@@ -72,7 +72,9 @@ t.test('200 restarts of an ffmpeg child: fds stable, no orphans; 1000 restarts o
   const fdBefore = await fdCount()
   const oldPids: number[] = []
   for (let i = 0; i < 200; i++) oldPids.push(await restartWorker())
-  await sleep(500)
+  // The last replaced worker's exit and its pipes' close are asynchronous: polled, not a
+  // fixed pause (a hang guard only; a leak or an orphan still fails below).
+  await waitFor(async () => !oldPids.some(isAlive) && (await fdCount()) - fdBefore <= 4, 10_000, 'replaced workers gone, their fds closed').catch(() => {})
   const fdAfter = await fdCount()
   t.comment(`fds: ${fdBefore} before, ${fdAfter} after 200 restarts`)
   // Each spawned child holds 3 stdio pipes while it runs; a leak of one fd per restart

@@ -21,7 +21,11 @@ import { collect } from '../helpers/rig.js'
 import { startVigil, type VigilProcess } from '../helpers/vigilProcess.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
 import { describeProcesses, processesMentioning } from '../helpers/procs.js'
-import type { SessionFile } from '../integration/pipeline/common.js'
+import { footageAccountedS, type SessionFile } from '../integration/pipeline/common.js'
+
+// The whole file took 63.6 s in CI on this machine (two shared cores), 111 s run by itself while
+// CI ran: the suite's 300 s (package.json) would be under 3x that. A hang guard only, so 360 s.
+t.setTimeout(360_000)
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -159,8 +163,9 @@ async function runFault(t: Test, fault: Fault): Promise<void> {
   const detectedAt = natsAfter.lastExit ? Date.parse(natsAfter.lastExit.at) : NaN
   t.comment(`MEASURED ${fault.signal}: fault → detected (child exit) ${detectedAt - faultAt} ms; fault → nats child running again ${runningSince - faultAt} ms; fault → status answered over NATS ${answeredAt - faultAt} ms`)
   if (fault.signal === 'SIGSTOP') {
-    // 3 misses of a probe every 2 s, each waiting up to 1 s for INFO.
-    t.ok(detectedAt - faultAt >= 3000 && detectedAt - faultAt < 20_000, `frozen server detected after ${detectedAt - faultAt} ms`)
+    // 3 misses of a probe every 2 s, each waiting up to 1 s for INFO: not before 3 s. The
+    // upper bound is a hang guard: detection measured 7.9 and 8.8 s with both cores busy, so 30 s.
+    t.ok(detectedAt - faultAt >= 3000 && detectedAt - faultAt < 30_000, `frozen server detected after ${detectedAt - faultAt} ms`)
   }
 
   // The rig's own client reconnected (that is how it serves the commands above): its log says when.
@@ -234,8 +239,9 @@ async function runFault(t: Test, fault: Fault): Promise<void> {
     t.ok(p.streams.includes('video'), `${s.file} plays: ${p.streams.join(',')} ${p.duration.toFixed(2)} s`)
     total += p.duration
   }
-  const durationS = (session.durationMs ?? 0) / 1000
-  t.ok(total >= durationS - 1, `segments hold ${total.toFixed(2)} s of ${durationS.toFixed(2)} s recorded (≤ 1 s lost)`)
+  // Like with like: what session.json says the session holds (pre-roll + duration + post-roll).
+  const accountedS = footageAccountedS(session)
+  t.ok(total >= accountedS - 1, `segments hold ${total.toFixed(2)} s of ${accountedS.toFixed(2)} s recorded (≤ 1 s lost; pre-roll ${session.preRollMs} ms, duration ${session.durationMs} ms, post-roll ${session.postRollMs} ms)`)
 
   // An orderly stop still works through the restarted server, and nothing is left behind.
   const pids = after!.children.flatMap((c) => c.pids)

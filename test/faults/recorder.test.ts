@@ -30,7 +30,7 @@ import {
   type SessionSummary,
 } from '../integration/pipeline/common.js'
 import { footageKept, ffmpegsMentioning, snapshotSegments } from './footage.js'
-import { procState } from '../helpers/procs.js'
+import { waitProcState } from '../helpers/procs.js'
 
 const recorderPid = async (r: TestRig): Promise<number | null> => {
   const c = await r.child('recorder').catch(() => null)
@@ -173,7 +173,7 @@ t.test('SIGSTOP of the recorder ffmpeg: stall warning, auto-stop with a critical
   const onDisk = await snapshotSegments(started.dir)
   const stoppedAt = Date.now()
   process.kill(pid, 'SIGSTOP')
-  t.equal(await procState(pid), 'T', `ffmpeg ${pid} is stopped (state T)`)
+  t.equal(await waitProcState(pid, 'T'), 'T', `ffmpeg ${pid} is stopped (state T)`)
 
   await waitFor(() => alerts.seen.some((a) => a.data['code'] === 'recorder.stall' && a.data['severity'] === 'warning'), stallWarnMs + 20000, 'warning recorder.stall')
   const warnS = (Date.now() - stoppedAt) / 1000

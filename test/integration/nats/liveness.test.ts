@@ -8,6 +8,7 @@ import { createServer, type Socket } from 'node:net'
 import { probeNatsInfo } from '../../../actors/nats/liveness.js'
 import { tcpReachable } from '../../../actors/nats/readiness.js'
 import { freePort, startNatsServer } from '../../helpers/natsServer.js'
+import { waitProcState } from '../../helpers/procs.js'
 
 t.test('a running nats-server answers; frozen with SIGSTOP it does not, though its port still accepts', async (t) => {
   const server = await startNatsServer({ jetstream: false })
@@ -21,6 +22,8 @@ t.test('a running nats-server answers; frozen with SIGSTOP it does not, though i
   t.pass('INFO received from a running server')
 
   process.kill(server.pid, 'SIGSTOP')
+  // Delivered asynchronously: until it is stopped for real the server may still greet.
+  t.equal(await waitProcState(server.pid, 'T'), 'T', `nats-server ${server.pid} is stopped (state T)`)
   t.ok(await tcpReachable('127.0.0.1', server.port, 1000), 'a bare TCP connect still succeeds against the frozen server')
   const started = Date.now()
   await t.rejects(probeNatsInfo({ host: '127.0.0.1', port: server.port, timeoutMs: 500 }), /no INFO from 127\.0\.0\.1:\d+ within 500 ms/)

@@ -7,6 +7,7 @@ import { createBus } from '../../../infra/nats/bus.js'
 import { ensureStreams, keepStreams, vigilStreams } from '../../../infra/nats/streams.js'
 import { startNatsServer, type TestNatsServer } from '../../helpers/natsServer.js'
 import { waitFor } from '../../helpers/wait.js'
+import { waitProcState } from '../../helpers/procs.js'
 
 t.test('alerts and the last state of each actor are kept in JetStream', async (t) => {
   const nats = await startNatsServer()
@@ -83,6 +84,8 @@ t.test('keepStreams: a pass that timed out is tried again once the server answer
   // A frozen server: the pass's requests time out (transient), then it thaws.
   process.kill(nats.pid, 'SIGSTOP')
   t.teardown(() => process.kill(nats.pid, 'SIGCONT'))
+  // Delivered asynchronously: a pass sent before it lands could still be answered.
+  t.equal(await waitProcState(nats.pid, 'T'), 'T', `nats-server ${nats.pid} is stopped (state T)`)
   const results: Array<{ ready: string[]; transient: boolean[] }> = []
   const keeper = keepStreams(nc, {
     log: silentLogger(),

@@ -61,6 +61,17 @@ export async function waitBytes(r: TestRig, than: number, timeoutMs = 30000, wha
   return last!
 }
 
+/**
+ * Seconds of footage a finished session says it holds: the pre-roll before the start
+ * command (negative when footage began after it), the command-to-command duration, the
+ * post-roll tail after a requested stop, minus the gaps (docs/ARCHITECTURE.md, "what a
+ * recording contains"). What the segments' durations must add up to.
+ */
+export function footageAccountedS(session: Pick<SessionFile, 'preRollMs' | 'durationMs' | 'postRollMs' | 'gaps'>): number {
+  const gapsMs = session.gaps.reduce((n, g) => n + g.ms, 0)
+  return ((session.preRollMs ?? 0) + (session.durationMs ?? 0) + (session.postRollMs ?? 0) - gapsMs) / 1000
+}
+
 export async function readSessionJson(dir: string): Promise<SessionFile> {
   return JSON.parse(await readFile(join(dir, 'session.json'), 'utf8')) as SessionFile
 }

@@ -10,6 +10,7 @@ import { silentLogger } from '../../../infra/logger.js'
 import { ProcessOwner, type OwnedProcess } from '../../../infra/process.js'
 import type { AlertInput } from '../../../infra/alerts.js'
 import type { RecorderDeps } from '../../../actors/recorder/index.js'
+import { isListening } from '../../helpers/procs.js'
 
 const run = promisify(execFile)
 
@@ -47,7 +48,7 @@ export async function tempDir(t: Teardown, prefix = 'vigil-rec-it-'): Promise<st
  * second and AAC, like the camera actor pushes. One client per run: a new session
  * after it ended needs a new source (`restart`).
  */
-export function rtmpSource(owner: ProcessOwner, port: number): { url: string; proc(): OwnedProcess; restart(): void; stop(): Promise<void> } {
+export function rtmpSource(owner: ProcessOwner, port: number): { url: string; proc(): OwnedProcess; restart(): void; listening(): Promise<void>; stop(): Promise<void> } {
   const url = `rtmp://127.0.0.1:${port}/live/cam`
   const spawnIt = () =>
     owner.spawn(
@@ -68,6 +69,10 @@ export function rtmpSource(owner: ProcessOwner, port: number): { url: string; pr
     proc: () => current,
     restart() {
       current = spawnIt()
+    },
+    /** Resolves once the (re)spawned source listens: a recorder started before that fails its first connect. */
+    async listening() {
+      await waitFor(() => isListening(port), 15_000, `the RTMP source listening on ${port}`)
     },
     async stop() {
       await current.stop(2000)

@@ -121,6 +121,8 @@ t.test('bad requests get BAD_REQUEST and the router lives on; restart and shutdo
   const shutdown = await command(client, 'rigtest', 'supervisor', 'shutdown', {}, { timeoutMs: 3000 })
   t.match(shutdown, { ok: true })
   t.equal(await rig.exited, 0)
+  // The rig's client flushed it to the server before the exit; reaching this client is a hop later.
+  await waitFor(() => states.seen.some((s) => s.data.state === 'shutdown_complete'), 5000, 'shutdown_complete received').catch(() => {})
   t.ok(states.seen.some((s) => s.data.state === 'shutdown_complete'), 'shutdown_complete published')
   for (const p of all) t.notOk(isAlive(p), `pid ${p} gone`)
 })

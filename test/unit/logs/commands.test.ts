@@ -8,6 +8,7 @@ import { silentLogger, type LoggerOptions } from '../../../infra/logger.js'
 import { createCommandRouter } from '../../../infra/nats/commands.js'
 import { createLogFiles, LogsHandle, logsChild, registerLogsCommands } from '../../../actors/logs/index.js'
 import type { ChildExit } from '../../../actors/supervisor/child.js'
+import { waitFor } from '../../helpers/wait.js'
 
 const CONFIG = { vigilMaxBytes: 10_000, vigilBackups: 2, commandsMaxBytes: 5000, commandsBackups: 1, frameDropsMaxBytes: 5000, frameDropsBackups: 1 }
 
@@ -60,7 +61,8 @@ t.test('logs.status and logs.rotate through the router; the command log gets eve
   t.equal(status.files[0]!.forcedRotations, 1)
 
   instance.stop()
-  await new Promise((r) => setTimeout(r, 20))
+  // It exits once the files are flushed (real disk writes): polled, not a fixed pause.
+  await waitFor(() => exits.length > 0, 5000, 'the logs child exited').catch(() => {})
   t.same(exits, [{ normal: true, reason: 'stopped' }])
   t.same(warnings, [])
   t.same(alerts, [])

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { RotatedLog, type LogFailure } from '../../../actors/logs/rotatedLog.js'
+import { waitFor } from '../../helpers/wait.js'
 
 function tempDir(t: { teardown(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-rlog-'))
@@ -70,7 +71,8 @@ t.test('backups 0: no copy is kept', async (t) => {
   const log = new RotatedLog({ dir, name: 'a.log', maxBytes: 1024, backups: 0 })
   for (let i = 0; i < 100; i++) log.write(`${'y'.repeat(63)}\n`)
   await log.flush()
-  await new Promise((r) => setTimeout(r, 50))
+  // The rotated copy is unlinked asynchronously after the rotation: polled, not a fixed pause.
+  await waitFor(() => readdirSync(dir).length === 1, 5000, 'only the live file left').catch(() => {})
   t.same(Object.keys(sizes(dir)), ['a.log'])
   await log.close()
 })

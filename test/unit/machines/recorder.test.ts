@@ -552,3 +552,37 @@ t.test('state names for operators and the supervisor', async (t) => {
   t.equal(recorderStateNameOf({ disk_full: 'waiting' }), 'disk_full')
   t.equal(recorderStateNameOf('stopped'), 'stopped')
 })
+
+t.test('pre-roll: measured from the first run\'s progress (largest reading), handed to finalize with the post-roll tail', async (t) => {
+  const h = harness({ settings: { postRollMs: 500 } })
+  await settle()
+  h.start()
+  await settle()
+  t.equal(h.state(), 'recording')
+  const progress = (outMs: number, mono: number, firstRun = true) => h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs, mono, firstRun })
+  // The session started at mono 0. The GOP burst lands while ffmpeg is still behind the edge…
+  progress(200, 700)
+  // …then it writes at the edge: 1300 ms of timeline at 900 ms after the command = 400 ms before it.
+  progress(1300, 900)
+  progress(1500, 1150) // a busy moment: behind the edge, a smaller reading, ignored
+  t.equal(h.actor.getSnapshot().context.session?.preRollMs, 400, 'largest reading kept')
+  // A later run (after a gap) has its own timeline: it says nothing of the session's start.
+  progress(9000, 1200, false)
+  t.equal(h.actor.getSnapshot().context.session?.preRollMs, 400, 'a later run is ignored')
+  h.bytes(1000, 1000)
+  h.stop()
+  await h.advance(1000)
+  await settle()
+  t.equal(h.finalized.length, 1)
+  t.equal(h.finalized[0]!.session.preRollMs, 400, 'finalize gets the pre-roll')
+  t.equal(h.finalized[0]!.postRollMs, 500, 'a requested stop with bytes waited out the post-roll')
+
+  // Footage that began after the command: a negative pre-roll. Stopped before any byte: no tail.
+  h.start()
+  await settle()
+  progress(100, 1600)
+  t.equal(h.actor.getSnapshot().context.session?.preRollMs, 100 - (1600 - h.actor.getSnapshot().context.session!.startedMono))
+  h.stop()
+  await settle()
+  t.equal(h.finalized[1]!.postRollMs, 0, 'no bytes at the stop: stopped at once, no tail')
+})

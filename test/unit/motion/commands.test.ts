@@ -8,6 +8,7 @@ import { createCommandRouter } from '../../../infra/nats/commands.js'
 import { ProcessOwner } from '../../../infra/process.js'
 import { MotionHandle, motionChild, registerMotionCommands, type FrameInfo, type FrameSource, type MotionDeps } from '../../../actors/motion/index.js'
 import type { ChildExit } from '../../../actors/supervisor/child.js'
+import { waitFor } from '../../helpers/wait.js'
 
 function frameHub() {
   const listeners = new Set<(gray: Buffer, info: FrameInfo) => void>()
@@ -57,7 +58,8 @@ t.test('status before, during and after an instance', async (t) => {
   hub.push(200)
   hub.push(0)
   hub.push(200)
-  await new Promise((r) => setTimeout(r, 20))
+  // `motion` until its snapshot is on disk, then `cooldown`: polled, not a fixed pause.
+  await waitFor(() => handle.status().state === 'cooldown' && handle.status().lastSnapshot !== null, 5000, 'cooldown after the snapshot').catch(() => {})
   reply = await router.dispatch('motion', 'status', {})
   t.match(reply, { ok: true, result: { state: 'cooldown', score: 1, minFrames: 3, motions: 1 } })
   const lastMotionAt = (reply as { result: { lastMotionAt: string } }).result.lastMotionAt
@@ -72,7 +74,7 @@ t.test('status before, during and after an instance', async (t) => {
 })
 
 t.test('configure: validated, applied now and kept for the next instance', async (t) => {
-  const { router, factory, hub } = rig(t)
+  const { router, factory, hub, handle } = rig(t)
   const first = factory()
   first.start({ onReady: () => {}, onExit: () => {} })
 
@@ -87,7 +89,8 @@ t.test('configure: validated, applied now and kept for the next instance', async
 
   hub.push(0)
   hub.push(200)
-  await new Promise((r) => setTimeout(r, 20))
+  // `motion` until its snapshot is on disk, then `cooldown`: polled, not a fixed pause.
+  await waitFor(() => handle.status().state === 'cooldown', 5000, 'cooldown after the snapshot').catch(() => {})
   t.match(await router.dispatch('motion', 'status', {}), { result: { state: 'cooldown', motions: 1 } }, 'one moving frame is enough now')
 
   // A restart (crash or supervisor.restart) keeps the operator's settings.
@@ -97,7 +100,7 @@ t.test('configure: validated, applied now and kept for the next instance', async
   t.match(await router.dispatch('motion', 'status', {}), { result: { state: 'watching', threshold: 0.5, minFrames: 1, motions: 1 } })
   hub.push(0)
   hub.push(200)
-  await new Promise((r) => setTimeout(r, 20))
+  await waitFor(() => /-2\.jpg$/.test(handle.status().lastSnapshot?.file ?? ''), 5000, 'the second snapshot saved').catch(() => {})
   const status = (await router.dispatch('motion', 'status', {})) as { result: { lastSnapshot: { file: string } } }
   t.match(status.result.lastSnapshot.file, /-2\.jpg$/, 'snapshot numbers continue across instances')
   second.stop()
