@@ -2,6 +2,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import type { Logger } from './logger.js'
+import { redactCredentials } from './redaction.js'
 
 export interface ExitInfo {
   code: number | null
@@ -81,8 +82,11 @@ export class ProcessOwner {
       pending += chunk
       const lines = pending.split(/\r?\n|\r/)
       pending = lines.pop() ?? ''
-      for (const line of lines) {
-        if (line.length === 0) continue
+      for (const raw of lines) {
+        if (raw.length === 0) continue
+        // Redacted at the source: ffmpeg echoes its input URL (credentials, `?sign=`) in
+        // errors, and every "why did it die" (alerts, status, logs) is built from these lines.
+        const line = redactCredentials(raw)
         tail.push(line)
         if (tail.length > STDERR_TAIL_LINES) tail.shift()
         opts.onStderrLine?.(line)
@@ -100,7 +104,7 @@ export class ProcessOwner {
       })
       child.once('exit', (code, signal) => {
         running = false
-        if (pending) tail.push(pending)
+        if (pending) tail.push(redactCredentials(pending))
         resolve(describeExit(code, signal))
       })
     })

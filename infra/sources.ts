@@ -4,6 +4,10 @@
  * actors that run them. Credentials in URLs never reach a status reply or a log.
  */
 import { VigilError } from './errors.js'
+import { redactCredentials } from './redaction.js'
+
+// The one redaction lives in redaction.ts; camera and audio code import it from here too.
+export { redactCredentials }
 /** `camera.source` as the operator writes it: `testsrc`, `v4l2:/dev/videoN`, `rtsp://…`, `file:/path`. */
 export type CameraSource =
   | { kind: 'testsrc' }
@@ -28,14 +32,6 @@ export function parseCameraSource(source: string): CameraSource {
     'BAD_REQUEST',
     `unsupported camera.source ${JSON.stringify(redactCredentials(s))}: expected testsrc, v4l2:/dev/videoN, rtsp://… or file:/path`,
   )
-}
-
-/**
- * `rtsp://user:secret@cam/stream` → `rtsp://***@cam/stream`, anywhere in a text.
- * Status replies, logs and ffmpeg's stderr (which echoes the URL) all pass through here.
- */
-export function redactCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi, '$1***@')
 }
 
 /** What `camera.status` shows as the source. */

@@ -4,6 +4,8 @@
  */
 export const TRACE_HEADER = 'Vigil-Trace-Id'
 export const SERVICE_NAME = 'vigil'
+/** The fleet's KV bucket (DESIGN.md §9.4): key `<node>`. */
+export const RIGS_BUCKET = 'vigil_rigs'
 
 export type Severity = 'info' | 'warning' | 'critical'
 export const severities: readonly Severity[] = ['info', 'warning', 'critical']
@@ -45,6 +47,12 @@ export const subjects = {
     return `vigil.${token('node', node)}.event.${kind}`
   },
   eventsOf: (node: string) => `vigil.${nodeOrAll(node)}.event.>`,
+  /** A rig's own inboxes (`inboxPrefix`): its identity may read these and no one else's replies. */
+  inboxPrefix: (node: string) => `_INBOX_${token('node', node)}`,
+  /** Every subject under a node (`vigil.<node>.>`): what that rig may publish. */
+  allOf: (node: string) => `vigil.${token('node', node)}.>`,
+  /** Its key in the fleet's KV bucket, as JetStream stores it. */
+  rigKey: (node: string) => `$KV.${RIGS_BUCKET}.${token('node', node)}`,
 } as const
 
 /** Splits `vigil.<node>.cmd.<actor>.<verb>`; null for anything else (too deep, too shallow). */

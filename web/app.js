@@ -4,7 +4,6 @@
 'use strict'
 ;(function () {
   const $ = (id) => document.getElementById(id)
-  const TOKEN_KEY = 'vigil.webToken'
   const SUPERVISION = new Set(['starting', 'stopping', 'restarting', 'held', 'failed', 'stopped', 'done'])
   /** States an operator should notice, whichever actor is in them. */
   const TROUBLE = new Set(['failed', 'restarting', 'held', 'stalled', 'device_error', 'reconnecting', 'disk_full', 'down'])
@@ -13,19 +12,25 @@
   const view = {
     node: '',
     supervisor: '',
-    flvPort: null,
     /** id → { state, status, restarts } */
     actors: new Map(),
     alerts: [],
     busy: null,
   }
-  let token = readToken()
 
-  function readToken() {
+  // With auth on, the browser holds the HttpOnly session cookie from /login and sends it
+  // on every request and the WebSocket; the page never sees a credential. Refused: log in.
+  function toLogin() {
+    location.replace('/login')
+  }
+
+  /** A WebSocket refusal is invisible to scripts: ask over HTTP whether the session is gone. */
+  async function checkSession() {
     try {
-      return localStorage.getItem(TOKEN_KEY) || ''
+      const res = await fetch('/api/v1/state', { cache: 'no-store', credentials: 'same-origin' })
+      if (res.status === 401) toLogin()
     } catch {
-      return ''
+      // Unreachable: the reconnect loop keeps trying.
     }
   }
 
@@ -116,15 +121,12 @@
   function applySync(s) {
     view.node = s.node
     view.supervisor = s.supervisor
-    const flv = s.ports && typeof s.ports.flv === 'number' ? s.ports.flv : null
-    const portChanged = flv !== view.flvPort
-    view.flvPort = flv
     view.actors = new Map(s.children.map((c) => [c.id, { state: c.state, status: c.status, restarts: c.restarts }]))
     view.alerts = (s.alerts || []).slice(0, MAX_ALERTS)
     renderHeader()
     renderActors()
     renderAlerts()
-    if (portChanged || !player) restartVideo(0)
+    if (!player) restartVideo(0)
   }
 
   function applyState(item) {
@@ -158,11 +160,11 @@
 
   function connect() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
-    const protocols = ['vigil']
-    if (token) protocols.push(`vigil.bearer.${token}`)
     setWsStatus(everOpen ? 'reconnecting' : 'connecting')
-    ws = new WebSocket(`${scheme}//${location.host}/api/v1/ws`, protocols)
+    ws = new WebSocket(`${scheme}//${location.host}/api/v1/ws`, ['vigil'])
+    let opened = false
     ws.onopen = () => {
+      opened = true
       attempt = 0
       setWsStatus('open')
       // The server sends a sync on connect; asking again after a reconnect is the
@@ -184,6 +186,7 @@
     }
     ws.onclose = () => {
       ws = null
+      if (!opened) void checkSession()
       setWsStatus('reconnecting')
       // 0.5 s, 1 s, 2 s … capped at 10 s, with jitter so many pages do not return in step.
       const delay = Math.min(10000, 500 * 2 ** attempt) * (0.8 + Math.random() * 0.4)
@@ -222,10 +225,9 @@
 
   async function post(path, body, headers) {
     const h = Object.assign({ 'Content-Type': 'application/json' }, headers)
-    if (token) h.Authorization = `Bearer ${token}`
     let res
     try {
-      res = await fetch(path, { method: 'POST', headers: h, body: JSON.stringify(body) })
+      res = await fetch(path, { method: 'POST', headers: h, body: JSON.stringify(body), credentials: 'same-origin' })
     } catch (err) {
       return { status: 0, body: { ok: false, error: { code: 'UNAVAILABLE', message: `vigil is not reachable (${err.message})` } } }
     }
@@ -249,7 +251,7 @@
         ? await post('/api/v1/recorder/start', name ? { name } : {}, { 'X-Idempotency-Key': idempotencyKey() })
         : await post('/api/v1/recorder/stop', {})
     view.busy = null
-    if (reply.status === 401) $('auth').hidden = false
+    if (reply.status === 401) return toLogin()
     if (!reply.body.ok) showError(describeError(reply.status, reply.body.error))
     else if (verb === 'start' && view.actors.has('recorder')) view.actors.get('recorder').state = 'recording'
     renderRecorder()
@@ -262,15 +264,9 @@
   let lastTime = -1
   let stuckChecks = 0
 
-  function flvUrl() {
-    const override = new URLSearchParams(location.search).get('flv')
-    if (override) return override
-    if (view.flvPort === null) return null
-    // The media server binds loopback: `localhost` may resolve to ::1 first.
-    let host = location.hostname
-    if (host === 'localhost' || host === '[::1]' || host === '::1') host = '127.0.0.1'
-    return `${location.protocol}//${host}:${view.flvPort}/live/cam.flv`
-  }
+  // The web server's own route (same origin, same auth): nothing in the page's URL chooses
+  // another source, and the media server's port is never reached from a browser.
+  const LIVE_VIDEO_URL = new URL('live/cam.flv', document.baseURI).href
 
   function destroyPlayer() {
     if (!player) return
@@ -295,8 +291,7 @@
     const mpegts = window.mpegts
     if (!mpegts) return videoStatus('mpegts.js did not load')
     if (!mpegts.getFeatureList().mseLivePlayback) return videoStatus('this browser cannot play the live stream (no Media Source Extensions)')
-    const url = flvUrl()
-    if (!url) return
+    const url = LIVE_VIDEO_URL
     const video = $('live-video')
     videoStatus(`connecting to ${url}`)
     player = mpegts.createPlayer(
@@ -348,15 +343,12 @@
     ev.preventDefault()
     recorderCommand('start')
   })
-  $('auth-save').addEventListener('click', () => {
-    token = $('auth-token').value.trim()
+  $('logout').addEventListener('click', async () => {
     try {
-      localStorage.setItem(TOKEN_KEY, token)
-    } catch {
-      // Private mode: the token lasts for this page only.
+      await fetch('/api/v1/logout', { method: 'POST', credentials: 'same-origin' })
+    } finally {
+      toLogin()
     }
-    $('auth').hidden = true
-    if (ws) ws.close()
   })
 
   renderRecorder()

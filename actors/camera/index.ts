@@ -67,8 +67,11 @@ export interface CameraAlertEvent extends CameraAlert {
 
 export interface CameraActorDeps {
   config: CameraActorConfig
-  /** Where to push the live stream: `rtmpUrl(mediaPorts)`. */
-  rtmpUrl: string
+  /**
+   * Where to push the live stream: a function signing afresh for each ffmpeg
+   * (`signedRtmpUrl(mediaPorts, signer)`); a plain string only for a server without auth.
+   */
+  rtmpUrl: string | (() => string)
   ffmpegPath: string
   processes: ProcessOwner
   log: Logger
@@ -118,12 +121,12 @@ export function provideCamera(deps: CameraActorDeps) {
     processes: deps.processes,
     log,
     termAfterQuitMs: Math.max(0, stopGraceMs - 1000),
+    publishUrl: typeof deps.rtmpUrl === 'function' ? deps.rtmpUrl : () => deps.rtmpUrl as string,
     args: {
       source,
       width: deps.config.width,
       height: deps.config.height,
       fps: deps.config.fps,
-      rtmpUrl: deps.rtmpUrl,
       copyVideo: deps.copyVideo,
       copyAudio: deps.copyAudio,
       motion: deps.motion ?? DEFAULT_MOTION,

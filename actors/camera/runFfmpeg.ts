@@ -13,7 +13,9 @@ export interface RunFfmpegDeps {
   ffmpegPath: string
   processes: ProcessOwner
   log: Logger
-  args: FfmpegArgsOptions
+  args: Omit<FfmpegArgsOptions, 'rtmpUrl'>
+  /** Asked at each spawn: the media server's publish URL carries a signature that expires. */
+  publishUrl: () => string
   /** After 'q', SIGTERM this much later (the machine kills outright at its own grace). */
   termAfterQuitMs: number
   onFrame(gray: Buffer, info: GrayFrameInfo): void
@@ -33,7 +35,7 @@ export function runFfmpegLogic(deps: RunFfmpegDeps) {
     const { log } = deps
     const motion = deps.args.motion
     const info: GrayFrameInfo = { width: motion?.width ?? 160, height: motion?.height ?? 90 }
-    const args = buildFfmpegArgs(deps.args)
+    const args = buildFfmpegArgs({ ...deps.args, rtmpUrl: deps.publishUrl() })
     const withSnapshots = deps.args.snapshot !== null
     const proc = deps.processes.spawn(deps.ffmpegPath, args, {
       name: 'camera',

@@ -5,6 +5,7 @@ import type { AnyActorRef } from 'xstate'
 import type { FastifyPluginAsync } from 'fastify'
 import type { SupervisorView } from '../web/state.js'
 import { redact } from '../web/redact.js'
+import { sendError } from '../web/httpErrors.js'
 import { activeNodeIds, machineGraph, type MachineGraph, type MachineLike } from './graph.js'
 import { layoutGraph, type MachineLayout } from './layout.js'
 import { createEventLog, type EventLog } from './events.js'
@@ -25,21 +26,11 @@ import { createEventLog, type EventLog } from './events.js'
 
 export const INSPECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../web/inspect')
 
-const FILES: Record<string, string> = {
-  'inspect.js': 'text/javascript; charset=utf-8',
-  'inspect.css': 'text/css; charset=utf-8',
-}
-
-const PAGE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self' ws: wss:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join('; ')
+// A Map, not an object: a name from the URL must never find Object.prototype's members (`__proto__` was a 500).
+const FILES: ReadonlyMap<string, string> = new Map([
+  ['inspect.js', 'text/javascript; charset=utf-8'],
+  ['inspect.css', 'text/css; charset=utf-8'],
+])
 
 /**
  * The supervisor as the inspector reads it: the web's view, plus its own actor when
@@ -165,7 +156,7 @@ export function inspectPlugin(deps: InspectDeps): FastifyPluginAsync {
     followNewInstances()
     app.addHook('onReady', async () => attachAll())
 
-    app.get<{ Querystring: { child?: string; since?: string } }>('/api/v1/inspect/events', { schema: {} }, async (request) => {
+    app.get<{ Querystring: { child?: string; since?: string } }>('/api/v1/inspect/events', { config: { role: 'viewer' }, schema: {} }, async (request) => {
       attachAll()
       const since = Number(request.query.since ?? 0)
       return {
@@ -174,24 +165,23 @@ export function inspectPlugin(deps: InspectDeps): FastifyPluginAsync {
       }
     })
 
-    app.get('/inspect', { schema: {} }, async (_request, reply) => {
+    // CSP, frame and sniffing headers come from the web's security plugin, like every response's.
+    app.get('/inspect', { config: { role: 'viewer', loginRedirect: true }, schema: {} }, async (_request, reply) => {
       const html = await readFile(join(dir, 'index.html'), 'utf8')
       return reply
-        .header('Content-Security-Policy', PAGE_CSP)
-        .header('X-Frame-Options', 'DENY')
         .header('Cache-Control', 'no-cache')
         .type('text/html; charset=utf-8')
         .send(html)
     })
 
-    app.get<{ Params: { file: string } }>('/inspect/static/:file', { schema: {} }, async (request, reply) => {
-      const type = FILES[request.params.file]
-      if (!type) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no file ${request.params.file}` } })
+    app.get<{ Params: { file: string } }>('/inspect/static/:file', { config: { role: 'viewer' }, schema: {} }, async (request, reply) => {
+      const type = FILES.get(request.params.file)
+      if (type === undefined) return sendError(reply, 'NOT_FOUND', 'no such inspector file')
       const body = await readFile(join(dir, request.params.file), 'utf8')
       return reply.header('Cache-Control', 'no-cache').type(type).send(body)
     })
 
-    app.get('/api/v1/inspect/machines', { schema: {} }, async () => {
+    app.get('/api/v1/inspect/machines', { config: { role: 'viewer' }, schema: {} }, async () => {
       const sup = deps.supervisor()
       const out: MachineEntry[] = []
       const supMachine = machineOf('supervisor', sup.actor)
@@ -203,7 +193,7 @@ export function inspectPlugin(deps: InspectDeps): FastifyPluginAsync {
       return { machines: out }
     })
 
-    app.get('/api/v1/inspect/state', { schema: {} }, async () => {
+    app.get('/api/v1/inspect/state', { config: { role: 'viewer' }, schema: {} }, async () => {
       attachAll()
       const sup = deps.supervisor()
       const supSnap = sup.actor?.getSnapshot() as { value?: unknown } | undefined

@@ -68,7 +68,8 @@ const HELD_MAX_LINES = 10000
 function defaultStream(opts: { dir: string; name: string; maxBytes: number; rotate: number }): Writable {
   // Classic logrotate numbering: `rotate: N` keeps .1 … .N and renames over the oldest.
   const generator = (index: number | Date): string => (typeof index === 'number' && index > 0 ? `${opts.name}.${index}` : opts.name)
-  return createStream(generator, { path: `${opts.dir}/`, size: `${opts.maxBytes}B`, rotate: opts.rotate })
+  // 0600: logs name sessions, sources and clients; not for other local users.
+  return createStream(generator, { path: `${opts.dir}/`, size: `${opts.maxBytes}B`, rotate: opts.rotate, mode: 0o600 })
 }
 
 export class RotatedLog {

@@ -7,8 +7,10 @@ import { machineChild } from '../supervisor/machineChild.js'
 import { probeMediaHttp } from './probe.js'
 import { spawnMediaServer } from './spawn.js'
 import { flvUrl, rtmpUrl, type MediaPorts } from './urls.js'
+import type { MediaSigner } from './signer.js'
 
-export { flvUrl, rtmpUrl, healthUrl, type MediaPorts } from './urls.js'
+export { flvUrl, rtmpUrl, signedFlvUrl, signedRtmpUrl, streamPath, healthUrl, type MediaPorts } from './urls.js'
+export { MediaSigner, PROCESS_SIGN_TTL_S } from './signer.js'
 export { pickFreePort, resolveMediaPorts } from './ports.js'
 export { spawnMediaServer, MEDIA_SERVER_ENTRY } from './spawn.js'
 export { mediaStateName } from '../../machines/media.machine.js'
@@ -25,6 +27,8 @@ export interface MediaActorDeps {
   config: MediaActorConfig
   processes: ProcessOwner
   log: Logger
+  /** The rig's media secret: one per rig start, shared with every client the rig runs. */
+  signer: MediaSigner
   /** node-media-server's store dir, e.g. `<dataDir>/media`; default under the OS temp dir. */
   dataDir?: string
 }
@@ -54,6 +58,7 @@ export function provideMedia(deps: MediaActorDeps) {
     const send = (e: MediaServerEvent) => sendBack(e)
     const proc = spawnMediaServer(deps.processes, {
       ports,
+      signer: deps.signer,
       dataDir: deps.dataDir,
       log,
       onReady: (m) => {

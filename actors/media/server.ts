@@ -8,6 +8,11 @@
  *
  * Ports come from argv (`--rtmp-port`, `--http-port`) or the interface variables
  * `VIGIL_MEDIA_RTMP_PORT` / `VIGIL_MEDIA_HTTP_PORT`; both listeners bind loopback only.
+ *
+ * Loopback is not a boundary (every local user and every web page in a local browser
+ * reaches it): the secret that signs every play and publish (access.ts) arrives as the
+ * first IPC message, `{ type: 'config', secret }`, never in argv or env. Nothing starts
+ * before it: without it the server would be open.
  */
 import { createRequire } from 'node:module'
 import { mkdirSync } from 'node:fs'
@@ -15,6 +20,14 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Server } from 'node:net'
+import type { Server as HttpServer } from 'node:http'
+import { guardMediaHttp, guardRtmpSession, type NmsSession } from './guard.js'
+
+/** The parent's first message: what the server may not learn from argv or env. */
+export interface MediaServerConfigMessage {
+  type: 'config'
+  secret: string
+}
 
 export interface MediaServerReadyMessage {
   type: 'ready'
@@ -31,8 +44,9 @@ interface NmsLogger {
 interface NmsInstance {
   run(): Promise<void>
   stop(): Promise<void>
+  on(event: 'prePlay' | 'prePublish', listener: (session: NmsSession) => void): void
   rtmpServer: { tcpServer?: Server }
-  httpServer: { httpServer?: Server }
+  httpServer: { httpServer?: HttpServer }
 }
 
 type NmsConstructor = new (config: Record<string, unknown>, configPath?: string) => NmsInstance
@@ -85,6 +99,28 @@ nmsLogger.log = (message: string, level = 'info') => {
 }
 
 const NodeMediaServer = require('node-media-server') as NmsConstructor
+
+/** The parent sends the secret first thing; a server started by hand has no parent and stays shut. */
+function receiveSecret(): Promise<string> {
+  if (!process.send) fail('started without an IPC channel: the media server takes its secret from the rig (spawn.ts), it cannot run open')
+  return new Promise((resolveSecret) => {
+    const onMessage = (message: unknown) => {
+      const m = message as Partial<MediaServerConfigMessage> | null
+      if (!m || m.type !== 'config') return
+      process.off('message', onMessage)
+      if (typeof m.secret !== 'string' || m.secret.length < 32) fail('the config message carries no usable secret')
+      resolveSecret(m.secret)
+    }
+    process.on('message', onMessage)
+  })
+}
+
+// A parent that goes away before sending the secret leaves nothing to serve.
+const exitEarly = () => process.exit(0)
+process.once('disconnect', exitEarly)
+const secret = await receiveSecret()
+process.off('disconnect', exitEarly)
+const nowS = () => Math.floor(Date.now() / 1000)
 const nms = new NodeMediaServer({
   bind: '127.0.0.1',
   rtmp: { port: rtmpPort },
@@ -94,9 +130,20 @@ const nms = new NodeMediaServer({
   webadmin: { enable: false },
   store: { path: dataDir },
   notify: { url: '' },
+  // Its own check of the same signature, behind ours (guard.ts): play is checked only for
+  // sessions with a peer address (`ip !== ''`), which every socket has; its internal
+  // sessions (relay, record) that have none are not configured here.
+  auth: { play: true, publish: true, secret },
 })
 // The constructor forces debug; per-packet chatter is not wanted in vigil's logs.
 nmsLogger.level = 'info'
+
+const logRefusal = (what: string) => process.stderr.write(`[info] refused ${what}\n`)
+const { httpServer } = nms.httpServer
+if (!httpServer) fail('node-media-server made no HTTP listener')
+guardMediaHttp(httpServer, { secret, nowS, onRefused: logRefusal })
+nms.on('prePlay', (session) => guardRtmpSession(session, 'play', { secret, nowS, onRefused: logRefusal }))
+nms.on('prePublish', (session) => guardRtmpSession(session, 'publish', { secret, nowS, onRefused: logRefusal }))
 
 let stopping = false
 async function shutdown(why: string): Promise<void> {
@@ -126,6 +173,3 @@ Promise.all([listening(nms.rtmpServer.tcpServer, 'RTMP'), listening(nms.httpServ
   },
   (err: Error) => fail(err.message),
 )
-
-// Started without IPC (by hand), there is no parent channel to watch.
-if (!process.send) process.stderr.write('[warn] no IPC channel: this server will not exit with its parent\n')

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url'
 import type { Logger } from '../../infra/logger.js'
 import type { OwnedProcess, ProcessOwner } from '../../infra/process.js'
-import type { MediaServerReadyMessage } from './server.js'
+import type { MediaServerConfigMessage, MediaServerReadyMessage } from './server.js'
+import type { MediaSigner } from './signer.js'
 import type { MediaPorts } from './urls.js'
 
 /** The child's entry script (TypeScript, run through tsx like the rest of vigil). */
@@ -12,6 +13,8 @@ const TSX_LOADER = import.meta.resolve('tsx')
 
 export interface SpawnMediaOptions {
   ports: MediaPorts
+  /** The rig's signer: its secret goes to the child over IPC, the only way it leaves the rig. */
+  signer: MediaSigner
   /** node-media-server's own small store (publish history); default under the OS temp dir. */
   dataDir?: string
   log?: Logger
@@ -30,7 +33,9 @@ const LEVELS: Record<string, 'debug' | 'warn' | 'error'> = {
 /**
  * Forks the media server: `node --import tsx server.ts` through ProcessOwner, so it gets
  * setpriv's parent-death signal and a process group like every other child, plus an IPC
- * channel (fd 3) for the ready report and for "parent gone" (channel closed).
+ * channel (fd 3) for the secret, the ready report and "parent gone" (channel closed).
+ * The secret travels only over that channel: argv is readable by every local user
+ * (/proc/<pid>/cmdline), and env would be inherited by whatever the child spawns.
  */
 export function spawnMediaServer(processes: ProcessOwner, opts: SpawnMediaOptions): OwnedProcess {
   const args = [
@@ -60,5 +65,11 @@ export function spawnMediaServer(processes: ProcessOwner, opts: SpawnMediaOption
   })
   // An IPC write to a child that just died must not become an uncaught 'error'.
   proc.child.on('error', (err) => log?.debug({ err: err.message }, 'media server channel error'))
+  if (proc.child.connected) {
+    const config: MediaServerConfigMessage = { type: 'config', secret: opts.signer.secretForMediaServer() }
+    proc.child.send(config, (err) => {
+      if (err) log?.warn({ err: err.message }, 'could not hand the media server its secret')
+    })
+  }
   return proc
 }

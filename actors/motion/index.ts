@@ -230,7 +230,7 @@ export function motionChild(deps: MotionDeps, handle: MotionHandle = new MotionH
   return (): ChildInstance => {
     // A missing dir is made here; one that cannot be made is reported by the first save.
     try {
-      mkdirSync(deps.snapshotsDir, { recursive: true })
+      mkdirSync(deps.snapshotsDir, { recursive: true, mode: 0o700 })
     } catch {
       // storeSnapshot logs the failure with its code when a snapshot is due.
     }

@@ -37,7 +37,8 @@ export interface SnapshotFs {
 }
 
 export const nodeSnapshotFs: SnapshotFs = {
-  writeFile: (path, data) => fsp.writeFile(path, data),
+  // Private whatever the process mask: a snapshot is a picture of someone's home.
+  writeFile: (path, data) => fsp.writeFile(path, data, { mode: 0o600 }),
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
   readdir: (path) => fsp.readdir(path),

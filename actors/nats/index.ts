@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createActor, fromCallback, fromPromise } from 'xstate'
 import type { Logger } from '../../infra/logger.js'
 import type { OwnedProcess, ProcessOwner } from '../../infra/process.js'
@@ -16,6 +16,7 @@ import { topStateName } from '../../machines/stateName.js'
 import { probeNatsInfo } from './liveness.js'
 import { probeNatsReady } from './readiness.js'
 import { natsServerArgs, probeHost, type NatsServerConfig } from './serverArgs.js'
+import { embeddedServerConf } from './serverConf.js'
 
 export type { NatsServerConfig } from './serverArgs.js'
 export { natsServerArgs } from './serverArgs.js'
@@ -57,6 +58,10 @@ export function createNatsServerActor(deps: NatsServerDeps) {
 
     try {
       mkdirSync(config.storeDir, { recursive: true })
+      // Written on every start, so a changed nats.conf or credential is what the server reads.
+      if (config.auth && config.authConfFile) {
+        writeFileSync(config.authConfFile, embeddedServerConf(readFileSync(config.confFile, 'utf8'), config.auth), { mode: 0o600 })
+      }
       proc = processes.spawn(config.binary, natsServerArgs(config), {
         name: 'nats-server',
         log,

@@ -1,3 +1,5 @@
+import type { EmbeddedServerAuth } from '../../infra/nats/credentials.js'
+
 /** Where and how the embedded nats-server runs (from config.nats and the data dir). */
 export interface NatsServerConfig {
   /** 0: let the server pick a free port; the chosen one is reported when ready. */
@@ -7,6 +9,15 @@ export interface NatsServerConfig {
   storeDir: string
   confFile: string
   binary: string
+  /** nats.auth as the server needs it; the server then runs from `authConfFile` (made from confFile). */
+  auth?: EmbeddedServerAuth | null
+  /** Where that conf is written (0600: it may hold the password). */
+  authConfFile?: string
+}
+
+/** The conf the server reads: the policy file, or the one with the rig's credential added. */
+export function serverConfFile(config: NatsServerConfig): string {
+  return config.auth && config.authConfFile ? config.authConfFile : config.confFile
 }
 
 /**
@@ -17,7 +28,7 @@ export interface NatsServerConfig {
 export function natsServerArgs(config: NatsServerConfig, portsFileDir: string = config.storeDir): string[] {
   return [
     '-c',
-    config.confFile,
+    serverConfFile(config),
     '-a',
     config.host,
     // nats-server reads 0 as "the default port (4222)"; -1 is its "any free port".

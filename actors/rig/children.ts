@@ -16,7 +16,7 @@ import { CameraFrames, cameraChild, type PreviewLevel } from '../camera/index.js
 import { snapshotName } from '../motion/index.js'
 import { storeSnapshot } from '../motion/snapshot.js'
 import { registerCameraCommands } from '../camera/commands.js'
-import { mediaChild, rtmpUrl } from '../media/index.js'
+import { mediaChild, signedFlvUrl, signedRtmpUrl, type MediaSigner } from '../media/index.js'
 import { RecorderHandle, recorderChild } from '../recorder/index.js'
 import { registerRecorderCommands } from '../recorder/commands.js'
 import { systemDisk } from '../../infra/disk.js'
@@ -29,6 +29,7 @@ import { webChild, type WebMetrics } from '../web/index.js'
 import { webDepsFromRig } from '../web/rig.js'
 import type { EventLog } from '../inspect/events.js'
 import { inspectPlugin } from '../inspect/routes.js'
+import { liveVideoPlugin } from '../web/routes/liveVideo.js'
 
 /** What every subsystem of a rig is built from. */
 export interface RigContext {
@@ -40,6 +41,8 @@ export interface RigContext {
   ports: RigPorts
   node: string
   ffmpegPath: string
+  /** Signs every media URL the rig's own clients use (camera, recorder, audio, the web's live video). */
+  mediaSigner: MediaSigner
   logFiles: LogFiles
   webMetrics: WebMetrics
   /** The inspector's event timeline: follows every actor from before it starts, outlives web restarts. */
@@ -57,6 +60,9 @@ export interface RigContext {
   /** The tree, once built (children read it at run time, never while being built). */
   supervisor(): SupervisorHandle
 }
+
+/** The proxy connects at once: its signature need not outlive the request. */
+const LIVE_PROXY_SIGN_TTL_S = 10
 
 export type SpecBuilder = (id: string, over: Partial<SupervisedChild> & { factory: ChildFactory }) => SupervisedChild
 
@@ -105,13 +111,15 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
       config: { ...mediaPorts, probeIntervalMs: config.media.probeIntervalMs, probeMisses: config.media.probeMisses },
       processes,
       log: log.child({ actor: 'media' }),
+      signer: ctx.mediaSigner,
       dataDir: join(ctx.dirs.root, 'media'),
     }),
   })
   const camera = spec('camera', {
     factory: cameraChild({
       config: config.camera,
-      rtmpUrl: rtmpUrl(mediaPorts),
+      // Signed per spawn: only the camera holds a publish signature for live/cam.
+      rtmpUrl: () => signedRtmpUrl(mediaPorts, ctx.mediaSigner),
       ffmpegPath: ctx.ffmpegPath,
       processes,
       log: log.child({ actor: 'camera' }),
@@ -149,7 +157,7 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
       {
         config: { ...config.recorder, node: ctx.node },
         recordingsDir: ctx.dirs.recordings,
-        inputUrl: rtmpUrl(mediaPorts),
+        inputUrl: () => signedRtmpUrl(mediaPorts, ctx.mediaSigner),
         ffmpegPath: ctx.ffmpegPath,
         processes,
         disk: systemDisk,
@@ -173,7 +181,7 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
         processes,
         log: log.child({ actor: 'audio' }),
         clock: ctx.clock,
-        cameraUrl: () => rtmpUrl(mediaPorts),
+        cameraUrl: () => signedRtmpUrl(mediaPorts, ctx.mediaSigner),
         alert: ctx.alert,
         publishEvent: ctx.publishEvent,
       },
@@ -218,7 +226,11 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
         metrics: ctx.webMetrics,
         recorderStatus: () => recordings.status(),
         // Made once: its layout cache outlives web restarts (and the rig's event log the web server).
-        plugins: [inspectPlugin({ supervisor: ctx.supervisor, events: ctx.inspectEvents, secrets: config.web.token ? [config.web.token] : [] })],
+        plugins: [
+          inspectPlugin({ supervisor: ctx.supervisor, events: ctx.inspectEvents, secrets: config.web.token ? [config.web.token] : [] }),
+          // The page's video: the web server reads the media port with a signature only the rig holds.
+          liveVideoPlugin({ sourceUrl: () => signedFlvUrl(mediaPorts, ctx.mediaSigner, undefined, undefined, LIVE_PROXY_SIGN_TTL_S) }),
+        ],
       }),
     ),
   })

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { Config } from '../../infra/config/schema.js'
-import { prepareDataDir, type DataDirs } from '../../infra/config/load.js'
+import { PRIVATE_UMASK, prepareDataDir, type DataDirs } from '../../infra/config/load.js'
 import type { Logger } from '../../infra/logger.js'
 import { ProcessOwner } from '../../infra/process.js'
 import { systemClock, type Clock } from '../../infra/clock.js'
@@ -10,6 +10,7 @@ import { isPortFree, resolvePort } from '../../infra/ports.js'
 import { resolveFfmpeg, resolveNatsServer } from '../../infra/binaries.js'
 import { createBus, type Bus } from '../../infra/nats/bus.js'
 import { connectNats } from '../../infra/nats/connect.js'
+import { natsCredentialOptions } from '../../infra/nats/credentials.js'
 import { keepStreams } from '../../infra/nats/streams.js'
 import { createCommandRouter, type CommandRouter } from '../../infra/nats/commands.js'
 import { createSupervisor, type SupervisedChild, type SupervisorHandle } from '../supervisor/index.js'
@@ -18,6 +19,7 @@ import { createEventLog } from '../inspect/events.js'
 import { createStatelyBridge } from '../inspect/stately.js'
 import { createLogFiles, type LogFiles } from '../logs/index.js'
 import { createWebMetrics } from '../web/index.js'
+import { MediaSigner } from '../media/signer.js'
 import { embeddedNatsChild } from './natsChild.js'
 import { defaultChildren, shutdownOrder, type RigContext, type SpecBuilder } from './children.js'
 
@@ -62,6 +64,8 @@ export interface Rig {
   alert(input: AlertInput): Alert
   feed: Feed
   processes: ProcessOwner
+  /** Signs media URLs for this rig's media server (in-process tools and tests: a peer publisher). */
+  mediaSigner: MediaSigner
   /** First call: orderly shutdown bounded by shutdown.timeoutMs; a second call forces. */
   requestShutdown(reason: string): void
   /** Resolves with the exit code: 0 after an orderly stop, 1 when it had to be forced. */
@@ -77,7 +81,13 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   const clock = opts.clock ?? systemClock
   const processes = opts.processes ?? new ProcessOwner()
   const node = config.node
-  const dirs = prepareDataDir(config.dataDir, { onDegraded: (problem) => log.warn({ problem }, 'log dir not writable: starting anyway, log lines are dropped until it is') })
+  // Every file the rig and its children make is the rig user's alone (ffmpeg's segments
+  // included: children inherit the mask). Process-wide on purpose: one rig per process.
+  process.umask(PRIVATE_UMASK)
+  const dirs = prepareDataDir(config.dataDir, {
+    onDegraded: (problem) => log.warn({ problem }, 'log dir not writable: starting anyway, log lines are dropped until it is'),
+    onLoose: (path, reason) => log.warn({ path, reason }, 'could not make a data dir private (0700): others may read it'),
+  })
   const embedded = config.nats.servers.length === 0
   const ports: RigPorts = {
     nats: embedded ? await resolvePort(config.nats.port, config.nats.host) : null,
@@ -132,9 +142,17 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
 
   let nc: NatsConnection | undefined
   let connecting: Promise<void> | undefined
+  // Ends a connect still waiting for a server that answers or accepts the login, at shutdown.
+  const stopDialling = new AbortController()
   const connect = () => {
     const servers = embedded ? [`nats://127.0.0.1:${ports.nats}`] : config.nats.servers
-    connecting ??= connectNats({ servers, name: `vigil-${node}`, log }).then(async (conn) => {
+    const onLoginRefused = () =>
+      raise({ source: 'nats', severity: 'critical', code: 'nats.login_refused', message: 'the NATS server refuses this rig\'s credentials (nats.auth); still trying' })
+    const dial = async () => {
+      const credentials = natsCredentialOptions(config.nats, node)
+      return connectNats({ servers, name: `vigil-${node}`, log, credentials, onLoginRefused, signal: stopDialling.signal })
+    }
+    connecting ??= dial().then(async (conn) => {
       nc = conn
       // Alerts and last states outlive the rig in JetStream (DESIGN.md §1), on every
       // server the client reaches (a restarted one may have lost its store); never throws.
@@ -144,6 +162,9 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
       bus.attach(conn, { beforeResume: () => streams.refresh() })
       await router.listen(conn)
       await streams.idle()
+    }).catch((err: unknown) => {
+      // Dialling ends this way at shutdown; otherwise a seed or CA file gone since the config was checked.
+      if (!stopDialling.signal.aborted) log.error({ err }, 'nats: cannot connect')
     })
     return connecting
   }
@@ -163,7 +184,9 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   // Literal secrets the inspectors never send.
   const secrets = config.web.token ? [config.web.token] : []
   const inspectEvents = createEventLog({ secrets })
-  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, bus, router, alerts, supervisor: () => supervisor }
+  // One media secret per rig start: media restarts keep it, so clients' URLs stay valid.
+  const mediaSigner = new MediaSigner()
+  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, mediaSigner, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, bus, router, alerts, supervisor: () => supervisor }
   const spec: SpecBuilder = (id, over) => ({
     id,
     restart: 'permanent',
@@ -222,6 +245,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   const requestShutdown = (reason: string) => {
     if (shuttingDown) return force(`second request (${reason})`)
     shuttingDown = true
+    stopDialling.abort()
     log.info({ reason }, 'shutting down')
     router.setAccepting(false)
     // The bound is owned by the shutdown and cleared when it completes.
@@ -245,5 +269,5 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   supervisor.start()
   if (!embedded) void connect()
 
-  return { node, ports, dirs, supervisor, router, bus, alerts, alert: raise, feed, processes, requestShutdown, exited }
+  return { node, ports, dirs, supervisor, router, bus, alerts, alert: raise, feed, processes, mediaSigner, requestShutdown, exited }
 }

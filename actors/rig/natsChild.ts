@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { embeddedServerAuth } from '../../infra/nats/credentials.js'
 import { natsServerChild } from '../nats/index.js'
 import type { ChildFactory } from '../supervisor/child.js'
 import type { RigContext } from './children.js'
@@ -19,6 +20,8 @@ export function embeddedNatsChild(ctx: RigContext, binary: string, beforeStop: (
       storeDir: ctx.dirs.jetstream,
       confFile: resolve(repoRoot, ctx.config.nats.confFile),
       binary,
+      auth: embeddedServerAuth(ctx.config.nats.auth),
+      authConfFile: resolve(ctx.dirs.root, 'nats-server.conf'),
     },
     processes: ctx.processes,
     log: ctx.log.child({ actor: 'nats' }),

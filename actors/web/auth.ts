@@ -1,16 +1,30 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { isLoopback } from '../../infra/config/load.js'
+import type { Role } from './security/roles.js'
 
 /**
- * Who may change the rig over HTTP (DESIGN.md §5). On loopback anyone on the
- * machine may; bound elsewhere, mutating routes and the WebSocket need the token.
- * Pure functions of their inputs, so the policy is unit-tested without a network.
+ * Whether this bind needs credentials, and which ones (DESIGN.md §9.1). Auth is on
+ * when a token or a user is configured, and always on a non-loopback bind (which
+ * then must have one). Pure functions of their inputs, unit-tested without a network;
+ * the security plugin (./security) applies them.
  */
+
+export interface WebUser {
+  name: string
+  /** `vigil passwd` output: scrypt$N$r$p$salt$hash. */
+  passwordHash: string
+  role: Role
+}
+
+export interface AuthCredentials {
+  token?: string | undefined
+  users?: readonly WebUser[] | undefined
+}
 
 export interface AuthPolicy {
   required: boolean
-  /** Present when required. */
   token?: string
+  users: readonly WebUser[]
 }
 
 /** Every wildcard and non-loopback address counts as public: `0.0.0.0` listens on the LAN too. */
@@ -20,14 +34,18 @@ export function authRequired(host: string, opts: { force?: boolean } = {}): bool
 
 /**
  * The policy for a bind, or the reason the server must not start: a public bind
- * without a token would hand the recorder to anyone on the network.
+ * without credentials would hand the camera and the recorder to anyone on the network.
  */
-export function authPolicy(host: string, token: string | undefined, opts: { force?: boolean } = {}): AuthPolicy | { refused: string } {
-  if (!authRequired(host, opts)) return { required: false }
-  if (token === undefined || token.length === 0) {
-    return { refused: `web.host ${host} is not loopback and no web.token is set: refusing to serve the API unauthenticated (set VIGIL_WEB_TOKEN)` }
+export function authPolicy(host: string, creds: AuthCredentials, opts: { force?: boolean } = {}): AuthPolicy | { refused: string } {
+  const token = creds.token !== undefined && creds.token.length > 0 ? creds.token : undefined
+  const users = creds.users ?? []
+  const configured = token !== undefined || users.length > 0
+  if (!configured && authRequired(host, opts)) {
+    return {
+      refused: `web.host ${host} is not loopback and no web.token is set (nor web.users): refusing to serve unauthenticated; set VIGIL_WEB_TOKEN, or add web.users (hashes from \`vigil passwd\`), or bind 127.0.0.1`,
+    }
   }
-  return { required: true, token }
+  return { required: configured, users, ...(token === undefined ? {} : { token }) }
 }
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest()
@@ -45,8 +63,9 @@ export function bearerOf(header: string | undefined): string | undefined {
 }
 
 /**
- * Browsers cannot set headers on a WebSocket; the page sends the token as a
- * subprotocol `vigil.bearer.<token>` instead (never in the URL, which ends up in logs).
+ * Scripts cannot always set headers on a WebSocket; they may send the token as a
+ * subprotocol `vigil.bearer.<token>` instead (never in the URL, which ends up in
+ * logs). The page itself needs neither: the browser sends the session cookie.
  */
 export const WS_TOKEN_PROTOCOL_PREFIX = 'vigil.bearer.'
 
@@ -57,31 +76,4 @@ export function wsProtocolToken(header: string | undefined): string | undefined 
     if (v.startsWith(WS_TOKEN_PROTOCOL_PREFIX)) return v.slice(WS_TOKEN_PROTOCOL_PREFIX.length)
   }
   return undefined
-}
-
-export type AuthResult = { ok: true } | { ok: false; reason: string }
-
-export function checkAuth(policy: AuthPolicy, headers: { authorization?: string | undefined; 'sec-websocket-protocol'?: string | undefined }): AuthResult {
-  if (!policy.required) return { ok: true }
-  const given = bearerOf(headers.authorization) ?? wsProtocolToken(headers['sec-websocket-protocol'])
-  if (given === undefined) return { ok: false, reason: 'this server requires Authorization: Bearer <web.token>' }
-  return tokenMatches(given, policy.token ?? '') ? { ok: true } : { ok: false, reason: 'wrong token' }
-}
-
-/**
- * A browser on another site can send a simple POST (no preflight) or open a
- * WebSocket to 127.0.0.1: a page the operator visits must not start a recording
- * or read the rig's state. Browsers always send Origin on those; non-browser
- * clients (curl, the CLI) send none and pass.
- */
-export function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
-  if (origin === undefined) return true
-  if (host === undefined) return false
-  let url: URL
-  try {
-    url = new URL(origin)
-  } catch {
-    return false
-  }
-  return (url.protocol === 'http:' || url.protocol === 'https:') && url.host.toLowerCase() === host.toLowerCase()
 }

@@ -5,12 +5,14 @@ import { httpStatusOf, isErrorCode, type ErrorBody, type ErrorCode } from '../..
  * JSON errors of the HTTP API: `{ ok: false, error: { code, message, details? } }`,
  * the same body a NATS command answers, with the status from the shared map.
  * Two codes exist only at the HTTP door (authentication is not a NATS concept here):
- * UNAUTHORIZED (401) and FORBIDDEN (403, a cross-origin browser request).
+ * UNAUTHORIZED (401), FORBIDDEN (403: a cross-origin browser request, or a role that may
+ * not), MISDIRECTED (421) and TOO_MANY_REQUESTS (429).
  */
-export type HttpOnlyCode = 'UNAUTHORIZED' | 'FORBIDDEN'
+export type HttpOnlyCode = 'UNAUTHORIZED' | 'FORBIDDEN' | 'MISDIRECTED' | 'TOO_MANY_REQUESTS'
 export type WebErrorCode = ErrorCode | HttpOnlyCode
 
-const httpOnlyStatus: Record<HttpOnlyCode, number> = { UNAUTHORIZED: 401, FORBIDDEN: 403 }
+// MISDIRECTED: a Host not on the allow-list (DNS rebinding); TOO_MANY_REQUESTS: failed logins.
+const httpOnlyStatus: Record<HttpOnlyCode, number> = { UNAUTHORIZED: 401, FORBIDDEN: 403, MISDIRECTED: 421, TOO_MANY_REQUESTS: 429 }
 
 export function statusOf(code: WebErrorCode): number {
   return isErrorCode(code) ? httpStatusOf(code) : httpOnlyStatus[code]
@@ -63,15 +65,16 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
     return sendError(reply, 'BAD_REQUEST', error.message, { reason: error.code ?? 'client error' })
   }
   if (status === 503) return sendError(reply, 'UNAVAILABLE', error.message)
-  request.log.error({ err: error }, 'request failed')
-  return sendError(reply, 'INTERNAL', 'internal error')
+  // The detail (often an fs error naming a path under the data dir) stays in the log.
+  request.log.error({ err: error, traceId: request.id }, 'request failed')
+  return sendError(reply, 'INTERNAL', `internal error; the rig's log has the detail under trace ${request.id}`, { traceId: request.id })
 }
 
 /**
  * Requests Node's HTTP parser refuses before Fastify sees them (a raw NUL or a
  * control byte in the URL, oversized headers): the same JSON shape, a fresh trace id.
  */
-export function clientErrorResponse(err: NodeJS.ErrnoException, traceId: string): string | null {
+export function clientErrorResponse(err: NodeJS.ErrnoException, traceId: string, headers: Record<string, string> = {}): string | null {
   if (err.code === 'ECONNRESET') return null
   const [status, text, message] =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
@@ -82,6 +85,6 @@ export function clientErrorResponse(err: NodeJS.ErrnoException, traceId: string)
   const body = JSON.stringify(errorBody('BAD_REQUEST', message, { reason: err.code ?? 'parse error' }))
   return (
     `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    `X-Trace-ID: ${traceId}\r\nX-Response-Time-Ms: 0.00\r\nConnection: close\r\n\r\n${body}`
+    `X-Trace-ID: ${traceId}\r\nX-Response-Time-Ms: 0.00\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: close\r\n\r\n${body}`
   )
 }

@@ -5,14 +5,18 @@ import type { AlertInput } from '../../infra/alerts.js'
 import { systemDisk, type DiskProbe } from '../../infra/disk.js'
 import type { ChildFactory } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
-import { authPolicy } from './auth.js'
+import { authPolicy, type WebUser } from './auth.js'
 import { createWebMetrics, type WebMetrics } from './metrics.js'
 import { probeWebHealth } from './probe.js'
 import { buildWebServer, type WebServerDeps } from './server.js'
+import { createSecurityState, type SecurityState } from './security/index.js'
+import { loadWebTls, type WebTlsMode } from './security/tls.js'
 
 export { webStateName } from '../../machines/web.machine.js'
 export { createWebMetrics, type WebMetrics, type RecordingView } from './metrics.js'
-export { authPolicy, authRequired } from './auth.js'
+export { authPolicy, authRequired, type WebUser } from './auth.js'
+export { createSecurityState, type SecurityState } from './security/index.js'
+export { webTlsMode, type WebTlsMode, type WebTlsSetting } from './security/tls.js'
 export type { RigState, SupervisorView } from './state.js'
 
 export interface WebConfig {
@@ -20,7 +24,13 @@ export interface WebConfig {
   /** A real port, or 0 to pick one (reported in the machine's context and logged). */
   port: number
   token?: string
-  /** Require the token even on loopback (tests of the public-bind path). */
+  /** web.users: names, scrypt hashes (`vigil passwd`), roles. */
+  users?: readonly WebUser[]
+  /** web.allowedHosts: further names the rig is reached by (the Host allow-list). */
+  allowedHosts?: readonly string[]
+  /** Resolved from web.tls and the bind (webTlsMode); absent: plain HTTP. */
+  tls?: WebTlsMode
+  /** Treat the bind as public even on loopback (tests of the public-bind path). */
   forceAuth?: boolean
 }
 
@@ -32,6 +42,8 @@ export interface WebDeps extends Omit<WebServerDeps, 'disk' | 'metrics'> {
   disk?: DiskProbe
   /** Made once per rig (createWebMetrics) and shared by every instance; made here when absent. */
   metrics?: WebMetrics
+  /** Sessions and the login limiter, likewise once per rig (webChild makes them). */
+  security?: SecurityState
   timing?: Partial<WebSettings> & { probeTimeoutMs?: number }
   /** Tests: the Fastify instance once it listens (to close it under the machine). */
   onListening?(app: FastifyInstance): void
@@ -62,6 +74,7 @@ export function provideWeb(deps: WebDeps) {
   const { log, config } = deps
   const metrics = deps.metrics ?? createWebMetrics({ node: deps.node })
   const disk = deps.disk ?? systemDisk
+  const security = deps.security ?? createSecurityState()
   const probeIntervalMs = deps.timing?.probeIntervalMs ?? 2000
   const probeTimeoutMs = deps.timing?.probeTimeoutMs ?? Math.max(100, Math.min(1000, Math.floor(probeIntervalMs / 2)))
 
@@ -72,14 +85,28 @@ export function provideWeb(deps: WebDeps) {
     let disposed = false
     // Fastify's close is not for calling twice (stop, then the cleanup).
     const close = (): Promise<void> => (app ? (closing ??= app.close()) : Promise.resolve())
-    const policy = authPolicy(config.host, config.token, { force: config.forceAuth === true })
+    const policy = authPolicy(config.host, { token: config.token, users: config.users }, { force: config.forceAuth === true })
 
     const start = async () => {
       if ('refused' in policy) throw Object.assign(new Error(policy.refused), { code: 'VIGIL_NO_TOKEN' })
-      const built = await buildWebServer({ ...deps, disk, metrics }, policy)
+      const tls = await loadWebTls(config.tls ?? { kind: 'off' }, { bindHost: config.host })
+      if (tls !== null) {
+        // The fingerprint is public (it is what a browser shows): the operator compares it on first visit.
+        log.info({ fingerprint256: tls.fingerprint256, created: tls.created }, `web TLS certificate SHA-256 ${tls.fingerprint256}`)
+      }
+      const built = await buildWebServer(
+        { ...deps, disk, metrics },
+        {
+          auth: policy,
+          bindHost: config.host,
+          ...(config.allowedHosts ? { allowedHosts: config.allowedHosts } : {}),
+          ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+          security,
+        },
+      )
       app = built
       if (disposed) return void close()
-      const auth = policy.required ? 'bearer token required for changes' : 'no auth: loopback only'
+      const auth = policy.required ? 'login or bearer token required' : 'no auth: loopback only'
       await built.listen({ host: config.host, port: config.port, listenTextResolver: (address) => `web listening at ${address} (${auth})` })
       if (disposed) return void close()
       const address = built.server.address()
@@ -114,7 +141,7 @@ export function provideWeb(deps: WebDeps) {
 
   const probe = fromPromise<void, WebProbeInput>(async ({ input, signal }) => {
     try {
-      await probeWebHealth(input, { timeoutMs: probeTimeoutMs, signal })
+      await probeWebHealth(input, { timeoutMs: probeTimeoutMs, signal, tls: config.tls !== undefined && config.tls.kind !== 'off' })
     } catch (err) {
       log.warn({ err: (err as Error).message, port: input.port }, 'web health probe missed')
       throw err
@@ -141,7 +168,7 @@ export function createWebActor(deps: WebDeps): WebActor {
  * starts over with every restart.
  */
 export function webChild(deps: WebDeps): ChildFactory {
-  const shared: WebDeps = deps.metrics ? deps : { ...deps, metrics: createWebMetrics({ node: deps.node }) }
+  const shared: WebDeps = { ...deps, metrics: deps.metrics ?? createWebMetrics({ node: deps.node }), security: deps.security ?? createSecurityState() }
   // Its probe loop (waiting ⇄ probing) is not news: the operator sees `listening`.
   return () => machineChild(() => createWebActor(shared), { stateName: webStateName })
 }

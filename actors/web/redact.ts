@@ -4,13 +4,11 @@
  * whatever JSON cannot carry (actor refs, functions, buffers, cycles) becomes a
  * short description instead of a throw or a megabyte of frame data.
  */
+import { isSecretKey, redactCredentials } from '../../infra/redaction.js'
 
-const SECRET_KEY = /^(?:key|credentials?|authorization|passwd|.*(?:token|password|secret|api_?key|private_?key|secret_?key|access_?key))$/i
+export { isSecretKey }
 
 export const REDACTED = '[redacted]'
-
-/** `rtsp://user:pass@host` → `rtsp://[redacted]@host`, for every scheme. */
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi
 
 export interface RedactOptions {
   /** Literal secrets (web.token) removed wherever they appear. */
@@ -20,12 +18,9 @@ export interface RedactOptions {
   maxString?: number
 }
 
-export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key)
-}
-
 export function redactString(s: string, secrets: string[] = []): string {
-  let out = s.replace(URL_CREDENTIALS, `$1${REDACTED}@`)
+  // The one URL rule (userinfo to the last `@`, signed and secret query values), with this module's marker.
+  let out = redactCredentials(s, REDACTED)
   for (const secret of secrets) if (secret.length > 0 && out.includes(secret)) out = out.replaceAll(secret, REDACTED)
   return out
 }
@@ -71,16 +66,17 @@ export function redact(value: unknown, opts: RedactOptions = {}): unknown {
       }
       if (obj instanceof Map) return walk(Object.fromEntries([...obj.entries()].map(([k, x]) => [String(k), x])), depth)
       if (obj instanceof Set) return walk([...obj], depth)
-      const out: Record<string, unknown> = {}
+      // Entries, not `out[k] =`: a context may hold a client's keys, and "__proto__" must stay a key.
+      const out: Array<[string, unknown]> = []
       for (const [k, x] of Object.entries(obj)) {
         if (isSecretKey(k)) {
-          out[k] = REDACTED
+          out.push([k, REDACTED])
           continue
         }
         const w = walk(x, depth + 1)
-        if (w !== undefined) out[k] = w
+        if (w !== undefined) out.push([k, w])
       }
-      return out
+      return Object.fromEntries(out)
     } finally {
       seen.delete(obj)
     }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { probeMediaHttp } from '../media/probe.js'
 import type { RigContext } from '../rig/children.js'
 import type { RecordingView, WebMetrics } from './metrics.js'
+import { webTlsMode } from './security/tls.js'
 import type { WebDeps } from './index.js'
 
 /**
@@ -16,7 +17,14 @@ export function webDepsFromRig(
   const { config } = ctx
   return {
     // The port resolved at rig start (config 0 → a free one): a restarted server binds the same.
-    config: { host: config.web.host, port: ctx.ports.web, ...(config.web.token ? { token: config.web.token } : {}) },
+    config: {
+      host: config.web.host,
+      port: ctx.ports.web,
+      ...(config.web.token ? { token: config.web.token } : {}),
+      users: config.web.users,
+      allowedHosts: config.web.allowedHosts,
+      tls: webTlsMode(config.web.tls, config.web.host, config.dataDir),
+    },
     node: ctx.node,
     log: ctx.log.child({ actor: 'web' }),
     router: ctx.router,

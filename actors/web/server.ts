@@ -1,18 +1,20 @@
 import fastifyWebsocket from '@fastify/websocket'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify'
 import type { AlertLog } from '../../infra/alerts.js'
 import type { DiskProbe } from '../../infra/disk.js'
 import type { Feed } from '../../infra/feed.js'
 import type { Logger } from '../../infra/logger.js'
 import type { CommandRouter } from '../../infra/nats/commands.js'
-import { checkAuth, sameOrigin, type AuthPolicy } from './auth.js'
+import type { AuthPolicy } from './auth.js'
 import { createReadiness } from './health.js'
 import { clientErrorResponse, errorBody, errorSchema, handleError, sendError } from './httpErrors.js'
 import type { RecordingView, WebMetrics } from './metrics.js'
 import { registerApiRoutes } from './routes/api.js'
 import { registerFileRoutes } from './routes/files.js'
 import { registerHealthRoutes } from './routes/health.js'
-import { registerLiveRoutes, wsServerOptions } from './routes/live.js'
+import { WEB_DIR, registerLiveRoutes, wsServerOptions } from './routes/live.js'
+import { securityHeaders } from './security/headers.js'
+import { securityPlugin, type SecurityState } from './security/index.js'
 import { rigState, type SupervisorView } from './state.js'
 import { RESPONSE_TIME_HEADER, addTraceHooks, responseTimeMs, traceIdOfRequest } from './trace.js'
 import { newTraceId } from '../../infra/nats/codec.js'
@@ -45,15 +47,30 @@ export interface WebServerDeps {
   wsPingIntervalMs?: number
 }
 
+/** How the server is reached and who may use it (DESIGN.md §9.1). */
+export interface WebAccess {
+  auth: AuthPolicy
+  /** web.host, on the Host allow-list with the port. */
+  bindHost: string
+  allowedHosts?: readonly string[]
+  /** PEM cert and key: serve HTTPS. */
+  tls?: { cert: string; key: string }
+  /** Sessions and the login limiter: made once per rig, outliving server restarts. */
+  security: SecurityState
+}
+
 /**
  * The Fastify instance with every route of DESIGN.md §5, not yet listening.
  * Built fresh for every start of the web actor: nothing survives a restart but
  * what the deps hold (metrics, alerts, the feed).
  */
-export async function buildWebServer(deps: WebServerDeps, auth: AuthPolicy): Promise<FastifyInstance> {
+export async function buildWebServer(deps: WebServerDeps, access: WebAccess): Promise<FastifyInstance> {
   const log = deps.log
+  const { auth } = access
   const secrets = auth.token ? [auth.token] : []
+  const tls = access.tls !== undefined
   const app = Fastify({
+    ...(access.tls ? { https: { cert: access.tls.cert, key: access.tls.key } } : {}),
     // The rig's pino logger: one logger tree (requests are children carrying traceId).
     loggerInstance: log as FastifyBaseLogger,
     genReqId: traceIdOfRequest,
@@ -66,13 +83,14 @@ export async function buildWebServer(deps: WebServerDeps, auth: AuthPolicy): Pro
     // Misspelt fields are refused, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
     clientErrorHandler: (err, socket) => {
-      const response = socket.destroyed ? null : clientErrorResponse(err as NodeJS.ErrnoException, newTraceId())
+      const response = socket.destroyed ? null : clientErrorResponse(err as NodeJS.ErrnoException, newTraceId(), securityHeaders({ tls }))
       if (response !== null && socket.writable) socket.write(response)
       socket.destroy()
     },
     frameworkErrors: (error, request, reply) => {
       // The router refused the URL before any hook ran: set what the hooks would have.
       void (reply as FastifyReply)
+        .headers(securityHeaders({ tls }))
         .header('X-Trace-ID', request.id)
         .header(RESPONSE_TIME_HEADER, responseTimeMs(0))
         .code(400)
@@ -84,18 +102,18 @@ export async function buildWebServer(deps: WebServerDeps, auth: AuthPolicy): Pro
   app.setErrorHandler(handleError)
   app.setNotFoundHandler((request, reply) => sendError(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))
   addTraceHooks(app, { slowMs: deps.slowMs ?? 200, metrics: deps.metrics })
-
-  const guard = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (!sameOrigin(request.headers.origin, request.headers.host)) {
-      await sendError(reply, 'FORBIDDEN', 'cross-origin request refused')
-      return
-    }
-    const result = checkAuth(auth, request.headers)
-    if (!result.ok) {
-      reply.header('WWW-Authenticate', 'Bearer realm="vigil"')
-      await sendError(reply, 'UNAUTHORIZED', result.reason)
-    }
-  }
+  // Before security: its onRequest marks an upgrade so its onResponse closes the socket of
+  // one security refused (registered after, a refused upgrade would leave the socket open).
+  await app.register(fastifyWebsocket, { options: wsServerOptions })
+  // Before any route: its onRoute refuses a route without a role, its onRequest guards them all.
+  await app.register(securityPlugin, {
+    auth,
+    bindHost: access.bindHost,
+    ...(access.allowedHosts ? { allowedHosts: access.allowedHosts } : {}),
+    tls,
+    state: access.security,
+    webDir: deps.webDir ?? WEB_DIR,
+  })
 
   const monotonic = deps.monotonic ?? (() => performance.now())
   const state = () => rigState({ node: deps.node, supervisor: deps.supervisor, alerts: deps.alerts, ports: deps.ports, secrets })
@@ -110,7 +128,6 @@ export async function buildWebServer(deps: WebServerDeps, auth: AuthPolicy): Pro
     ...(deps.readyCacheMs === undefined ? {} : { ttlMs: deps.readyCacheMs }),
   })
 
-  await app.register(fastifyWebsocket, { options: wsServerOptions })
   registerHealthRoutes(app, {
     uptimeS: () => deps.supervisor().uptimeS(),
     readiness,
@@ -121,13 +138,12 @@ export async function buildWebServer(deps: WebServerDeps, auth: AuthPolicy): Pro
       ...(deps.recorderStatus ? { recorderStatus: deps.recorderStatus } : {}),
     },
   })
-  registerApiRoutes(app, { router: deps.router, alerts: deps.alerts, state, guard })
+  registerApiRoutes(app, { router: deps.router, alerts: deps.alerts, state })
   registerFileRoutes(app, deps.dirs)
   await registerLiveRoutes(app, {
     feed: deps.feed,
     state,
     secrets,
-    guard,
     ...(deps.webDir === undefined ? {} : { webDir: deps.webDir }),
     ...(deps.wsPingIntervalMs === undefined ? {} : { wsPingIntervalMs: deps.wsPingIntervalMs }),
   })

@@ -1,10 +1,13 @@
-import { readFileSync, mkdirSync, accessSync, constants } from 'node:fs'
+import { readFileSync, mkdirSync, accessSync, chmodSync, statSync, constants } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve, dirname, isAbsolute } from 'node:path'
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { ConfigSchema, type Config } from './schema.js'
 import { parseAudioSource, parseCameraSource } from '../sources.js'
+import { isSecretKey, redactCredentials } from '../redaction.js'
+import { jsonShapeProblem } from '../jsonShape.js'
 import { toNodeName } from '../subjects.js'
+import { natsAuthProblems, natsEnvLayer, resolveNatsFiles, withoutReplacedAuth } from './natsAuth.js'
 
 /** A config that cannot run: `problems` lists every bad field with its path. Exit code 2. */
 export class ConfigError extends Error {
@@ -36,6 +39,11 @@ export const envRules: Record<string, EnvRule> = {
   VIGIL_WEB_HOST: { path: ['web', 'host'], kind: 'string' },
   VIGIL_WEB_PORT: { path: ['web', 'port'], kind: 'int' },
   VIGIL_WEB_TOKEN: { path: ['web', 'token'], kind: 'string' },
+  VIGIL_WEB_ALLOWED_HOSTS: { path: ['web', 'allowedHosts'], kind: 'list' },
+  VIGIL_WEB_TLS: { path: ['web', 'tls'], kind: 'string' },
+  // Set after VIGIL_WEB_TLS: files win over auto|off.
+  VIGIL_WEB_TLS_CERT: { path: ['web', 'tls', 'cert'], kind: 'string' },
+  VIGIL_WEB_TLS_KEY: { path: ['web', 'tls', 'key'], kind: 'string' },
   VIGIL_MEDIA_RTMP_PORT: { path: ['media', 'rtmpPort'], kind: 'int' },
   VIGIL_MEDIA_HTTP_PORT: { path: ['media', 'httpPort'], kind: 'int' },
   VIGIL_CAMERA_SOURCE: { path: ['camera', 'source'], kind: 'string' },
@@ -81,11 +89,32 @@ function readFileLayer(path: string, problems: string[]): Json {
       problems.push(`${path}: the config must be a JSON object`)
       return {}
     }
+    // Before the merge: `out[k] = v` with k "__proto__" would set a prototype, not a field.
+    const shape = jsonShapeProblem(parsed, 16)
+    if (shape) {
+      problems.push(`${fieldName(shape.path)}: ${shape.reason === 'forbidden key' ? `key "${shape.key}" is not allowed` : `nested deeper than ${shape.limit} levels`}`)
+      return {}
+    }
     return parsed as Json
   } catch (err) {
-    problems.push(`${path}: invalid JSON (${(err as Error).message})`)
+    problems.push(`${path}: invalid JSON (${jsonErrorReason(err as Error, text)})`)
     return {}
   }
+}
+
+/**
+ * V8's JSON.parse message quotes the text around the error, which may be a token or a
+ * password: keep the reason and the position, drop the quote and the offending character.
+ */
+function jsonErrorReason(err: Error, text: string): string {
+  const at = /at position (\d+)/.exec(err.message)
+  const reason = err.message
+    .replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '')
+    .replace(/^Unexpected token '.*?'/s, 'unexpected character')
+    .replace(/\s*in JSON at position \d+.*$/s, '')
+  if (!at) return reason
+  const before = text.slice(0, Number(at[1])).split('\n')
+  return `${reason} at line ${before.length} column ${before.at(-1)!.length + 1}`
 }
 
 function envLayer(env: NodeJS.ProcessEnv, problems: string[]): Json {
@@ -111,10 +140,28 @@ function envLayer(env: NodeJS.ProcessEnv, problems: string[]): Json {
 /** JSON-pointer-ish `/web/port` → `web.port`, the way an operator names the field. */
 const fieldName = (path: string) => (path === '' ? '(root)' : path.replace(/^\//, '').replaceAll('/', '.'))
 
+// Fields whose every entry holds a credential (web.users: names with password hashes).
+const CREDENTIAL_LISTS: ReadonlySet<string> = new Set(['users'])
+
+/**
+ * The offending value, for the operator to find it, unless it may be a secret: nothing
+ * for a field whose path names one (web.token, nats.auth.*, a passwordHash) or a key the
+ * schema does not know (a misspelt `pasword` is still a password), nothing for an object
+ * (it may hold one); URL credentials removed from a string.
+ */
+function shownValue(error: ValueError): string {
+  const { value } = error
+  if (value === undefined || error.type === ValueErrorType.ObjectAdditionalProperties) return ''
+  if (error.path.split('/').some((segment) => isSecretKey(segment) || CREDENTIAL_LISTS.has(segment))) return ''
+  if (typeof value === 'object' && value !== null) return ''
+  const text = typeof value === 'string' ? JSON.stringify(redactCredentials(value.length > 200 ? `${value.slice(0, 200)}…` : value)) : JSON.stringify(value)
+  return ` (got ${text})`
+}
+
 /** TypeBox's message, in an operator's words where TypeBox's own are opaque. */
 function problemText(error: ValueError): string {
-  const got = error.value === undefined ? '' : ` (got ${JSON.stringify(error.value)})`
-  if (error.type === ValueErrorType.ObjectAdditionalProperties) return `${fieldName(error.path)}: unknown key${got}`
+  const got = shownValue(error)
+  if (error.type === ValueErrorType.ObjectAdditionalProperties) return `${fieldName(error.path)}: unknown key`
   if (error.type === ValueErrorType.Union) {
     const choices = ((error.schema.anyOf ?? []) as Array<{ const?: unknown }>).map((s) => s.const)
     if (choices.length > 0 && choices.every((c) => typeof c === 'string')) {
@@ -144,7 +191,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       // No config file: the embedded demo defaults apply.
     }
   }
-  const merged = deepMerge(deepMerge(deepMerge({ node: toNodeName(hostname()) }, fileLayer), envLayer(env, problems)), opts.overrides ?? {})
+  const overrides = opts.overrides ?? {}
+  const envL = deepMerge(envLayer(env, problems), natsEnvLayer(env))
+  const base = deepMerge({ node: toNodeName(hostname()) }, fileLayer)
+  const merged = deepMerge(withoutReplacedAuth(deepMerge(withoutReplacedAuth(base, envL), envL), overrides), overrides)
   // Fill defaults on a copy first, so a wrong type is reported, not silently replaced.
   const withDefaults = Value.Default(ConfigSchema, structuredClone(merged))
   const schemaProblems = [...Value.Errors(ConfigSchema, withDefaults)].map(problemText)
@@ -156,8 +206,17 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (recorder && !hasProblem('recorder') && recorder.stopBelowBytes > recorder.minFreeBytes) {
     problems.push('recorder.stopBelowBytes: must not exceed recorder.minFreeBytes')
   }
-  if (web && !hasProblem('web.host') && !hasProblem('web.token') && typeof web.host === 'string' && !isLoopback(web.host) && !web.token) {
-    problems.push(`web.token: required when web.host (${web.host}) is not loopback; set VIGIL_WEB_TOKEN`)
+  const webUsers = Array.isArray(web?.users) ? web.users.length : 0
+  if (web && !hasProblem('web.host') && !hasProblem('web.token') && !hasProblem('web.users') && typeof web.host === 'string' && !isLoopback(web.host) && !web.token && webUsers === 0) {
+    problems.push(`web.token: required when web.host (${web.host}) is not loopback and web.users is empty; set VIGIL_WEB_TOKEN or add web.users (hashes from \`vigil passwd\`)`)
+  }
+  if (web && typeof web.tls === 'object' && web.tls !== null && !hasProblem('web.tls')) {
+    web.tls = { cert: resolve(cwd, web.tls.cert), key: resolve(cwd, web.tls.key) }
+  }
+  const nats = candidate.nats
+  if (typeof nats === 'object' && nats !== null && !['nats.auth', 'nats.tls', 'nats.servers', 'nats.host'].some(hasProblem)) {
+    resolveNatsFiles(nats, cwd)
+    problems.push(...natsAuthProblems(nats))
   }
   for (const [field, parse] of [['camera', parseCameraSource], ['audio', parseAudioSource]] as const) {
     const source = (candidate[field] as { source?: unknown } | undefined)?.source
@@ -168,7 +227,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       problems.push(`${field}.source: ${(err as Error).message}`)
     }
   }
-  if (problems.length > 0) throw new ConfigError('invalid configuration:', dedupe(problems))
+  // Every line once more through the redaction: a cross-field rule may quote a URL.
+  if (problems.length > 0) throw new ConfigError('invalid configuration:', dedupe(problems).map((p) => redactCredentials(p)))
   const config = withDefaults as Config
   config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(cwd, config.dataDir)
   return config
@@ -200,6 +260,26 @@ function dataDirReason(e: NodeJS.ErrnoException): string {
   }
 }
 
+/** Recordings of a home are private: the data dir and every dir in it 0700, every file 0600. */
+export const PRIVATE_DIR_MODE = 0o700
+/** The process mask that gives those modes to whatever the rig and its children create. */
+export const PRIVATE_UMASK = 0o077
+
+/**
+ * A dir an older version made 0755 is closed at start. Only the dirs themselves: with the
+ * root 0700 nobody else can reach the files inside (OPERATIONS.md: `chmod -R go-rwx`).
+ */
+function tighten(path: string, onLoose?: (path: string, reason: string) => void): void {
+  const mode = statSync(path).mode & 0o777
+  if ((mode & 0o077) === 0) return
+  try {
+    chmodSync(path, mode & PRIVATE_DIR_MODE)
+  } catch (err) {
+    // Not ours (another owner): the rig still runs, and says so.
+    onLoose?.(path, (err as NodeJS.ErrnoException).code ?? (err as Error).message)
+  }
+}
+
 export const dataDirs = ['recordings', 'snapshots', 'logs', 'jetstream'] as const
 export type DataDirs = Record<(typeof dataDirs)[number], string> & { root: string }
 
@@ -211,12 +291,16 @@ const degradable: ReadonlySet<string> = new Set(['logs'])
  * the rig can run without (logs/) that cannot be written is reported to `onDegraded`
  * instead of refusing to start: an unattended rig keeps recording.
  */
-export function prepareDataDir(root: string, opts: { onDegraded?: (problem: string) => void } = {}): DataDirs {
+export function prepareDataDir(
+  root: string,
+  opts: { onDegraded?: (problem: string) => void; onLoose?: (path: string, reason: string) => void } = {},
+): DataDirs {
   const dirs = { root } as DataDirs
   for (const [name, path] of [['', root], ...dataDirs.map((d) => [d, resolve(root, d)])] as Array<[string, string]>) {
     try {
-      mkdirSync(path, { recursive: true })
+      mkdirSync(path, { recursive: true, mode: PRIVATE_DIR_MODE })
       accessSync(path, constants.W_OK)
+      tighten(path, opts.onLoose)
     } catch (err) {
       const e = err as NodeJS.ErrnoException
       // e.path is the component that failed (a parent, for a missing chain); path is what we wanted.

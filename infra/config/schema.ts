@@ -39,11 +39,54 @@ export const ConfigSchema = Obj({
     probeIntervalMs: Ms(2000, 100),
     probeMisses: Type.Integer({ minimum: 1, default: 3 }),
     publishBuffer: Type.Integer({ minimum: 1, default: 1000, description: 'state/alert/event messages kept while NATS is unreachable; the oldest are dropped beyond this' }),
+    // One kind of credential; which one, and the files, are checked in natsAuth.ts (one problem line each).
+    auth: Type.Optional(
+      Type.Object(
+        {
+          user: Type.Optional(Type.String({ minLength: 1 })),
+          password: Type.Optional(Type.String({ minLength: 1 })),
+          token: Type.Optional(Type.String({ minLength: 1 })),
+          nkeySeedFile: Type.Optional(Type.String({ minLength: 1 })),
+          credsFile: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false, description: 'user+password | token | nkeySeedFile | credsFile' },
+      ),
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        { ca: Type.String({ minLength: 1 }), cert: Type.Optional(Type.String({ minLength: 1 })), key: Type.Optional(Type.String({ minLength: 1 })) },
+        { additionalProperties: false, description: 'TLS to nats.servers: the CA that signed the server, and an optional client certificate' },
+      ),
+    ),
   }),
   web: Obj({
     host: Type.String({ default: '127.0.0.1' }),
     port: Port(8080),
     token: Type.Optional(Type.String({ minLength: 16 })),
+    // The Host allow-list (DNS rebinding): loopback names and web.host are always on it.
+    allowedHosts: Type.Array(Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9._:\\[\\]-]+$' }), {
+      default: [],
+      description: 'names (or name:port) the rig is reached by besides 127.0.0.1, localhost, [::1] and web.host',
+    }),
+    users: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ pattern: '^[A-Za-z0-9._@-]{1,64}$' }),
+          passwordHash: Type.String({ pattern: '^scrypt\\$\\d+\\$\\d+\\$\\d+\\$[A-Za-z0-9_-]+\\$[A-Za-z0-9_-]+$', description: 'from `vigil passwd`' }),
+          role: Type.Union([Type.Literal('viewer'), Type.Literal('operator')]),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [] },
+    ),
+    tls: Type.Union(
+      [
+        Type.Literal('auto'),
+        Type.Literal('off'),
+        Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+      ],
+      { default: 'auto', description: 'auto: a kept self-signed certificate on a non-loopback bind, plain HTTP on loopback | off | { cert, key } PEM files' },
+    ),
   }),
   media: Obj({
     rtmpPort: Port(1935),
@@ -139,3 +182,6 @@ export const ConfigSchema = Obj({
 export type Config = Static<typeof ConfigSchema>
 export type BackoffConfig = Static<typeof BackoffSchema>
 export type IntensityConfig = Static<typeof IntensitySchema>
+export type NatsConfig = Config['nats']
+export type NatsAuthConfig = NonNullable<NatsConfig['auth']>
+export type NatsTlsConfig = NonNullable<NatsConfig['tls']>

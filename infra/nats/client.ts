@@ -61,6 +61,9 @@ function failureReply(err: unknown, subject: string, timeoutMs: number): Command
   if ((typeof e.isNoResponders === 'function' && e.isNoResponders()) || e.name === 'NoResponders' || cause?.name === 'NoResponders') {
     return errorReply('UNAVAILABLE', `nobody serves ${subject} (is vigil running on that node?)`)
   }
+  if (/permissions violation/i.test(`${e.message ?? ''} ${(e.cause as { message?: string } | undefined)?.message ?? ''}`)) {
+    return errorReply('UNAVAILABLE', `this NATS identity may not send to ${subject} (server permissions)`)
+  }
   return errorReply('UNAVAILABLE', `request on ${subject} failed: ${e.message ?? String(err)}`)
 }
 

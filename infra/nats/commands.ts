@@ -2,7 +2,7 @@ import { Svcm, type Service } from '@nats-io/services'
 import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { Clock } from '../clock.js'
-import { VigilError, httpStatusOf, type ErrorCode } from '../errors.js'
+import { VigilError, httpStatusOf, type ErrorBody, type ErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { SERVICE_NAME, parseCommandSubject, subjects } from '../subjects.js'
 import { encodeJson, headersWithTrace, isTraceId, newTraceId, traceIdOf } from './codec.js'
@@ -109,6 +109,30 @@ const SERVICE_ERROR_CODE = 'Nats-Service-Error-Code'
 
 const keyOf = (actor: string, verb: string) => `${actor}.${verb}`
 
+/** The reply to a caller for an internal failure: the code, words that say where to look, the trace id. */
+export function internalReply(traceId: string): CommandReply<never> {
+  return errorReply('INTERNAL', `internal error; the rig's log has the detail under trace ${traceId}`, { traceId })
+}
+
+// An errno (`EACCES:`) or an absolute path in a refusal's message: it carries an exception's text.
+const EXCEPTION_TEXT = /\bE[A-Z]{3,}\b:|(^|[\s'"(=,])\/[\w.-]+\/[^\s'"]*/
+
+export function wrapsException(message: string): boolean {
+  return EXCEPTION_TEXT.test(message)
+}
+
+const GENERIC: Record<ErrorCode, string> = {
+  BAD_REQUEST: 'bad request',
+  NOT_FOUND: 'not found',
+  ALREADY_RECORDING: 'already recording',
+  NOT_RECORDING: 'not recording',
+  DISK_FULL: 'the disk is full or could not be written',
+  UNAVAILABLE: 'unavailable; see the rig\'s log',
+  SHUTTING_DOWN: 'vigil is shutting down',
+  TIMEOUT: 'timed out',
+  INTERNAL: 'internal error',
+}
+
 export function createCommandRouter(opts: CommandRouterOptions): CommandRouter {
   const { node, clock } = opts
   const log = opts.log.child({ component: 'commands' })
@@ -136,7 +160,7 @@ export function createCommandRouter(opts: CommandRouterOptions): CommandRouter {
     } catch (err) {
       // execute() maps everything; this is a bug in the mapping itself.
       log.error({ err, traceId, actor, verb }, 'command failed unexpectedly')
-      reply = errorReply('INTERNAL', 'internal error')
+      reply = internalReply(traceId)
     }
     const ms = Math.round((clock.monotonic() - started) * 1000) / 1000
     const code = reply.ok ? 'OK' : reply.error.code
@@ -165,11 +189,25 @@ export function createCommandRouter(opts: CommandRouterOptions): CommandRouter {
         const result = await entry.spec.handler(args.value as never, ctx)
         return { ok: true, result: result === undefined ? {} : result }
       } catch (err) {
-        if (err instanceof VigilError) return { ok: false, error: err.toBody() }
+        if (err instanceof VigilError) return forCaller(err.toBody(), traceId, actor, verb)
         log.error({ err, traceId, actor, verb }, 'command handler failed')
-        return errorReply('INTERNAL', err instanceof Error ? err.message : String(err))
+        return internalReply(traceId)
       }
     }
+  }
+
+  /**
+   * What a caller may see of a failure. INTERNAL, and any refusal that wraps an exception
+   * (an errno, an absolute path: a server's fs layout is no caller's business), becomes the
+   * code, a generic message and the trace id; the detail is logged here, once, with it.
+   * Deliberate refusals (BAD_REQUEST, NOT_FOUND, …) keep their words.
+   */
+  function forCaller(error: ErrorBody, traceId: string, actor: string, verb: string): CommandReply {
+    // BAD_REQUEST and NOT_FOUND words may quote the caller's own input (an arg's JSON pointer): theirs to see.
+    const echoesCaller = error.code === 'BAD_REQUEST' || error.code === 'NOT_FOUND'
+    if (error.code !== 'INTERNAL' && (echoesCaller || !wrapsException(error.message))) return { ok: false, error }
+    log.error({ traceId, actor, verb, error }, 'command failed; the caller got the code and the trace id')
+    return error.code === 'INTERNAL' ? internalReply(traceId) : errorReply(error.code, `${GENERIC[error.code]} (trace ${traceId})`, { traceId })
   }
 
   function respond(msg: IncomingRequest, reply: CommandReply, traceId: string, asService: boolean): void {
@@ -180,7 +218,7 @@ export function createCommandRouter(opts: CommandRouterOptions): CommandRouter {
       data = encodeJson(reply)
     } catch (err) {
       log.error({ err, traceId, subject: msg.subject }, 'command result is not JSON-serialisable')
-      reply = errorReply('INTERNAL', 'command result could not be encoded')
+      reply = internalReply(traceId)
       data = encodeJson(reply)
     }
     if (!reply.ok && asService) {

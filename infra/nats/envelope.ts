@@ -3,6 +3,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import type { ErrorBody, ErrorCode } from '../errors.js'
 import { decodeJson, isPlainObject } from './codec.js'
+import { MAX_ARGS_DEPTH, jsonShapeProblem } from '../jsonShape.js'
 
 /**
  * The command envelope of DESIGN.md §4, parsed without throwing: every way a
@@ -49,6 +50,11 @@ export function parseEnvelope(payload: Uint8Array | string | unknown, maxBytes =
     return { ok: true, value: { args: {} } }
   }
   if (!isPlainObject(value)) return badRequest('request must be a JSON object: { "args": {…}, "idempotencyKey"?: string }')
+  // Before anything else walks it: prototype keys and deep nesting (infra/jsonShape.ts).
+  // The envelope is level 0, so its args may nest MAX_ARGS_DEPTH levels.
+  const shape = jsonShapeProblem(value, MAX_ARGS_DEPTH)
+  if (shape?.reason === 'too deep') return badRequest(`args ${shape.message}`, { reason: shape.reason, path: shape.path, limit: MAX_ARGS_DEPTH })
+  if (shape) return badRequest(shape.message, { reason: shape.reason, path: shape.path })
   const unknown = Object.keys(value).filter((k) => !ENVELOPE_KEYS.has(k))
   if (unknown.length > 0) {
     return badRequest(`unknown request field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (allowed: args, idempotencyKey)`, {

@@ -41,8 +41,20 @@ export const vigilStreams: readonly StreamSpec[] = [
 export interface EnsureStreamsResult {
   ready: string[]
   /** `transient`: the server did not answer in time (it may be restarting); worth trying again. */
-  failed: Array<{ name: string; reason: string; transient: boolean }>
+  failed: Array<{ name: string; reason: string; transient: boolean; denied?: true }>
 }
+
+/**
+ * The identity may not manage streams (a rig under `vigil nats-config` permissions): it
+ * just publishes, and JetStream stores what it publishes in streams an operator made.
+ */
+function isDenied(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; cause?: { name?: string; message?: string } } | null
+  const said = (x: { name?: string; message?: string } | undefined) => x?.name === 'PermissionViolationError' || /permissions violation/i.test(x?.message ?? '')
+  return said(e ?? undefined) || said(e?.cause)
+}
+
+const DENIED_MSG = 'this NATS identity may not manage JetStream streams: alerts and state are published, and kept if an operator made the streams (vigil fleet init)'
 
 /** A timeout or a dropped connection passes; "no JetStream here", a refused config or a permission does not. */
 function isTransient(err: unknown): boolean {
@@ -54,7 +66,10 @@ function isTransient(err: unknown): boolean {
  * Creates (or updates) the streams. Never throws: a cluster without JetStream
  * still carries live alerts, it only loses the history, which is logged.
  */
-export async function ensureStreams(nc: NatsConnection, opts: { log: Logger; streams?: readonly StreamSpec[] }): Promise<EnsureStreamsResult> {
+export async function ensureStreams(
+  nc: NatsConnection,
+  opts: { log: Logger; streams?: readonly StreamSpec[]; /** Said already: a refusal is not logged again. */ deniedKnown?: boolean },
+): Promise<EnsureStreamsResult> {
   const log = opts.log.child({ component: 'jetstream' })
   const result: EnsureStreamsResult = { ready: [], failed: [] }
   const specs = opts.streams ?? vigilStreams
@@ -63,6 +78,10 @@ export async function ensureStreams(nc: NatsConnection, opts: { log: Logger; str
     jsm = await jetstreamManager(nc)
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err)
+    if (isDenied(err)) {
+      if (!opts.deniedKnown) log.info(DENIED_MSG)
+      return { ready: [], failed: specs.map((s) => ({ name: s.name, reason, transient: false, denied: true as const })) }
+    }
     log.warn({ err }, 'JetStream unavailable: alerts and state are live only, not kept')
     return { ready: [], failed: specs.map((s) => ({ name: s.name, reason, transient: isTransient(err) })) }
   }
@@ -80,6 +99,11 @@ export async function ensureStreams(nc: NatsConnection, opts: { log: Logger; str
       result.ready.push(spec.name)
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err)
+      if (isDenied(err)) {
+        if (!opts.deniedKnown && !result.failed.some((f) => f.denied)) log.info({ stream: spec.name }, DENIED_MSG)
+        result.failed.push({ name: spec.name, reason, transient: false, denied: true })
+        continue
+      }
       log.warn({ err, stream: spec.name }, 'JetStream stream could not be created')
       result.failed.push({ name: spec.name, reason, transient: isTransient(err) })
     }
@@ -132,12 +156,15 @@ export function keepStreams(nc: NatsConnection, opts: KeepStreamsOptions): Strea
   let retryMs = firstRetryMs
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
+  // A refusal is said once per connection's lifetime, not on every reconnect.
+  let denied = false
 
   const pass = (): Promise<void> => {
     running ??= (async () => {
       while (owed && !stopped && !nc.isClosed()) {
         owed = false
-        const r = await ensure(nc, { log: opts.log, ...(opts.streams ? { streams: opts.streams } : {}) })
+        const r = await ensure(nc, { log: opts.log, deniedKnown: denied, ...(opts.streams ? { streams: opts.streams } : {}) })
+        if (r.failed.some((f) => f.denied)) denied = true
         if (owed || stopped) continue // a reconnect came during the pass: run it again at once
         if (r.failed.some((f) => f.transient)) {
           clearTimeout(timer)

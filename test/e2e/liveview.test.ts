@@ -59,7 +59,7 @@ t.test('the live view end to end in Chromium', { skip: chromiumSkip }, async (t)
   })
   await rig.ready(undefined, 60000)
   const base = `http://127.0.0.1:${rig.rig.ports.web}`
-  t.comment(`web ${base}, flv port ${rig.rig.ports.flv}`)
+  t.comment(`web ${base}, media port ${rig.rig.ports.flv} (not for the page)`)
 
   const { page, pageErrors, consoleProblems } = await openBrowser(t)
 
@@ -89,7 +89,13 @@ t.test('the live view end to end in Chromium', { skip: chromiumSkip }, async (t)
     server.onClose((code, reason) => ws.close({ code, reason }))
   })
 
-  await page.goto(`${base}/`)
+  // The video comes from the web origin (DESIGN.md §9.1): every FLV request the page makes
+  // is /live/cam.flv on the web server, and no URL parameter picks another source.
+  const videoRequests: string[] = []
+  page.on('request', (req) => {
+    if (new URL(req.url()).pathname.endsWith('.flv')) videoRequests.push(req.url())
+  })
+  await page.goto(`${base}/?flv=${encodeURIComponent(`http://127.0.0.1:${rig.rig.ports.flv}/live/cam.flv`)}`)
   await page.locator('[data-testid="ws-status"][data-status="open"]').waitFor({ timeout: 15000 })
 
   // ---------------------------------------------------------------- (1) video
@@ -118,10 +124,14 @@ t.test('the live view end to end in Chromium', { skip: chromiumSkip }, async (t)
   const t1 = await videoTime(page)
   const wallS = (Date.now() - wall0) / 1000
   t.comment(`currentTime ${t0.toFixed(2)} → ${t1.toFixed(2)} over ${wallS.toFixed(1)} s of wall time`)
-  t.ok(t1 - t0 > 1.5, `the video's time advances (${(t1 - t0).toFixed(2)} s in ${wallS.toFixed(1)} s)`)
+  // Measured 3.21 s in 3.0 s in CI: a third of that still says it plays (a frozen video
+  // advances by 0), and a loaded machine that stutters playback is not a failure.
+  t.ok(t1 - t0 > 1, `the video's time advances (${(t1 - t0).toFixed(2)} s in ${wallS.toFixed(1)} s)`)
   const dims = await video(page, (v) => ({ w: v.videoWidth, h: v.videoHeight, paused: v.paused }))
   t.same(dims, { w: 320, h: 240, paused: false }, 'the 320x240 camera stream is playing')
   await waitFor(async () => (await videoStatus()) === 'live', 10000, 'the page says the video is live', 250)
+  t.ok(videoRequests.length > 0, `the page fetched the video (${videoRequests.length} request(s))`)
+  t.same([...new Set(videoRequests)], [`${base}/live/cam.flv`], 'only from the web origin: /live/cam.flv, whatever ?flv= says')
   await shot(page, 'liveview-video-playing.png')
 
   // ---------------------------------------------------------------- (2) actor states

@@ -5,34 +5,14 @@
  * bad field listed on stderr, nothing left running.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { envWithoutVigil, runVigil } from '../helpers/vigilProcess.js'
 
-const vigilBin = fileURLToPath(new URL('../../bin/vigil.js', import.meta.url))
 
-function cleanEnv(extra: Record<string, string>, dir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VIGIL_')) env[k] = v
-  return { ...env, VIGIL_DATA_DIR: join(dir, 'data'), ...extra }
-}
+const cleanEnv = (extra: Record<string, string>, dir: string) => envWithoutVigil({ VIGIL_DATA_DIR: join(dir, 'data'), ...extra })
 
-function start(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [vigilBin, 'start', ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
-    // A start that should refuse but runs the rig instead is a failure, not a stuck suite.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-    child.once('error', reject)
-    child.once('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+/** A start that should refuse but runs the rig instead is a failure (killed at the limit), not a stuck suite. */
+const start = (args: string[], cwd: string, env: NodeJS.ProcessEnv) => runVigil(['start', ...args], { cwd, env })
 
 const cases: { name: string; file?: unknown; env?: Record<string, string>; fields: string[] }[] = [
   { name: 'env ints that are not ints', env: { VIGIL_NATS_PORT: 'abc', VIGIL_WEB_PORT: '12.5', VIGIL_MEDIA_RTMP_PORT: '-1', VIGIL_MEDIA_HTTP_PORT: '0x50' }, fields: ['VIGIL_NATS_PORT', 'VIGIL_WEB_PORT', 'VIGIL_MEDIA_RTMP_PORT', 'VIGIL_MEDIA_HTTP_PORT'] },

@@ -25,7 +25,7 @@ import {
   type SessionSummary,
 } from '../integration/pipeline/common.js'
 import { ffmpegsMentioning, footageKept, snapshotSegments } from './footage.js'
-import { procState } from '../helpers/procs.js'
+import { waitProcState } from '../helpers/procs.js'
 
 t.test('SIGKILL of the media server mid-recording: restarted, camera streams again, recording resumes in the same session', async (t) => {
   const r = await startTestRig(t, {
@@ -153,7 +153,7 @@ t.test('SIGSTOP of the media server mid-recording: probe misses → failed, froz
   const statesAtStop = mediaStates.seen.length
   const stoppedAt = Date.now()
   process.kill(mediaPid, 'SIGSTOP')
-  t.equal(await procState(mediaPid), 'T', `media server ${mediaPid} is stopped (state T)`)
+  t.equal(await waitProcState(mediaPid, 'T'), 'T', `media server ${mediaPid} is stopped (state T)`)
 
   // `failed` is the media machine's final state: the supervisor publishes the restart that follows.
   const restarting = () =>
@@ -202,8 +202,10 @@ t.test('SIGSTOP of the media server mid-recording: probe misses → failed, froz
   t.ok(session.gaps.length >= 1, `gap(s) recorded: ${JSON.stringify(session.gaps)}`)
   // The recorder's ffmpeg gives up on the silent input by its read timeout (rw_timeout 2 s: it exits
   // ~4 s after the last packet) and flushes its last fragment then; the gap starts at that growth.
-  // Measured: +3.9 s and +4.0 s after the SIGSTOP.
-  const gap = session.gaps.find((g) => Date.parse(g.at) >= stoppedAt - 2500 && Date.parse(g.at) <= stoppedAt + 6000)
+  // Measured: +3.9 s and +4.0 s after the SIGSTOP. Up to 3x that (12 s) is still this fault's
+  // gap (nothing else stops the stream), and a read timeout that takes longer on a busy
+  // machine is not a failure.
+  const gap = session.gaps.find((g) => Date.parse(g.at) >= stoppedAt - 2500 && Date.parse(g.at) <= stoppedAt + 12000)
   t.ok(gap, `a gap opens at the freeze or at ffmpeg's read timeout (${session.gaps.map((g) => `${Date.parse(g.at) - stoppedAt} ms from it`).join(', ')})`)
   const probed = await probeSegments(stopped.dir, session.segments.map((s) => s.file))
   for (const p of probed) t.ok(p.streams.includes('video') && p.duration > 0, `${p.file} plays (${p.streams.join(',')}, ${fmt(p.duration)} s)`)

@@ -26,7 +26,7 @@ export interface OpenBrowser {
  * sandbox (containers), no GPU, no background network, autoplay allowed so a
  * muted live video starts without a gesture.
  */
-export async function openBrowser(t: Test, opts: { viewport?: { width: number; height: number } } = {}): Promise<OpenBrowser> {
+export async function openBrowser(t: Test, opts: { viewport?: { width: number; height: number }; args?: string[] } = {}): Promise<OpenBrowser> {
   const userDataDir = await mkdtemp(join(tmpdir(), 'vigil-chromium-'))
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -43,6 +43,7 @@ export async function openBrowser(t: Test, opts: { viewport?: { width: number; h
       '--no-first-run',
       '--mute-audio',
       '--autoplay-policy=no-user-gesture-required',
+      ...(opts.args ?? []),
     ],
   }).catch(async (err: unknown) => {
     await rm(userDataDir, { recursive: true, force: true })

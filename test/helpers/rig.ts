@@ -6,7 +6,7 @@ import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node'
 import type { Test } from 'tap'
 import { loadConfig } from '../../infra/config/load.js'
 import type { Config } from '../../infra/config/schema.js'
-import { createLogger, silentLogger } from '../../infra/logger.js'
+import { createLogger, silentLogger, type Logger } from '../../infra/logger.js'
 import { ProcessOwner } from '../../infra/process.js'
 import type { Clock } from '../../infra/clock.js'
 import { command, type RequestResult } from '../../infra/nats/client.js'
@@ -64,6 +64,8 @@ export interface TestRigOptions {
   configure?: (c: Config) => void
   children?: RigOptions['children']
   logLevel?: 'silent' | 'info' | 'debug'
+  /** The rig's logger (a test reads what was logged); takes precedence over `logLevel`. */
+  log?: Logger
   /** Injected into the rig (the fault suite moves the wall clock). */
   clock?: Clock
   /** Put a TCP relay the test controls between the rig and nats-server (see TestRig.closeGate). */
@@ -139,9 +141,14 @@ export async function startTestRig(t: Test, opts: TestRigOptions = {}): Promise<
   config.recorder.minFreeBytes = 64 * 1024 * 1024
   config.recorder.stopBelowBytes = 32 * 1024 * 1024
   config.supervisor.backoff = { ...config.supervisor.backoff, initialMs: 200, jitter: 0 }
+  // The governor samples the whole machine: on a shared CI box the CPU is busy with other
+  // jobs, and a CRITICAL level would degrade the rig under test for reasons not its own.
+  // Tests of the governor set their own thresholds.
+  config.governor.cpuPercent = { warn: 10000, degrade: 10001, critical: 10002 }
+  config.governor.memoryPercent = { warn: 10000, degrade: 10001, critical: 10002 }
   opts.configure?.(config)
   const processes = new ProcessOwner()
-  const log = opts.logLevel && opts.logLevel !== 'silent' ? createLogger({ level: opts.logLevel, pretty: false }) : silentLogger()
+  const log = opts.log ?? (opts.logLevel && opts.logLevel !== 'silent' ? createLogger({ level: opts.logLevel, pretty: false }) : silentLogger())
   const rig = await startRig({ config, log, processes, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.children ? { children: opts.children } : {}) })
   // Reconnects forever, quickly: fault tests restart the server under it.
   const client = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 })

@@ -12,6 +12,49 @@ import { command } from '../../infra/nats/client.js'
 export const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..')
 export const vigilBin = join(repoRoot, 'bin/vigil.js')
 
+/** What a finished `vigil …` run printed and how it ended. */
+export interface CliRun {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** The environment minus every VIGIL_* variable, so the machine's own settings never leak in. */
+export function envWithoutVigil(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VIGIL_')) env[k] = v
+  return { ...env, ...extra }
+}
+
+/**
+ * `node bin/vigil.js …` the way an operator runs it, to its end. The time limit only
+ * catches a CLI that hangs (one that should refuse at once but starts the rig instead):
+ * a run takes ~1.4 s on a quiet machine and ~4 s with both cores busy.
+ */
+export function runVigil(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {},
+): Promise<CliRun> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [vigilBin, ...args], {
+      cwd: opts.cwd,
+      env: opts.env ?? envWithoutVigil(),
+      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c))
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+    child.once('error', reject)
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      resolvePromise({ code, stdout, stderr })
+    })
+    if (opts.stdin !== undefined) child.stdin!.end(opts.stdin)
+  })
+}
+
 export interface VigilProcess {
   child: ChildProcess
   node: string

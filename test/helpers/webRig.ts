@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,8 +16,9 @@ import { silentLogger, type Logger } from '../../infra/logger.js'
 import { createCommandRouter, type CommandRecord, type CommandRouter } from '../../infra/nats/commands.js'
 import { createSupervisor, type SupervisorHandle } from '../../actors/supervisor/index.js'
 import { machineChild } from '../../actors/supervisor/machineChild.js'
-import { createWebActor, createWebMetrics, webChild, webStateName, type WebDeps, type WebMetrics } from '../../actors/web/index.js'
+import { createWebActor, createWebMetrics, webChild, webStateName, type SecurityState, type WebDeps, type WebMetrics, type WebTlsMode, type WebUser } from '../../actors/web/index.js'
 import { supervisedChild } from './supervised.js'
+import { inspectPlugin } from '../../actors/inspect/routes.js'
 import { freePort } from '../../infra/ports.js'
 import { waitFor } from './wait.js'
 
@@ -143,6 +145,14 @@ export interface WebRig {
 export interface WebRigOptions {
   token?: string
   forceAuth?: boolean
+  users?: WebUser[]
+  allowedHosts?: string[]
+  /** { kind: 'self-signed', dir } serves HTTPS (baseUrl https://, `ca` set). */
+  tls?: WebTlsMode
+  /** Sessions and login limiter (shorter TTLs, a fake clock). */
+  security?: SecurityState
+  /** Serve the inspector (/inspect and its data) too, as the rig does. */
+  inspect?: boolean
   log?: Logger
   timing?: WebDeps['timing']
   readyCacheMs?: number
@@ -193,6 +203,7 @@ export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
   let port = await freePort()
 
   const backoff = opts.backoffMs ?? 100
+  const scheme = opts.tls !== undefined && opts.tls.kind !== 'off' ? 'https' : 'http'
   const rig = {} as WebRig
   const supervisor = createSupervisor({
     log,
@@ -207,7 +218,17 @@ export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
       supervisedChild(
         'web',
         webChild({
-          config: { host: '127.0.0.1', port, ...(opts.token ? { token: opts.token } : {}), ...(opts.forceAuth ? { forceAuth: true } : {}) },
+          config: {
+            host: '127.0.0.1',
+            port,
+            ...(opts.token ? { token: opts.token } : {}),
+            ...(opts.forceAuth ? { forceAuth: true } : {}),
+            ...(opts.users ? { users: opts.users } : {}),
+            ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
+            ...(opts.tls ? { tls: opts.tls } : {}),
+          },
+          ...(opts.security ? { security: opts.security } : {}),
+          ...(opts.inspect ? { plugins: [inspectPlugin({ supervisor: () => supervisor })] } : {}),
           node: 'webtest',
           log,
           router,
@@ -236,7 +257,7 @@ export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
             const address = a.server.address()
             port = typeof address === 'object' && address ? address.port : 0
             rig.port = port
-            rig.baseUrl = `http://127.0.0.1:${port}`
+            rig.baseUrl = `${scheme}://127.0.0.1:${port}`
             rig.listens = listens
           },
         }),
@@ -248,7 +269,7 @@ export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
   await waitFor(() => app !== undefined && supervisor.state() === 'running', 10000, 'web listening and supervisor running')
 
   Object.assign(rig, {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `${scheme}://127.0.0.1:${port}`,
     host: '127.0.0.1',
     port,
     app: () => app!,
@@ -290,12 +311,13 @@ export interface RawResponse {
 export function rawRequest(
   baseUrl: string,
   path: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  opts: { method?: string; headers?: Record<string, string>; body?: string; ca?: string; localAddress?: string } = {},
 ): Promise<RawResponse> {
   const url = new URL(baseUrl)
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest
   return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: url.hostname, port: url.port, path, method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false },
+    const req = request(
+      { host: url.hostname, port: url.port, path, method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false, ...(opts.ca ? { ca: opts.ca, servername: 'localhost' } : {}), ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) },
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
@@ -312,6 +334,16 @@ export function rawRequest(
   })
 }
 
+/**
+ * POST /api/v1/login; the `vigil_session=…` pair to send back as a Cookie header
+ * (throws when the login is refused).
+ */
+export async function loginCookie(baseUrl: string, body: { token: string } | { user: string; password: string }, opts: { ca?: string } = {}): Promise<string> {
+  const r = await rawRequest(baseUrl, '/api/v1/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...opts })
+  const set = [r.headers['set-cookie'] ?? []].flat()[0]
+  if (r.status !== 200 || set === undefined) throw new Error(`login refused: ${r.status} ${r.body}`)
+  return set.split(';')[0]!
+}
 
 /** What the tests use of a `ws` client (the package ships no types). */
 interface WsClientSocket {

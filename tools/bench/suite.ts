@@ -14,7 +14,9 @@ import { DEFAULT_MOTION } from '../../actors/camera/ffmpegArgs.js'
 import { footage } from './footage.js'
 import { startNatsServer, repoRoot } from '../../test/helpers/natsServer.js'
 import { CAMERA_DEFAULTS } from '../../machines/camera.machine.js'
-import { DEFAULT_APP, rtmpUrl } from '../../actors/media/urls.js'
+import { DEFAULT_APP, rtmpUrl, signedRtmpUrl } from '../../actors/media/urls.js'
+import { redactCredentials } from '../../infra/redaction.js'
+import { liveVideo } from './liveVideo.js'
 import { resolveFfmpeg } from '../../infra/binaries.js'
 import { camStatus, CLK_TCK, descendants, findChild, isAlive, ownDir, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
 import { PM2_STREAM, pm2Ready, pruneOutputs, startPm2Camera, type Pm2Camera } from './pm2.js'
@@ -50,6 +52,9 @@ export interface BenchOptions {
   alerts: number
   /** Stable streaming before each restart trial (the camera's backoff resets after 60 s). */
   restartGapMs: number
+  /** live: reader counts to compare (each direct then proxied) and seconds per sample. */
+  liveReaders: number[]
+  liveSeconds: number
   camera: CameraSize
   log: (line: string) => void
 }
@@ -246,8 +251,9 @@ async function restart(r: BenchRig, o: BenchOptions): Promise<Results> {
   // The publisher's argv ends `-flvflags no_duration_filesize <rtmp url>`: only the camera's
   // ffmpeg has that (the recorder and audio meter read the same URL as input).
   const cameraMarker = `no_duration_filesize ${rtmpUrl({ rtmpPort: r.rig.ports.rtmp })}`
-  const pm2Url = rtmpUrl({ rtmpPort: r.rig.ports.rtmp }, DEFAULT_APP, PM2_STREAM)
-  o.log(`  restart: starting PM2 (PM2_HOME in a temp dir) with the camera's ffmpeg command → ${pm2Url}`)
+  // PM2 restarts its ffmpeg with the same argv, so its signature must outlive the whole run.
+  const pm2Url = signedRtmpUrl({ rtmpPort: r.rig.ports.rtmp }, r.rig.mediaSigner, DEFAULT_APP, PM2_STREAM, 24 * 3600)
+  o.log(`  restart: starting PM2 (PM2_HOME in a temp dir) with the camera's ffmpeg command → ${redactCredentials(pm2Url)}`)
   // PM2 is the peer, not the subject: if it cannot run here, vigil is still measured.
   let peer: Pm2Camera | null = null
   let peerInfo: Results | null = null
@@ -521,7 +527,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
     env: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', at: new Date().toISOString(), camera: o.camera, loadavg: loadavg() },
   }
   const started = performance.now()
-  const needRig = ['rtt', 'stall', 'record', 'restart', 'alerts'].some(want)
+  const needRig = ['rtt', 'stall', 'record', 'restart', 'alerts', 'live'].some(want)
   o.log(`bench: starting nats-server${needRig ? ` and a rig (camera ${o.camera.width}x${o.camera.height}@${o.camera.fps})` : ''}`)
   const nats = await startNatsServer()
   ownDir(nats.dir) // removed by nats.stop(); on Ctrl-C by the reaper (the server dies with us: pdeathsig)
@@ -547,6 +553,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
     await step('record', 'recording start → first bytes, stop → finalized', () => recording(rig!, o))
     await step('restart', 'restart: SIGKILL camera ffmpeg → streaming with a new pid', () => restart(rig!, o))
     await step('alerts', 'alert throughput: bus → subscriber', () => alertThroughput(rig!, nats.url, o))
+    await step('live', 'live video: GET /live/cam.flv through the web server vs the media port, CPU', () => liveVideo(rig!, { readers: o.liveReaders, seconds: o.liveSeconds, log: o.log }))
     if (rig) {
       await rig.stop()
       rig = undefined

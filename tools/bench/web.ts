@@ -5,6 +5,7 @@
  *
  *   npx tsx tools/bench/web.ts                      # serves a test rig in a child process
  *   npx tsx tools/bench/web.ts --url http://127.0.0.1:8080 --seconds 10 --connections 32
+ *   npx tsx tools/bench/web.ts --auth both          # GET /api/v1/state: auth off vs a session cookie, side by side
  *
  * The server runs in its own process so the load loop does not share its event loop.
  */
@@ -15,6 +16,8 @@ import { Agent, request } from 'node:http'
 
 interface Result {
   path: string
+  /** off: no credentials configured; cookie: auth on, every request carries vigil_session. */
+  auth?: 'off' | 'cookie'
   seconds: number
   connections: number
   requests: number
@@ -36,7 +39,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
-async function load(base: string, path: string, seconds: number, connections: number): Promise<Result> {
+async function load(base: string, path: string, seconds: number, connections: number, headers: Record<string, string> = {}): Promise<Result> {
   const url = new URL(path, base)
   const agent = new Agent({ keepAlive: true, maxSockets: connections })
   const latencies: number[] = []
@@ -46,7 +49,7 @@ async function load(base: string, path: string, seconds: number, connections: nu
   const once = () =>
     new Promise<void>((resolve) => {
       const started = performance.now()
-      const req = request(url, { agent }, (res) => {
+      const req = request(url, { agent, headers }, (res) => {
         res.resume()
         res.on('end', () => {
           latencies.push(performance.now() - started)
@@ -84,27 +87,54 @@ async function load(base: string, path: string, seconds: number, connections: nu
 }
 
 async function serve(): Promise<void> {
-  const { startWebRig } = await import('../../test/helpers/webRig.js')
-  const rig = await startWebRig()
-  process.stdout.write(`${JSON.stringify({ url: rig.baseUrl })}\n`)
+  const { startWebRig, loginCookie, TEST_TOKEN } = await import('../../test/helpers/webRig.js')
+  const withAuth = process.argv.includes('--with-auth')
+  const rig = await startWebRig(withAuth ? { token: TEST_TOKEN } : {})
+  const cookie = withAuth ? await loginCookie(rig.baseUrl, { token: TEST_TOKEN }) : undefined
+  process.stdout.write(`${JSON.stringify({ url: rig.baseUrl, cookie })}\n`)
   // Ends with its parent (stdin closes), like every child vigil owns.
   process.stdin.resume()
   process.stdin.on('end', () => void rig.stop().then(() => process.exit(0)))
 }
 
-async function startServer(): Promise<{ url: string; stop(): void }> {
+async function startServer(withAuth = false): Promise<{ url: string; cookie?: string; stop(): void }> {
   const self = fileURLToPath(import.meta.url)
-  const child = spawn(process.execPath, ['--import', 'tsx', self, '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const url = await new Promise<string>((resolve, reject) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--serve', ...(withAuth ? ['--with-auth'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const { url, cookie } = await new Promise<{ url: string; cookie?: string }>((resolve, reject) => {
     let buf = ''
     child.stdout.on('data', (c: Buffer) => {
       buf += c.toString('utf8')
       const line = buf.split('\n')[0]
-      if (buf.includes('\n') && line) resolve((JSON.parse(line) as { url: string }).url)
+      if (buf.includes('\n') && line) resolve(JSON.parse(line) as { url: string; cookie?: string })
     })
     child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)))
   })
-  return { url, stop: () => child.stdin.end() }
+  return { url, ...(cookie ? { cookie } : {}), stop: () => child.stdin.end() }
+}
+
+/**
+ * The cost of the security plugin's cookie check: the same rig without credentials and
+ * with a token (every request carrying a session cookie), both servers up at once and
+ * measured in turns (off, cookie, off, cookie …) so drift on a shared box hits both alike.
+ */
+async function compareAuth(seconds: number, connections: number, rounds: number): Promise<Result[]> {
+  const off = await startServer(false)
+  const on = await startServer(true)
+  const results: Result[] = []
+  try {
+    const runs: Array<{ auth: 'off' | 'cookie'; base: string; headers: Record<string, string> }> = [
+      { auth: 'off', base: off.url, headers: {} },
+      { auth: 'cookie', base: on.url, headers: { Cookie: on.cookie ?? '' } },
+    ]
+    for (const r of runs) await load(r.base, '/api/v1/state', 1, connections, r.headers)
+    for (let i = 0; i < rounds; i++) {
+      for (const r of runs) results.push({ ...(await load(r.base, '/api/v1/state', seconds, connections, r.headers)), auth: r.auth })
+    }
+  } finally {
+    off.stop()
+    on.stop()
+  }
+  return results
 }
 
 async function main(): Promise<void> {
@@ -112,6 +142,18 @@ async function main(): Promise<void> {
   const seconds = Number(arg('seconds', '10'))
   const connections = Number(arg('connections', '32'))
   const given = arg('url', '')
+  if (arg('auth', 'off') === 'both') {
+    const results = await compareAuth(seconds, connections, Number(arg('rounds', '3')))
+    const median = (auth: string) => {
+      const rps = results.filter((r) => r.auth === auth).map((r) => r.rps).sort((a, b) => a - b)
+      return rps[Math.floor(rps.length / 2)] ?? 0
+    }
+    const overheadPercent = Math.round((1 - median('cookie') / median('off')) * 1000) / 10
+    const env = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? '?' }
+    process.stdout.write(`${JSON.stringify({ env, results, medianRps: { off: median('off'), cookie: median('cookie') }, overheadPercent }, null, 2)}\n`)
+    if (results.some((r) => r.errors > 0 || r.non2xx > 0)) process.exitCode = 1
+    return
+  }
   const server = given ? null : await startServer()
   const base = given || server!.url
   const results: Result[] = []

@@ -4,6 +4,7 @@ import type { Alert } from '../../infra/alerts.js'
 import { askEachNode, runClient } from './natsArgs.js'
 
 const help = `usage: vigil alerts [--node N] [--follow] [--json] [--server URL] [--config F]
+                    [--nkey SEEDFILE | --user U | --creds F] [--ca CAFILE]
 
 Lists the last alerts of every reachable rig (or of --node N), newest first.
 --follow streams alerts as they are raised (vigil.*.alert.>, or one node's) until Ctrl-C.

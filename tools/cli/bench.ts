@@ -5,17 +5,20 @@ import { repoRoot } from '../../test/helpers/natsServer.js'
 import { writeDocs } from '../bench/report.js'
 import { runBench } from '../bench/suite.js'
 
-const help = `usage: vigil bench [--only rtt,stall,record,restart,alerts,idle,footage] [--requests N] [--trials N]
+const help = `usage: vigil bench [--only rtt,stall,record,restart,alerts,live,idle,footage] [--requests N] [--trials N]
                    [--restart-gap-s 61] [--idle-seconds S] [--idle-rigs 1,2,4] [--idle-camera 1280x720@15]
                    [--footage-trials 3] [--footage-seconds 6] [--alerts N] [--camera WxH@FPS] [--no-docs]
+                   [--live-readers 1,4] [--live-seconds 20]
                    vigil bench --docs-only [--note TEXT]   # rewrite the docs from bench/results/latest.json
 
 Runs a rig on a real nats-server with the synthetic camera and measures: command round trip
 (NATS vs a bare NATS echo vs HTTP), stall detection, recording start/stop, restart after
 SIGKILL (vigil vs PM2 supervising the same ffmpeg command), alert throughput, idle CPU/RSS of
 1, 2 and 4 rigs sharing one nats-server (--idle-camera, default 1280x720@15), and footage lost
-when a real \`vigil start\` is SIGKILLed mid-recording. Parts: rtt, stall, record, restart,
-alerts, idle, footage. --trials is for stall, record and restart (each restart trial first waits
+when a real \`vigil start\` is SIGKILLed mid-recording, and the CPU of the live video through
+the web server (GET /live/cam.flv) vs read from the media port, with --live-readers viewers
+for --live-seconds each. Parts: rtt, stall, record, restart, alerts, live, idle, footage.
+--trials is for stall, record and restart (each restart trial first waits
 --restart-gap-s of stable streaming, so vigil's backoff is reset). A full default run takes
 about 10 minutes. Progress on stderr; results to bench/results/<name>.json (and latest.json);
 the "rig" section of docs/BENCHMARKS.md is replaced. Never part of CI's pass/fail. Exit 1 if a
@@ -39,6 +42,8 @@ export async function run(argv: string[]): Promise<number> {
         alerts: { type: 'string', default: '10000' },
         'restart-gap-s': { type: 'string', default: '61' },
         camera: { type: 'string', default: '640x360@15' },
+        'live-readers': { type: 'string', default: '1,4' },
+        'live-seconds': { type: 'string', default: '20' },
         'no-docs': { type: 'boolean' },
         'docs-only': { type: 'boolean' },
         note: { type: 'string' },
@@ -60,16 +65,21 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write('vigil bench: --camera / --idle-camera WxH@FPS, e.g. 640x360@15\n')
     return 2
   }
-  const numbers = { requests: values.requests, trials: values.trials, 'idle-seconds': values['idle-seconds'], alerts: values.alerts, 'restart-gap-s': values['restart-gap-s'], 'footage-trials': values['footage-trials'], 'footage-seconds': values['footage-seconds'] }
+  const numbers = { 'live-seconds': values['live-seconds'], requests: values.requests, trials: values.trials, 'idle-seconds': values['idle-seconds'], alerts: values.alerts, 'restart-gap-s': values['restart-gap-s'], 'footage-trials': values['footage-trials'], 'footage-seconds': values['footage-seconds'] }
   for (const [k, v] of Object.entries(numbers))
     if (!(Number(v) >= 0) || v === '') {
       process.stderr.write(`vigil bench: --${k} wants a number, got ${v}\n`)
       return 2
     }
-  const known = ['rtt', 'stall', 'record', 'restart', 'alerts', 'idle', 'footage']
+  const known = ['rtt', 'stall', 'record', 'restart', 'alerts', 'live', 'idle', 'footage']
   const unknown = (values.only ?? '').split(',').map((x) => x.trim()).filter((x) => x && !known.includes(x))
   if (unknown.length > 0) {
     process.stderr.write(`vigil bench: --only: unknown part(s) ${unknown.join(', ')}; parts: ${known.join(', ')}\n`)
+    return 2
+  }
+  const liveReaders = values['live-readers']!.split(',').map(Number)
+  if (liveReaders.some((n) => !Number.isInteger(n) || n < 1)) {
+    process.stderr.write('vigil bench: --live-readers wants counts like 1,4\n')
     return 2
   }
   const idleRigs = values['idle-rigs']!.split(',').map(Number)
@@ -99,6 +109,8 @@ export async function run(argv: string[]): Promise<number> {
     footageSeconds: Number(values['footage-seconds']),
     alerts: Number(values.alerts),
     restartGapMs: Number(values['restart-gap-s']) * 1000,
+    liveReaders,
+    liveSeconds: Number(values['live-seconds']),
     camera: { width: Number(cam[1]), height: Number(cam[2]), fps: Number(cam[3]) },
     log,
   })

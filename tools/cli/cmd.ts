@@ -4,6 +4,7 @@ import { clientOptions, clientTarget, connectClient } from './natsArgs.js'
 
 const help = `usage: vigil cmd <actor> <verb> [--json '{…}' | --<arg> <value> …] [--idempotency-key K]
                  [--node N] [--server URL] [--timeout MS] [--config F]
+                 [--nkey SEEDFILE | --user U | --creds F] [--ca CAFILE]   (password, token: env only)
 
 Sends a command to a rig (request on vigil.<node>.cmd.<actor>.<verb>) and prints the reply.
 Exit 0 when the reply is ok, 1 when it is an error (its code is printed), 2 on bad usage.
@@ -17,7 +18,8 @@ examples:
 
 /** `--name nap --limit 5` → { name: "nap", limit: 5 }: a value that parses as JSON keeps its type. */
 export function parseArgPairs(rest: string[]): { args: Record<string, unknown> } | { error: string } {
-  const args: Record<string, unknown> = {}
+  // Entries, not `args[key] =`: `--__proto__ …` must become a key the rig refuses, not this object's prototype.
+  const args = new Map<string, unknown>()
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i]!
     if (!flag.startsWith('--') || flag.length < 3) return { error: `expected --<arg> <value>, got ${JSON.stringify(flag)}` }
@@ -27,9 +29,9 @@ export function parseArgPairs(rest: string[]): { args: Record<string, unknown> }
     if (eq > 0) raw = flag.slice(eq + 1)
     else if (i + 1 < rest.length && !rest[i + 1]!.startsWith('--')) raw = rest[++i]!
     else raw = 'true'
-    args[key] = parseValue(raw)
+    args.set(key, parseValue(raw))
   }
-  return { args }
+  return { args: Object.fromEntries(args) }
 }
 
 function parseValue(raw: string): unknown {
@@ -54,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2
   }
   // Client flags are ours; every other --flag is a command argument.
-  const own = new Set(['--node', '--server', '-s', '--timeout', '--config', '-c', '--json', '--idempotency-key'])
+  const own = new Set(['--node', '--server', '-s', '--timeout', '--config', '-c', '--json', '--idempotency-key', '--user', '--nkey', '--creds', '--ca'])
   const clientArgv: string[] = []
   const argPairs: string[] = []
   let json: string | undefined

@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { redactCredentials, redactSecrets } from '../../infra/redaction.js'
 import { binaryNames, type BinaryName } from '../../infra/binaries.js'
 import { ensureBinaries } from '../ensureBinaries.js'
 import { configOptions, loadConfigFromArgs } from './configArgs.js'
+import { describeAuth } from '../../infra/config/natsAuth.js'
 
 /** Subcommands that live in their own module `./<name>.ts` exporting `run(argv)`. */
-const moduleCommands = ['start', 'cmd', 'alerts', 'status', 'inspect', 'bench'] as const
+const moduleCommands = ['start', 'cmd', 'alerts', 'status', 'inspect', 'bench', 'nats-config', 'fleet', 'passwd'] as const
 type ModuleCommand = (typeof moduleCommands)[number]
 
 export const usage = `usage: vigil <command> [options]
@@ -19,7 +21,10 @@ commands:
   inspect            look at the live statecharts of every actor
   ensure-binaries    check ffmpeg, ffprobe and nats-server; install the Debian packages where allowed
   check-config       validate the config (--config FILE, VIGIL_* env) and print the resolved node and data dir
+  passwd             hash a password for web.users (read from stdin, never from argv)
   bench              run the benchmarks
+  nats-config        write a nats-server config with one identity per rig and operator (--rigs a,b --operators ops --out DIR)
+  fleet init         create the JetStream streams rigs publish into (an operator's identity)
   help [command]     this text, or a command's own help
 
 config: --config FILE (or VIGIL_CONFIG, or ./vigil.config.json); every VIGIL_* variable overrides the file.
@@ -104,7 +109,7 @@ async function checkConfigCommand(argv: string[], io: MainIo): Promise<number> {
     io.out(`usage: vigil check-config [--config FILE] [--node NAME] [--json]
 
 Loads the config exactly as start does and reports every bad field with its path (exit 2).
---json prints the whole resolved config (web.token redacted).
+--json prints the whole resolved config (secrets and URL credentials redacted).
 `)
     return 0
   }
@@ -112,12 +117,14 @@ Loads the config exactly as start does and reports every bad field with its path
   if ('exitCode' in loaded) return loaded.exitCode
   const { config } = loaded
   if (values.json) {
-    const shown = { ...config, web: { ...config.web, ...(config.web.token ? { token: '(redacted)' } : {}) } }
-    io.out(`${JSON.stringify(shown, null, 2)}\n`)
+    // Every secret field (web.token, nats.auth, users' hashes) and every URL's credentials.
+    io.out(`${JSON.stringify(redactSecrets(config), null, 2)}\n`)
     return 0
   }
-  const nats = config.nats.servers.length > 0 ? config.nats.servers.join(',') : `embedded on ${config.nats.host}:${config.nats.port}`
-  io.out(`config ok\nnode: ${config.node}\ndataDir: ${config.dataDir}\nnats: ${nats}\nweb: http://${config.web.host}:${config.web.port}\n`)
+  const nats = config.nats.servers.length > 0 ? redactCredentials(config.nats.servers.join(',')) : `embedded on ${config.nats.host}:${config.nats.port}`
+  const { webTlsMode } = await import('../../actors/web/security/tls.js')
+  const scheme = webTlsMode(config.web.tls, config.web.host, config.dataDir).kind === 'off' ? 'http' : 'https'
+  io.out(`config ok\nnode: ${config.node}\ndataDir: ${config.dataDir}\nnats: ${nats}\nnats auth: ${describeAuth(config.nats.auth)}${config.nats.tls ? `, TLS (CA ${config.nats.tls.ca})` : ''}\nweb: ${scheme}://${config.web.host}:${config.web.port}\n`)
   return 0
 }
 

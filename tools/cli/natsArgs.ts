@@ -3,6 +3,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { Svcm } from '@nats-io/services'
 import { SERVICE_NAME } from '../../infra/subjects.js'
 import { command as commandRequest } from '../../infra/nats/client.js'
+import { natsCredentialOptions, type NatsCredentialOptions } from '../../infra/nats/credentials.js'
+import { redactCredentials } from '../../infra/redaction.js'
 import { loadConfigFromArgs } from './configArgs.js'
 
 /** Flags shared by the client subcommands (cmd, alerts, status, inspect). */
@@ -10,6 +12,12 @@ export const clientOptions = {
   config: { type: 'string', short: 'c' },
   node: { type: 'string' },
   server: { type: 'string', short: 's', multiple: true },
+  // The same identity as the env (VIGIL_NATS_*); a password or token only from the env:
+  // argv is visible to every local user in ps.
+  user: { type: 'string' },
+  nkey: { type: 'string' },
+  creds: { type: 'string' },
+  ca: { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -21,14 +29,45 @@ export interface ClientTarget {
   /** Whether --node was given (otherwise the config's node is a default, not a choice). */
   nodeGiven: boolean
   timeoutMs: number
+  /** Login, TLS and inbox prefix, from nats.auth / nats.tls (flags over env over file). */
+  credentials: NatsCredentialOptions
+}
+
+export interface ClientFlags {
+  server?: string[] | undefined
+  user?: string | undefined
+  nkey?: string | undefined
+  creds?: string | undefined
+  ca?: string | undefined
+}
+
+/**
+ * The env the config is loaded with: a credential flag stands for its variable and
+ * replaces the env's other credentials (one login per run), so `--nkey` beats a
+ * VIGIL_NATS_TOKEN left in the shell. `--user` keeps VIGIL_NATS_PASSWORD: its pair.
+ */
+export function envWithClientFlags(env: NodeJS.ProcessEnv, flags: ClientFlags): NodeJS.ProcessEnv {
+  const out = { ...env }
+  const login = flags.user !== undefined || flags.nkey !== undefined || flags.creds !== undefined
+  if (login) {
+    for (const name of ['VIGIL_NATS_USER', 'VIGIL_NATS_TOKEN', 'VIGIL_NATS_NKEY', 'VIGIL_NATS_CREDS']) delete out[name]
+    if (flags.user === undefined) delete out['VIGIL_NATS_PASSWORD']
+  }
+  if (flags.user !== undefined) out['VIGIL_NATS_USER'] = flags.user
+  if (flags.nkey !== undefined) out['VIGIL_NATS_NKEY'] = flags.nkey
+  if (flags.creds !== undefined) out['VIGIL_NATS_CREDS'] = flags.creds
+  if (flags.ca !== undefined) out['VIGIL_NATS_CA'] = flags.ca
+  // The servers too: the config's rules (TLS and creds files are for nats.servers) see what is dialled.
+  if (flags.server !== undefined && flags.server.length > 0) out['VIGIL_NATS_SERVERS'] = flags.server.join(',')
+  return out
 }
 
 /**
  * Where to talk to: --server, else the config's nats.servers, else the embedded
  * server of the local rig (its configured port). Exit 2 on a bad config.
  */
-export function clientTarget(values: { config?: string; node?: string; server?: string[]; timeout?: string }): ClientTarget | { exitCode: number } {
-  const loaded = loadConfigFromArgs({ config: values.config, node: values.node })
+export function clientTarget(values: { config?: string; node?: string; timeout?: string } & ClientFlags): ClientTarget | { exitCode: number } {
+  const loaded = loadConfigFromArgs({ config: values.config, node: values.node }, { env: envWithClientFlags(process.env, values) })
   if ('exitCode' in loaded) return loaded
   const { config } = loaded
   const timeoutMs = values.timeout === undefined ? 5000 : Number(values.timeout)
@@ -36,21 +75,21 @@ export function clientTarget(values: { config?: string; node?: string; server?: 
     process.stderr.write(`vigil: --timeout takes milliseconds (got ${JSON.stringify(values.timeout)})\n`)
     return { exitCode: 2 }
   }
-  const servers =
-    values.server && values.server.length > 0
-      ? values.server.flatMap((s) => s.split(','))
-      : config.nats.servers.length > 0
-        ? config.nats.servers
-        : [`nats://127.0.0.1:${config.nats.port || 4222}`]
-  return { servers, node: config.node, nodeGiven: values.node !== undefined, timeoutMs }
+  const servers = config.nats.servers.length > 0 ? config.nats.servers : [`nats://127.0.0.1:${config.nats.port || 4222}`]
+  return { servers, node: config.node, nodeGiven: values.node !== undefined, timeoutMs, credentials: natsCredentialOptions(config.nats, config.node) }
 }
 
 /** One connect attempt, bounded: a CLI should say "cannot reach" rather than hang. */
 export async function connectClient(target: ClientTarget): Promise<NatsConnection | null> {
   try {
-    return await connect({ servers: target.servers, name: 'vigil-cli', timeout: Math.min(target.timeoutMs, 5000), maxReconnectAttempts: 0 })
+    return await connect({ ...target.credentials, servers: target.servers, name: 'vigil-cli', timeout: Math.min(target.timeoutMs, 5000), maxReconnectAttempts: 0 })
   } catch (err) {
-    process.stderr.write(`vigil: cannot reach NATS at ${target.servers.join(',')}: ${(err as Error).message}\n`)
+    const where = redactCredentials(target.servers.join(','))
+    if ((err as Error).name === 'AuthorizationError') {
+      process.stderr.write(`vigil: NATS at ${where} refused the login: give an identity (VIGIL_NATS_NKEY, VIGIL_NATS_USER + VIGIL_NATS_PASSWORD, VIGIL_NATS_TOKEN, VIGIL_NATS_CREDS, or --nkey/--user/--creds)\n`)
+      return null
+    }
+    process.stderr.write(`vigil: cannot reach NATS at ${where}: ${redactCredentials((err as Error).message)}\n`)
     return null
   }
 }

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError } from '../../infra/config/load.js'
 import { createLogger } from '../../infra/logger.js'
 import { createLogFiles, logsDirOf } from '../../actors/logs/index.js'
+import { PRIVATE_UMASK } from '../../infra/config/load.js'
 import { startRig, RigStartError } from '../../actors/rig/index.js'
 import { configOptions, loadConfigFromArgs } from './configArgs.js'
 
@@ -54,6 +55,10 @@ export async function run(argv: string[]): Promise<number> {
   const config = loaded.config
   if (values.inspect) config.inspect = values.inspect as 'stately' | 'none'
   if (statelyUrl !== undefined) config.inspect = 'stately'
+  // Private by default, before the first file: recordings, snapshots and logs are the
+  // household's, and the children (ffmpeg writing segments, nats-server, node-media-server)
+  // inherit the mask. startRig sets it too, for rigs started without this CLI.
+  process.umask(PRIVATE_UMASK)
   // The log files first, so vigil.log gets every line the rig writes, its start included.
   let logFiles
   try {

@@ -2,6 +2,7 @@ import type { ChildStatusView } from '../../actors/supervisor/index.js'
 import { askEachNode, runClient } from './natsArgs.js'
 
 const help = `usage: vigil status [--node N] [--json] [--watch] [--server URL] [--config F]
+                    [--nkey SEEDFILE | --user U | --creds F] [--ca CAFILE]
 
 Shows the supervisor tree of every reachable rig (or of --node N): each child's
 state, restarts, pids, and since when. --watch redraws it every second until Ctrl-C.

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { AlertLog } from '../../../infra/alerts.js'
 import type { CommandRouter } from '../../../infra/nats/commands.js'
 import type { CommandReply } from '../../../infra/nats/envelope.js'
@@ -17,8 +17,6 @@ export interface ApiDeps {
   router: CommandRouter
   alerts: AlertLog
   state: () => RigState
-  /** onRequest for mutating routes (auth, same-origin): refused before the body is even read. */
-  guard: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 }
 
 const errors = { 400: { $ref: 'vigil.error#' }, 401: { $ref: 'vigil.error#' }, 403: { $ref: 'vigil.error#' } }
@@ -40,13 +38,14 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get(
     '/api/v1/state',
-    { schema: {} },
+    { config: { role: 'viewer' }, schema: {} },
     async () => deps.state(),
   )
 
   app.get(
     '/api/v1/alerts',
     {
+      config: { role: 'viewer' },
       schema: {
         querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 100 } }, additionalProperties: false },
       },
@@ -60,7 +59,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post(
     '/api/v1/recorder/start',
     {
-      onRequest: deps.guard,
+      config: { role: 'operator' },
       validatorCompiler: strictValidatorCompiler,
       schema: { headers: IdempotencyHeaders, body: StartBody, response: errors },
     },
@@ -76,7 +75,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post(
     '/api/v1/recorder/stop',
     {
-      onRequest: deps.guard,
+      config: { role: 'operator' },
       validatorCompiler: strictValidatorCompiler,
       schema: { body: StopBody, response: errors },
     },

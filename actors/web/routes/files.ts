@@ -112,6 +112,7 @@ export function registerFileRoutes(app: FastifyInstance, dirs: FileDirs): void {
   app.get(
     '/api/v1/recordings',
     {
+      config: { role: 'viewer' },
       schema: {
         querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } }, additionalProperties: false },
       },
@@ -122,7 +123,7 @@ export function registerFileRoutes(app: FastifyInstance, dirs: FileDirs): void {
     },
   )
 
-  app.get('/recordings/*', { schema: downloadSchema() }, async (request, reply) => {
+  app.get('/recordings/*', { config: { role: 'viewer' }, schema: downloadSchema() }, async (request, reply) => {
     const rest = rawRest(request.url, '/recordings/')
     if (rest === null) return sendError(reply, 'BAD_REQUEST', 'expected /recordings/<session>/<file>')
     const parts = rest.split('/')
@@ -134,7 +135,7 @@ export function registerFileRoutes(app: FastifyInstance, dirs: FileDirs): void {
     return serveOwned(request, reply, dirs.recordings, [session.name, file.name])
   })
 
-  app.get('/snapshots/*', { schema: downloadSchema() }, async (request, reply) => {
+  app.get('/snapshots/*', { config: { role: 'viewer' }, schema: downloadSchema() }, async (request, reply) => {
     const rest = rawRest(request.url, '/snapshots/')
     if (rest === null || rest.includes('/')) return sendError(reply, 'BAD_REQUEST', 'expected /snapshots/<file>: one file name')
     const file = checkName(rest, SNAPSHOT_FILE, 'snapshot')

@@ -15,6 +15,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
   app.get(
     '/health',
     {
+      config: { role: 'public' },
       schema: {
         response: {
           200: { type: 'object', required: ['status', 'uptimeS'], properties: { status: { type: 'string' }, uptimeS: { type: 'number' } }, additionalProperties: false },
@@ -24,12 +25,12 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
     async () => ({ status: 'ok', uptimeS: deps.uptimeS() }),
   )
 
-  app.get('/health/ready', { schema: {} }, async (_request, reply) => {
+  app.get('/health/ready', { config: { role: 'viewer' }, schema: {} }, async (_request, reply) => {
     const r = await deps.readiness()
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', ...r })
   })
 
-  app.get('/metrics', { schema: {} }, async (_request, reply) => {
+  app.get('/metrics', { config: { role: 'viewer' }, schema: {} }, async (_request, reply) => {
     const text = await deps.metrics.render(deps.metricsSource)
     return reply.header('Content-Type', deps.metrics.contentType).send(text)
   })

@@ -1,42 +1,15 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { envWithoutVigil, runVigil } from '../../helpers/vigilProcess.js'
 
-const vigilBin = fileURLToPath(new URL('../../../bin/vigil.js', import.meta.url))
 const cliDir = fileURLToPath(new URL('../../../tools/cli/', import.meta.url))
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** The environment minus every VIGIL_* variable, so the machine's own settings never leak in. */
-function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VIGIL_')) env[k] = v
-  return { ...env, ...extra }
-}
-
-/** Runs `node bin/vigil.js …` the way an operator would, from `cwd`, with a hard time limit. */
-function vigil(args: string[], cwd: string, env: NodeJS.ProcessEnv = cleanEnv(), timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [vigilBin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
-    // A CLI that should refuse at once but hangs instead (e.g. starts the rig) is a failure, not a stuck suite.
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.once('error', reject)
-    child.once('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+const cleanEnv = envWithoutVigil
+/** Runs `node bin/vigil.js …` the way an operator would, from `cwd`. */
+const vigil = (args: string[], cwd: string, env: NodeJS.ProcessEnv = cleanEnv(), timeoutMs?: number) =>
+  runVigil(args, { cwd, env, ...(timeoutMs === undefined ? {} : { timeoutMs }) })
 
 const badConfig = {
   web: { port: 70000, hots: 'typo' },
@@ -149,4 +122,15 @@ t.test('--config is read relative to the cwd', async (t) => {
   t.equal(run.code, 0, run.stderr)
   t.match(run.stdout, /^node: from-file$/m)
   t.match(run.stdout, /^web: http:\/\/127\.0\.0\.1:9999$/m)
+})
+
+t.test('check-config says https for a network bind (web.tls auto) and http when told off', async (t) => {
+  const dir = t.testdir()
+  const token = { VIGIL_WEB_TOKEN: 'a-token-of-at-least-16' }
+  const lan = await vigil(['check-config'], dir, cleanEnv({ VIGIL_WEB_HOST: '0.0.0.0', ...token }))
+  t.equal(lan.code, 0, lan.stderr)
+  t.match(lan.stdout, /^web: https:\/\/0\.0\.0\.0:8080$/m)
+  const off = await vigil(['check-config'], dir, cleanEnv({ VIGIL_WEB_HOST: '0.0.0.0', VIGIL_WEB_TLS: 'off', ...token }))
+  t.equal(off.code, 0, off.stderr)
+  t.match(off.stdout, /^web: http:\/\/0\.0\.0\.0:8080$/m)
 })

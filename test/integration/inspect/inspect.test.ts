@@ -7,8 +7,11 @@ import { cameraMachine } from '../../../machines/camera.machine.js'
 import { waitFor } from '../../helpers/wait.js'
 import { TOKEN, startInspectRig } from './rig.js'
 
+// The rig has a web token, so the inspector needs it like every other read (DESIGN.md §9.1).
+const authed = { headers: { Authorization: `Bearer ${TOKEN}` } }
+
 const getJson = async <T>(url: string): Promise<T> => {
-  const res = await fetch(url)
+  const res = await fetch(url, authed)
   if (res.status !== 200) throw new Error(`${url}: ${res.status} ${await res.text()}`)
   return (await res.json()) as T
 }
@@ -85,19 +88,19 @@ t.test('through the web server: machines with layouts, live state, restarts', as
 t.test('secrets never leave; the page and its files are served, nothing else', async (t) => {
   const rig = await startInspectRig()
   t.teardown(() => rig.stop())
-  const body = await (await fetch(rig.url('/api/v1/inspect/state'))).text()
+  const body = await (await fetch(rig.url('/api/v1/inspect/state'), authed)).text()
   t.notMatch(body, TOKEN, 'the web token is redacted from every context')
-  const page = await fetch(rig.url('/inspect'))
+  const page = await fetch(rig.url('/inspect'), authed)
   t.equal(page.status, 200)
   t.match(page.headers.get('content-security-policy'), /script-src 'self'/)
   const html = await page.text()
   t.match(html, /inspect\/static\/inspect\.js/)
   t.notMatch(html, /https?:\/\//, 'no CDN')
-  const js = await fetch(rig.url('/inspect/static/inspect.js'))
+  const js = await fetch(rig.url('/inspect/static/inspect.js'), authed)
   t.equal(js.status, 200)
   t.match(js.headers.get('content-type'), /javascript/)
-  t.equal((await fetch(rig.url('/inspect/static/..%2F..%2Fpackage.json'))).status, 404)
-  t.equal((await fetch(rig.url('/inspect/static/index.html'))).status, 404)
+  t.equal((await fetch(rig.url('/inspect/static/..%2F..%2Fpackage.json'), authed)).status, 404)
+  t.equal((await fetch(rig.url('/inspect/static/index.html'), authed)).status, 404)
 })
 
 t.test('on a bare Fastify with a context holding a secret', async (t) => {

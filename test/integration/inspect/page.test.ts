@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { chromium } from 'playwright-core'
-import { startInspectRig } from './rig.js'
+import { TOKEN, startInspectRig } from './rig.js'
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium'
 const ARTIFACTS = resolve('test-artifacts/inspect')
@@ -18,6 +18,8 @@ t.test('/inspect in Chromium: a diagram per actor, live highlight, restarts', { 
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1400, height: 1000 },
+    // The rig has a web token: the inspector is behind it like every read (login itself: test/e2e).
+    extraHTTPHeaders: { Authorization: `Bearer ${TOKEN}` },
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
   })
   t.teardown(async () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { waitFor } from 'xstate'
-import { createMediaActor, flvUrl, mediaStateName, rtmpUrl, resolveMediaPorts, type MediaActor } from '../../../actors/media/index.js'
+import { createMediaActor, MediaSigner, mediaStateName, resolveMediaPorts, signedFlvUrl, signedRtmpUrl, type MediaActor } from '../../../actors/media/index.js'
 import { probeMediaHttp } from '../../../actors/media/probe.js'
 import { silentLogger } from '../../../infra/logger.js'
 import { ProcessOwner } from '../../../infra/process.js'
@@ -55,7 +55,8 @@ async function startMedia(t: Teardown, probe: { probeIntervalMs: number; probeMi
   const processes = new ProcessOwner()
   const ports = await resolveMediaPorts({ rtmpPort: 0, httpPort: 0 })
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-media-it-'))
-  const actor: MediaActor = createMediaActor({ config: { ...ports, ...probe }, processes, log: silentLogger(), dataDir })
+  const signer = new MediaSigner()
+  const actor: MediaActor = createMediaActor({ config: { ...ports, ...probe }, processes, log: silentLogger(), signer, dataDir })
   const states: string[] = []
   actor.subscribe({
     next: (s) => {
@@ -72,11 +73,11 @@ async function startMedia(t: Teardown, probe: { probeIntervalMs: number; probeMi
     rmSync(dataDir, { recursive: true, force: true })
   })
   actor.start()
-  return { actor, processes, ports, states }
+  return { actor, processes, ports, states, signer }
 }
 
 t.test('media child starts on loopback, serves HTTP and accepts an RTMP push', async (t) => {
-  const { actor, processes, ports } = await startMedia(t)
+  const { actor, processes, ports, signer } = await startMedia(t)
   await waitFor(actor, (s) => s.hasTag('ready'), { timeout: 20000 })
   const [pid] = actor.getSnapshot().context.pids
   t.ok(pid && isAlive(pid), 'the server process runs')
@@ -87,11 +88,11 @@ t.test('media child starts on loopback, serves HTTP and accepts an RTMP push', a
     FFMPEG,
     ['-hide_banner', '-nostats', '-loglevel', 'error',
       '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=15', '-re', '-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-t', '6',
-      '-c:v', 'libx264', '-preset', 'veryfast', '-g', '15', '-c:a', 'aac', '-f', 'flv', rtmpUrl(ports)],
+      '-c:v', 'libx264', '-preset', 'veryfast', '-g', '15', '-c:a', 'aac', '-f', 'flv', signedRtmpUrl(ports, signer)],
     { name: 'test-push' },
   )
   await new Promise((r) => setTimeout(r, 1500))
-  const streams = await ffprobeStreams(flvUrl(ports))
+  const streams = await ffprobeStreams(signedFlvUrl(ports, signer))
   t.ok(streams.includes('h264') && streams.includes('aac'), `HTTP-FLV carries the pushed h264 + aac (${streams.join(',')})`)
   const exit = await push.exited
   t.equal(exit.code, 0, `the push was accepted to the end: ${push.stderrTail()}`)

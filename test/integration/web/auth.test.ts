@@ -14,7 +14,7 @@ const start = (rig: { baseUrl: string }, headers: Record<string, string> = {}) =
 const stop = (rig: { baseUrl: string }, headers: Record<string, string> = {}) =>
   rawRequest(rig.baseUrl, '/api/v1/recorder/stop', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' })
 
-t.test('auth required: mutations and the WebSocket need the bearer token', async (t) => {
+t.test('auth required: every read, every mutation and the WebSocket need credentials (here the bearer token)', async (t) => {
   const rig = await startWebRig({ token: TEST_TOKEN, forceAuth: true })
   t.teardown(() => rig.stop())
   const wsUrl = `ws://127.0.0.1:${rig.port}/api/v1/ws`
@@ -38,12 +38,17 @@ t.test('auth required: mutations and the WebSocket need the bearer token', async
   t.equal((await stop(rig)).status, 401)
   t.equal((await stop(rig, { Authorization: `Bearer ${TEST_TOKEN}` })).status, 200)
 
-  for (const path of ['/health', '/health/ready', '/api/v1/state', '/api/v1/alerts', '/api/v1/recordings', '/metrics', '/']) {
+  // Reads too (DESIGN.md §9.1 replaced "mutations only"): security.test.ts walks every route.
+  for (const path of ['/health/ready', '/api/v1/state', '/api/v1/alerts', '/api/v1/recordings', '/metrics']) {
     const g = await rawRequest(rig.baseUrl, path)
-    t.equal(g.status, 200, `${path}: reads stay open`)
+    t.equal(g.status, 401, `${path}: no read without credentials`)
     t.notMatch(g.body, TEST_TOKEN, `${path}: the token never appears`)
-    t.notMatch(g.body, /fingerprint/i, `${path}: no fingerprint`)
+    const ok = await rawRequest(rig.baseUrl, path, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })
+    t.equal(ok.status, 200, `${path}: read with the token`)
+    t.notMatch(ok.body, TEST_TOKEN, `${path}: the token never appears`)
+    t.notMatch(ok.body, /fingerprint/i, `${path}: no fingerprint`)
   }
+  t.equal((await rawRequest(rig.baseUrl, '/health')).status, 200, 'liveness stays public')
   const health = json(await rawRequest(rig.baseUrl, '/health'))
   t.same(Object.keys(health).sort(), ['status', 'uptimeS'])
 
@@ -92,6 +97,6 @@ t.test('a public bind without a token refuses to start, with the reason', async 
   const { state, output, raised } = await webActorOutcome({ host: '0.0.0.0', port: 0 })
   t.equal(state, 'failed')
   t.equal(output?.normal, false)
-  t.match(output?.reason, /not loopback and no web\.token is set.*VIGIL_WEB_TOKEN/)
+  t.match(output?.reason, /not loopback and no web\.token is set \(nor web\.users\).*VIGIL_WEB_TOKEN.*vigil passwd/)
   t.match(raised, [{ source: 'web', code: 'web.down' }])
 })

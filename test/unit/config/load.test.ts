@@ -67,6 +67,10 @@ const envCases: Record<string, { value: string; read: (c: Config) => unknown; ex
   VIGIL_WEB_HOST: { value: '127.0.0.2', read: (c) => c.web.host, expected: '127.0.0.2' },
   VIGIL_WEB_PORT: { value: '0', read: (c) => c.web.port, expected: 0 },
   VIGIL_WEB_TOKEN: { value: 'a-token-of-enough-length', read: (c) => c.web.token, expected: 'a-token-of-enough-length' },
+  VIGIL_WEB_ALLOWED_HOSTS: { value: 'rig.lan, cam.local:9000,', read: (c) => c.web.allowedHosts, expected: ['rig.lan', 'cam.local:9000'] },
+  VIGIL_WEB_TLS: { value: 'off', read: (c) => c.web.tls, expected: 'off' },
+  VIGIL_WEB_TLS_CERT: { value: '/env/cert.pem', read: (c) => c.web.tls, expected: { cert: '/env/cert.pem', key: '/file/key.pem' } },
+  VIGIL_WEB_TLS_KEY: { value: '/env/key.pem', read: (c) => c.web.tls, expected: { cert: '/file/cert.pem', key: '/env/key.pem' } },
   VIGIL_MEDIA_RTMP_PORT: { value: '1936', read: (c) => c.media.rtmpPort, expected: 1936 },
   VIGIL_MEDIA_HTTP_PORT: { value: '8001', read: (c) => c.media.httpPort, expected: 8001 },
   VIGIL_CAMERA_SOURCE: { value: 'v4l2:/dev/video0', read: (c) => c.camera.source, expected: 'v4l2:/dev/video0' },
@@ -84,7 +88,7 @@ t.test('every VIGIL_* variable overrides the file', async (t) => {
         node: 'from-file',
         dataDir: '/from/file',
         nats: { servers: ['nats://file:4222'], port: 1111 },
-        web: { host: 'localhost', port: 1111, token: 'file-token-long-enough' },
+        web: { host: 'localhost', port: 1111, token: 'file-token-long-enough', allowedHosts: ['file.lan'], tls: { cert: '/file/cert.pem', key: '/file/key.pem' } },
         media: { rtmpPort: 1111, httpPort: 1112 },
         camera: { source: 'file:/x.mp4' },
         logs: { level: 'warn' },
@@ -192,4 +196,19 @@ t.test('camera.source and audio.source are checked at load, every problem listed
   for (const source of ['testsrc', 'v4l2:/dev/video0', 'rtsp://cam/stream', 'file:/tmp/clip.mp4']) {
     t.equal(loadConfig(isolated(t, { VIGIL_CAMERA_SOURCE: source })).camera.source, source, `${source} accepted`)
   }
+})
+
+t.test('web.users stand in for the token on a public bind; a bad hash is named, never echoed', async (t) => {
+  const opts = isolated(t, { VIGIL_WEB_HOST: '0.0.0.0' })
+  const hash = 'scrypt$32768$8$1$WQscTf8jMbXOUCfK1eoj7A$-ycbxEZ8whW4Rlt-vHeEnajrmPDwo0mR1HLhk6uab-8'
+  writeFileSync(join(opts.cwd, 'vigil.config.json'), JSON.stringify({ web: { users: [{ name: 'ann', passwordHash: hash, role: 'viewer' }] } }))
+  const config = loadConfig(opts)
+  t.same(config.web.users, [{ name: 'ann', passwordHash: hash, role: 'viewer' }])
+  t.equal(config.web.tls, 'auto', 'TLS auto by default')
+  writeFileSync(join(opts.cwd, 'vigil.config.json'), JSON.stringify({ web: { users: [{ name: 'ann', passwordHash: 'hunter2-in-clear', role: 'admin' }] } }))
+  const err = configError(t, () => loadConfig(opts))
+  const text = err.problems.join('\n')
+  t.match(text, /web\.users\.0\.passwordHash/)
+  t.match(text, /web\.users\.0\.role/)
+  t.notMatch(text, /hunter2/, 'a clear-text password put where the hash goes is not printed')
 })

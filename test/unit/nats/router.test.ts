@@ -50,7 +50,9 @@ t.test('a valid command returns its result and is recorded', async (t) => {
 t.test('error mapping', async (t) => {
   const { r, records } = router()
   t.same(await r.dispatch('recorder', 'stop', {}), { ok: false, error: { code: 'NOT_RECORDING', message: 'nothing is recording', details: { state: 'idle' } } })
-  t.same(await r.dispatch('recorder', 'status', undefined), { ok: false, error: { code: 'INTERNAL', message: 'boom' } })
+  // The handler's own words stay in the log (issue 13): the caller gets the code and the trace id.
+  const internal = await r.dispatch('recorder', 'status', undefined, { traceId: 'trace-boom' })
+  t.same(internal, { ok: false, error: { code: 'INTERNAL', message: "internal error; the rig's log has the detail under trace trace-boom", details: { traceId: 'trace-boom' } } })
   const unknownVerb = await r.dispatch('recorder', 'pause', {})
   t.match(unknownVerb, { ok: false, error: { code: 'BAD_REQUEST', message: /known verbs of recorder: start, status, stop/ } })
   const unknownActor = await r.dispatch('toaster', 'on', {})

@@ -1,0 +1,25 @@
+import { silentLogger } from '../../infra/logger.js'
+import { ensureStreams } from '../../infra/nats/streams.js'
+import { runClient } from './natsArgs.js'
+
+const help = `usage: vigil fleet init [--server URL] [--nkey F | --user U | --creds F] [--ca F] [--config F]
+
+Creates (or brings up to date) the JetStream streams every rig publishes into (VIGIL_ALERTS,
+VIGIL_STATE). Run it once per cluster with an operator's identity: a rig made by
+\`vigil nats-config\` may not manage streams (an update could shrink every rig's history);
+it only publishes. Exit 1 if a stream could not be made.
+`
+
+export async function run(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv
+  if (verb !== 'init') {
+    ;(verb === '--help' || verb === '-h' ? process.stdout : process.stderr).write(help)
+    return verb === '--help' || verb === '-h' ? 0 : 2
+  }
+  return runClient('fleet init', help, rest, {}, async (nc) => {
+    const r = await ensureStreams(nc, { log: silentLogger() })
+    for (const name of r.ready) process.stdout.write(`${name}  ready\n`)
+    for (const f of r.failed) process.stderr.write(`${f.name}  failed: ${f.denied ? 'this identity may not manage streams (use an operator\'s)' : f.reason}\n`)
+    return r.failed.length > 0 ? 1 : 0
+  })
+}
