@@ -156,8 +156,12 @@ export const recordBytes = recorderSetup.assign(({ context, event }) => {
   const gaps = gap
     ? [...context.session.gaps, { at: gap.at, reason: gap.reason, ms: Math.max(0, Math.round(event.mono - gap.mono)) }]
     : context.session.gaps
+  // A gap that closes on the session's first bytes is a late start: it already says how
+  // long after the command the footage began, and a pre-roll measured before it was of a
+  // run whose output never reached the disk.
+  const preRollMs = gap && context.session.bytes === 0 ? null : context.session.preRollMs
   return {
-    session: { ...context.session, bytes: event.total, segments: event.segments, gaps },
+    session: { ...context.session, bytes: event.total, segments: event.segments, gaps, preRollMs },
     openGap: null,
     lastGrowthMono: event.mono,
   }
@@ -168,11 +172,15 @@ export const recordBytes = recorderSetup.assign(({ context, event }) => {
  * `outMs` of timeline, which ends at the live edge, so it began `outMs - (mono - start)` ms
  * before the command. The live edge's own lag cancels out (the stop's tail lags by as much).
  * The largest reading is the truest: ffmpeg falls behind the edge (a burst still being
- * written, a busy CPU) but never ahead of it.
+ * written, a busy CPU) but never ahead of it. A session whose first run failed has a
+ * leading gap instead, never both (recordBytes).
  */
 export const measurePreRoll = recorderSetup.assign({
   session: ({ context, event }) => {
     if (event.type !== 'PROGRESS' || context.session === null) return context.session
+    // Only while the footage is unbroken since the command: after a gap the timeline is a
+    // later run's, and a leading gap already accounts for a late start.
+    if (context.openGap !== null || context.session.gaps.length > 0) return context.session
     const ms = Math.round(event.outMs - (event.mono - context.session.startedMono))
     const prev = context.session.preRollMs
     return prev !== null && prev >= ms ? context.session : { ...context.session, preRollMs: ms }

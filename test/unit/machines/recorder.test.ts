@@ -586,3 +586,24 @@ t.test('pre-roll: measured from the first run\'s progress (largest reading), han
   await settle()
   t.equal(h.finalized[1]!.postRollMs, 0, 'no bytes at the stop: stopped at once, no tail')
 })
+
+t.test('a late start is a leading gap or a pre-roll, never both', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  const session = () => h.actor.getSnapshot().context.session!
+  // The first run reports progress, then dies before any byte reaches the disk.
+  h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 500, mono: 700, firstRun: true })
+  t.equal(session().preRollMs, -200, 'footage from 200 ms after the command')
+  h.ffmpeg.sendBack?.({ type: 'FFMPEG.EXITED', reason: 'exited with code 1', at: '2025-01-01T00:00:01.000Z', mono: 1000 })
+  await h.advance(1000)
+  // The next run (still the first segment number) reports while the gap is open: not a pre-roll.
+  h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 900, mono: 2100, firstRun: true })
+  h.bytes(5000, 2500)
+  t.equal(session().gaps.length, 1, 'the late start is a gap from the command')
+  t.equal(session().gaps[0]!.ms, 2500)
+  t.equal(session().preRollMs, null, 'and not also a pre-roll')
+  h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 1500, mono: 2700, firstRun: true })
+  t.equal(session().preRollMs, null, 'progress after the gap says nothing of the start')
+})
