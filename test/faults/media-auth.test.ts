@@ -145,6 +145,13 @@ t.test('GET /live/cam.flv on the web server plays the camera; the media port wit
   const foreign = await get(signedFlvUrl({ httpPort: r.rig.ports.flv }, r.rig.mediaSigner), { Origin: 'http://evil.example' })
   foreign.resume()
   t.equal(foreign.statusCode, 403, 'the media port refuses a web page even with a valid signature')
+
+  // DNS rebinding on the live video: a page at evil.example re-pointed to this rig.
+  const port = r.rig.ports.web
+  const rebound = await get(`${web}/live/cam.flv`, { Host: `evil.example:${port}`, Origin: `http://evil.example:${port}` })
+  const reboundBody = await firstBytes(rebound, 4096)
+  t.equal(rebound.statusCode, 421, 'GET /live/cam.flv under a foreign Host is refused with 421')
+  t.not(reboundBody.subarray(0, 3).toString('latin1'), FLV_MAGIC, 'and no video is sent')
 })
 
 t.test('a stranger publishing on live/cam from the moment of camera.restart is never accepted', async (t) => {
