@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { Config } from '../../infra/config/schema.js'
 import { PRIVATE_UMASK, prepareDataDir, type DataDirs } from '../../infra/config/load.js'
@@ -135,9 +136,11 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     bus.publishState(actor, state, details)
     feed.next({ type: 'state', actor, state, at: new Date(clock.now()).toISOString(), details })
   }
+  // Every event carries an id, like alerts: webhook and MQTT receivers dedupe by it, the page keys its list by it.
   const publishEvent = (kind: string, payload: Record<string, unknown>) => {
-    bus.publishEvent(kind, payload)
-    feed.next({ type: 'event', kind, payload, at: new Date(clock.now()).toISOString() })
+    const withId = { id: randomUUID(), ...payload }
+    bus.publishEvent(kind, withId)
+    feed.next({ type: 'event', kind, payload: withId, at: new Date(clock.now()).toISOString() })
   }
 
   let nc: NatsConnection | undefined
