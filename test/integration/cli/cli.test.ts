@@ -9,29 +9,30 @@ t.setTimeout(540_000)
 const vigil = (args: string[], env: Record<string, string> = {}) => runVigil(args, { env: { ...process.env, ...env } })
 
 t.test('--help on every subcommand', async (t) => {
-  for (const sub of ['start', 'cmd', 'alerts', 'status', 'inspect', 'check-config', 'ensure-binaries']) {
-    const r = await vigil([sub, '--help'])
-    t.equal(r.code, 0, `${sub} --help exits 0`)
-    t.match(r.stdout, new RegExp(`usage: vigil ${sub}`), `${sub} prints its usage`)
-  }
-  const top = await vigil(['--help'])
+  // Side by side: each run is mostly node and tsx starting up, and they share nothing.
+  const subs = ['start', 'cmd', 'alerts', 'status', 'inspect', 'check-config', 'ensure-binaries']
+  const [runs, top, unknown] = await Promise.all([Promise.all(subs.map((sub) => vigil([sub, '--help']))), vigil(['--help']), vigil(['frobnicate'])])
+  subs.forEach((sub, i) => {
+    t.equal(runs[i]!.code, 0, `${sub} --help exits 0`)
+    t.match(runs[i]!.stdout, new RegExp(`usage: vigil ${sub}`), `${sub} prints its usage`)
+  })
   t.match(top.stdout, /commands:/)
-  const unknown = await vigil(['frobnicate'])
   t.equal(unknown.code, 2, 'unknown subcommand is a usage error')
 })
 
 t.test('vigil start: bad --inspect / --stately-url are usage errors (exit 2), nothing started', async (t) => {
-  for (const [args, message] of [
+  const cases = [
     [['--stately-url', 'http://127.0.0.1:8090'], /--stately-url must be a ws:\/\/ or wss:\/\/ URL, not http:/],
     [['--stately-url', 'localhost:8090x'], /--stately-url must be a/],
     [['--stately-url', 'not a url'], /--stately-url must be a URL like ws:\/\/127\.0\.0\.1:8090/],
     [['--stately-url', 'ws://127.0.0.1:8090', '--inspect', 'none'], /cannot go with --inspect none/],
     [['--inspect', 'chrome'], /--inspect takes "stately"/],
-  ] as const) {
-    const r = await vigil(['start', ...args])
-    t.equal(r.code, 2, `${args.join(' ')}: exit 2`)
-    t.match(r.stderr, message, `${args.join(' ')}: says why`)
-  }
+  ] as const
+  const runs = await Promise.all(cases.map(([args]) => vigil(['start', ...args])))
+  cases.forEach(([args, message], i) => {
+    t.equal(runs[i]!.code, 2, `${args.join(' ')}: exit 2`)
+    t.match(runs[i]!.stderr, message, `${args.join(' ')}: says why`)
+  })
 })
 
 t.test('cmd, status and alerts against a running rig', async (t) => {
