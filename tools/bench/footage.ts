@@ -13,6 +13,7 @@ import { resolveFfprobe } from '../../infra/binaries.js'
 import { command } from '../../infra/nats/client.js'
 import { freePort } from '../../infra/ports.js'
 import { repoRoot } from '../../test/helpers/natsServer.js'
+import { dist } from './stats.js'
 import { cmdline, descendants, disownPid, isAlive, killAndWait, ownDir, ownPid, sleep, waitFor } from './harness.js'
 
 export interface FootageOptions {
@@ -181,7 +182,6 @@ export async function footage(o: FootageOptions): Promise<Record<string, unknown
         ` → lost ${t.lostS} s (${t.lostFromFirstBytesS} s); session.json state ${t.sessionState}; ${t.descendantsBefore} children, ${t.survivors.length} left after 2 s${probeErrors ? `; ffprobe complained on ${probeErrors} segment(s)` : ''}`,
     )
   }
-  const { dist } = await import('./suite.js')
   return {
     recordS: o.recordS,
     trials,

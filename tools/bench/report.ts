@@ -2,7 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { repoRoot } from '../../test/helpers/natsServer.js'
-import type { Dist } from './suite.js'
+import type { Dist } from './stats.js'
 
 type R = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 

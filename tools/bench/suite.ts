@@ -21,22 +21,9 @@ import { resolveFfmpeg } from '../../infra/binaries.js'
 import { camStatus, CLK_TCK, descendants, findChild, isAlive, ownDir, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
 import { PM2_STREAM, pm2Ready, pruneOutputs, startPm2Camera, type Pm2Camera } from './pm2.js'
 
-export interface Dist {
-  n: number
-  p50: number
-  p90: number
-  p99: number
-  min: number
-  max: number
-  mean: number
-}
-
-export function dist(samples: number[]): Dist {
-  const s = [...samples].sort((a, b) => a - b)
-  const at = (p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0
-  const r = (n: number) => Math.round(n * 1000) / 1000
-  return { n: s.length, p50: r(at(50)), p90: r(at(90)), p99: r(at(99)), min: r(s[0] ?? 0), max: r(s.at(-1) ?? 0), mean: r(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)) }
-}
+import { dist, type Dist } from './stats.js'
+// Re-exported: bench entries and their callers read the spread from here too.
+export { dist, type Dist }
 
 export interface BenchOptions {
   only?: string[]
