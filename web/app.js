@@ -263,7 +263,7 @@
     const b = $('notify-toggle')
     b.dataset.enabled = String(notifyOn)
     b.setAttribute('aria-pressed', String(notifyOn))
-    b.textContent = notifyOn ? '🔔 Notify: on' : '🔕 Notify: off'
+    b.textContent = notifyOn ? 'Notify: on' : 'Notify: off'
     const st = $('notify-status')
     st.textContent = text || ''
     st.hidden = !text
@@ -338,7 +338,7 @@
   function renderSound() {
     const v = $('live-video')
     const b = $('unmute')
-    b.textContent = v.muted ? '🔇 Unmute' : '🔊 Mute'
+    b.textContent = v.muted ? 'Unmute' : 'Mute'
     b.setAttribute('aria-pressed', String(!v.muted))
     if (v.muted) {
       $('level-meter').value = -60

@@ -70,7 +70,7 @@
   function loadSegment(title) {
     const v = $('player')
     const seg = player.queue[player.index]
-    v.dataset.session = player.id
+    v.dataset.playing = player.id
     v.dataset.segment = seg.name
     v.src = seg.url
     $('player-title').textContent = `${title || $('player-title').dataset.name} — segment ${player.index + 1} of ${player.queue.length}`
@@ -132,7 +132,7 @@
     buttons.className = 'buttons'
     buttons.append(button('▶ Play', 'play', () => playSession(s)))
     if (s.owned) {
-      const del = button('🗑 Delete', 'delete', () => void deleteSession(s), 'danger')
+      const del = button('Delete', 'delete', () => void deleteSession(s), 'danger')
       // The server refuses it too (409); the button says so first.
       if (s.state === 'recording') {
         del.disabled = true
