@@ -144,7 +144,7 @@ export async function buildWebServer(deps: WebServerDeps, access: WebAccess): Pr
   })
   registerApiRoutes(app, { router: deps.router, alerts: deps.alerts, state })
   registerFileRoutes(app, deps.dirs, { node: deps.node })
-  registerRecordingsRoutes(app, { router: deps.router, events: deps.events, webDir: deps.webDir ?? WEB_DIR })
+  registerRecordingsRoutes(app, { router: deps.router, events: deps.events, webDir: deps.webDir ?? WEB_DIR, secrets })
   await registerLiveRoutes(app, {
     feed: deps.feed,
     state,

@@ -3,6 +3,7 @@ import type { EventRing } from '../../../infra/eventRing.js'
 import { EVENT_RING_CAPACITY } from '../../../infra/eventRing.js'
 import type { CommandRouter } from '../../../infra/nats/commands.js'
 import { sendErrorBody } from '../httpErrors.js'
+import { redact } from '../redact.js'
 
 /**
  * DESIGN.md §9.2 on the web: the recordings page, deleting a session (an operator's
@@ -16,6 +17,8 @@ export interface RecordingsRouteDeps {
   events: EventRing
   /** web/ (the page's files). */
   webDir: string
+  /** Literal secrets never sent (the web token): events go through the WebSocket's redaction. */
+  secrets: string[]
 }
 
 const errors = { 204: { type: 'null' }, 400: { $ref: 'vigil.error#' }, 401: { $ref: 'vigil.error#' }, 403: { $ref: 'vigil.error#' }, 404: { $ref: 'vigil.error#' }, 409: { $ref: 'vigil.error#' } }
@@ -52,7 +55,7 @@ export function registerRecordingsRoutes(app: FastifyInstance, deps: RecordingsR
     },
     async (request) => {
       const { limit } = request.query as { limit: number }
-      return { events: deps.events.list(limit) }
+      return { events: deps.events.list(limit).map((e) => redact(e, { secrets: deps.secrets })) }
     },
   )
 }
