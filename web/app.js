@@ -8,6 +8,11 @@
   /** States an operator should notice, whichever actor is in them. */
   const TROUBLE = new Set(['failed', 'restarting', 'held', 'stalled', 'device_error', 'reconnecting', 'disk_full', 'down'])
   const MAX_ALERTS = 50
+  /** Rows in the events list (the server keeps the last 200). */
+  const MAX_EVENTS = 50
+  /** Kinds that ring the person (with critical alerts), when they opted in. */
+  const NOTIFY_KINDS = new Set(['motion', 'sound'])
+  const NOTIFY_KEY = 'vigil.notify'
 
   const view = {
     node: '',
@@ -15,6 +20,8 @@
     /** id → { state, status, restarts } */
     actors: new Map(),
     alerts: [],
+    /** Newest first: { id, kind, at, … } as GET /api/v1/events gives them. */
+    events: [],
     busy: null,
   }
 
@@ -126,6 +133,8 @@
     renderHeader()
     renderActors()
     renderAlerts()
+    // On every (re)connect: what happened meanwhile comes from the rig's ring, not the socket.
+    void loadEvents()
     if (!player) restartVideo(0)
   }
 
@@ -145,11 +154,213 @@
   }
 
   function applyAlert(alert) {
+    if (alert.severity === 'critical') notify(`${view.node || 'vigil'}: ${alert.code}`, alert.message, `alert-${alert.id}-${alert.count}`)
     const i = view.alerts.findIndex((a) => a.id === alert.id)
     if (i >= 0) view.alerts.splice(i, 1)
     view.alerts.unshift(alert)
     view.alerts.length = Math.min(view.alerts.length, MAX_ALERTS)
     renderAlerts()
+  }
+
+
+  // ---------------------------------------------------------------- events
+
+  function eventDetail(e) {
+    if (e.kind === 'motion') return typeof e.score === 'number' ? `score ${e.score.toFixed(3)}` : ''
+    if (e.kind === 'sound') {
+      const level = typeof e.db === 'number' ? `${e.db.toFixed(1)} dBFS` : ''
+      const long = typeof e.durationMs === 'number' ? ` for ${(e.durationMs / 1000).toFixed(1)} s` : ''
+      return level + long
+    }
+    if (e.kind === 'recording.started' || e.kind === 'recording.stopped') return typeof e.name === 'string' ? e.name : ''
+    return ''
+  }
+
+  function renderEvents() {
+    const rows = view.events.slice(0, MAX_EVENTS).map((e) => {
+      const li = document.createElement('li')
+      li.dataset.kind = e.kind
+      li.dataset.id = e.id
+      const at = document.createElement('time')
+      at.dateTime = e.at
+      at.textContent = new Date(e.at).toLocaleTimeString()
+      const kind = document.createElement('span')
+      kind.className = 'kind'
+      kind.textContent = e.kind
+      const detail = document.createElement('span')
+      detail.className = 'detail'
+      detail.textContent = eventDetail(e)
+      li.append(at, kind, detail)
+      if (e.kind === 'motion' && e.snapshot && typeof e.snapshot.url === 'string') {
+        const a = document.createElement('a')
+        a.href = e.snapshot.url
+        a.target = '_blank'
+        a.rel = 'noopener'
+        const img = document.createElement('img')
+        img.className = 'thumb'
+        img.setAttribute('data-testid', 'event-thumb')
+        img.alt = 'motion snapshot'
+        img.loading = 'lazy'
+        img.src = e.snapshot.url
+        a.append(img)
+        li.append(a)
+      }
+      return li
+    })
+    $('events').replaceChildren(...rows)
+    $('events-empty').hidden = rows.length > 0
+  }
+
+  /** The rig's recent events; live ones that arrived while it answered are kept. */
+  async function loadEvents() {
+    let res
+    try {
+      res = await fetch(`/api/v1/events?limit=${MAX_EVENTS}`, { cache: 'no-store', credentials: 'same-origin' })
+    } catch {
+      return
+    }
+    if (res.status === 401) return toLogin()
+    if (!res.ok) return
+    const body = await res.json().catch(() => null)
+    if (!body || !Array.isArray(body.events)) return
+    const known = new Set(body.events.map((e) => e.id))
+    const live = view.events.filter((e) => !known.has(e.id))
+    view.events = live.concat(body.events).sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, MAX_EVENTS)
+    renderEvents()
+  }
+
+  function applyEvent(msg) {
+    const p = msg.payload || {}
+    if (msg.kind === 'snapshot.saved') {
+      // The thumbnail of the motion it was taken for (same `at`), as the rig's ring does.
+      const m = view.events.find((e) => e.kind === 'motion' && e.at === p.at)
+      if (m && typeof p.file === 'string') {
+        m.snapshot = { file: p.file, url: `/snapshots/${encodeURIComponent(p.file)}` }
+        renderEvents()
+      }
+      return
+    }
+    if (msg.kind === 'segment.closed' || typeof p.id !== 'string') return
+    if (view.events.some((e) => e.id === p.id)) return
+    const e = Object.assign({}, p, { id: p.id, kind: msg.kind, at: typeof p.at === 'string' ? p.at : msg.at })
+    view.events.unshift(e)
+    view.events.length = Math.min(view.events.length, MAX_EVENTS)
+    renderEvents()
+    if (NOTIFY_KINDS.has(e.kind)) notify(`${e.kind === 'motion' ? 'Motion' : 'Sound'} at ${view.node || 'vigil'}`, `${eventDetail(e)} · ${new Date(e.at).toLocaleTimeString()}`, e.id)
+  }
+
+  // ---------------------------------------------------------------- notifications
+
+  // Opt-in, per browser (localStorage), and only with the browser's permission. Shown also
+  // while the page is in view: a parent glancing at another tab or at the video may miss a row.
+  let notifyOn = false
+
+  function notifySupported() {
+    return typeof window.Notification === 'function'
+  }
+
+  function renderNotify(text) {
+    const b = $('notify-toggle')
+    b.dataset.enabled = String(notifyOn)
+    b.setAttribute('aria-pressed', String(notifyOn))
+    b.textContent = notifyOn ? 'Notify: on' : 'Notify: off'
+    const st = $('notify-status')
+    st.textContent = text || ''
+    st.hidden = !text
+  }
+
+  async function toggleNotify() {
+    if (notifyOn) {
+      notifyOn = false
+      localStorage.removeItem(NOTIFY_KEY)
+      return renderNotify('')
+    }
+    if (!notifySupported()) return renderNotify('this browser cannot show notifications (on a phone: add the page to the home screen, over HTTPS)')
+    let permission = Notification.permission
+    if (permission === 'default') permission = await Notification.requestPermission()
+    if (permission !== 'granted') return renderNotify('notifications are blocked for this site in the browser’s settings')
+    notifyOn = true
+    localStorage.setItem(NOTIFY_KEY, 'on')
+    renderNotify('')
+  }
+
+  function notify(title, body, tag) {
+    if (!notifyOn || !notifySupported() || Notification.permission !== 'granted') return
+    try {
+      const n = new Notification(title, { body, tag })
+      n.onclick = () => window.focus()
+    } catch (err) {
+      // Android Chrome allows notifications only from a service worker: say so once.
+      notifyOn = false
+      renderNotify(`notifications failed: ${err.message}`)
+    }
+  }
+
+  // ---------------------------------------------------------------- sound
+
+  // Unmuting routes the video's sound through an AnalyserNode (made on the first click: an
+  // AudioContext needs a gesture) whose RMS drives the meter. A muted element feeds silence.
+  let audio = null
+
+  let metering = false
+
+  function toggleSound() {
+    const v = $('live-video')
+    v.muted = !v.muted
+    if (v.paused && !v.muted) void v.play().catch(() => {})
+    soundChanged()
+  }
+
+  /** Also after the video's own controls unmuted it. */
+  function soundChanged() {
+    const v = $('live-video')
+    if (!v.muted) {
+      if (!audio) {
+        const Ctx = window.AudioContext || window.webkitAudioContext
+        if (Ctx) {
+          const ctx = new Ctx()
+          const analyser = ctx.createAnalyser()
+          analyser.fftSize = 2048
+          ctx.createMediaElementSource(v).connect(analyser)
+          analyser.connect(ctx.destination)
+          audio = { ctx, analyser, buf: new Float32Array(analyser.fftSize) }
+        }
+      }
+      if (audio) void audio.ctx.resume()
+      if (!metering && audio) {
+        metering = true
+        requestAnimationFrame(meterFrame)
+      }
+    }
+    renderSound()
+  }
+
+  function renderSound() {
+    const v = $('live-video')
+    const b = $('unmute')
+    b.textContent = v.muted ? 'Unmute' : 'Mute'
+    b.setAttribute('aria-pressed', String(!v.muted))
+    if (v.muted) {
+      $('level-meter').value = -60
+      $('level-text').textContent = 'muted'
+    }
+  }
+
+  function meterFrame() {
+    const v = $('live-video')
+    if (v.muted || !audio) {
+      metering = false
+      return renderSound()
+    }
+    audio.analyser.getFloatTimeDomainData(audio.buf)
+    let sum = 0
+    for (const x of audio.buf) sum += x * x
+    const rms = Math.sqrt(sum / audio.buf.length)
+    const db = rms > 0 ? Math.max(-60, 20 * Math.log10(rms)) : -60
+    $('level-meter').value = db
+    $('level-meter').dataset.db = db.toFixed(1)
+    $('level-text').textContent = db <= -60 ? 'silence' : `${db.toFixed(0)} dBFS`
+    requestAnimationFrame(meterFrame)
   }
 
   // ---------------------------------------------------------------- WebSocket
@@ -182,6 +393,7 @@
       if (msg.type === 'sync_response') applySync(msg.state)
       else if (msg.type === 'state') applyState(msg)
       else if (msg.type === 'alert') applyAlert(msg.alert)
+      else if (msg.type === 'event') applyEvent(msg)
       else if (msg.type === 'error') console.warn('vigil websocket:', msg.code, msg.message)
     }
     ws.onclose = () => {
@@ -351,6 +563,13 @@
     }
   })
 
+  $('notify-toggle').addEventListener('click', () => void toggleNotify())
+  $('unmute').addEventListener('click', toggleSound)
+  $('live-video').addEventListener('volumechange', soundChanged)
+
+  notifyOn = localStorage.getItem(NOTIFY_KEY) === 'on' && notifySupported() && Notification.permission === 'granted'
+  renderNotify('')
   renderRecorder()
+  renderEvents()
   connect()
 })()

@@ -5,6 +5,7 @@ import type { ProcessOwner } from '../../infra/process.js'
 import type { Clock } from '../../infra/clock.js'
 import type { AlertInput, AlertLog } from '../../infra/alerts.js'
 import type { Feed } from '../../infra/feed.js'
+import type { EventRing } from '../../infra/eventRing.js'
 import type { SupervisorHandle } from '../supervisor/index.js'
 import type { Bus } from '../../infra/nats/bus.js'
 import type { CommandRouter } from '../../infra/nats/commands.js'
@@ -19,6 +20,7 @@ import { registerCameraCommands } from '../camera/commands.js'
 import { mediaChild, signedFlvUrl, signedRtmpUrl, type MediaSigner } from '../media/index.js'
 import { RecorderHandle, recorderChild } from '../recorder/index.js'
 import { registerRecorderCommands } from '../recorder/commands.js'
+import { registerRecordingDeleteCommand } from '../recorder/deleteCommand.js'
 import { systemDisk } from '../../infra/disk.js'
 import { VigilError } from '../../infra/errors.js'
 import { LogsHandle, logsChild, registerLogsCommands, type LogFiles } from '../logs/index.js'
@@ -54,6 +56,8 @@ export interface RigContext {
   /** Publish `vigil.<node>.event.<kind>` (NATS + feed). */
   publishEvent(kind: string, payload: Record<string, unknown>): void
   feed: Feed
+  /** The last events, newest first (the web's GET /api/v1/events; any other reader). */
+  events: EventRing
   bus: Bus
   router: CommandRouter
   alerts: AlertLog
@@ -170,6 +174,7 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
     ),
   })
   registerRecorderCommands(ctx.router, recordings)
+  registerRecordingDeleteCommand(ctx.router, { recordingsDir: ctx.dirs.recordings, node: ctx.node, activeSessionId: () => recordings.status().session?.id ?? null })
 
   const audioHandle = new AudioHandle(config.audio)
   registerAudioCommands(ctx.router, audioHandle)

@@ -7,6 +7,7 @@ import { ProcessOwner } from '../../infra/process.js'
 import { systemClock, type Clock } from '../../infra/clock.js'
 import { AlertLog, type Alert, type AlertInput } from '../../infra/alerts.js'
 import { createFeed, type Feed } from '../../infra/feed.js'
+import { EventRing } from '../../infra/eventRing.js'
 import { isPortFree, resolvePort } from '../../infra/ports.js'
 import { resolveFfmpeg, resolveNatsServer } from '../../infra/binaries.js'
 import { createBus, type Bus } from '../../infra/nats/bus.js'
@@ -64,6 +65,8 @@ export interface Rig {
   /** Raises an alert the way every actor does: alert log, log line, bus, feed. */
   alert(input: AlertInput): Alert
   feed: Feed
+  /** The last 200 events (motion, sound, recording.*), newest first: GET /api/v1/events. */
+  events: EventRing
   processes: ProcessOwner
   /** Signs media URLs for this rig's media server (in-process tools and tests: a peer publisher). */
   mediaSigner: MediaSigner
@@ -124,6 +127,9 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     },
   })
   const feed = createFeed()
+  // Follows the feed from before any child starts, for the rig's whole life (the feed is the rig's).
+  const events = new EventRing()
+  events.follow(feed)
   const raise = (input: AlertInput) => {
     const alert = alerts.add(input)
     const level = input.severity === 'critical' ? 'error' : input.severity === 'warning' ? 'warn' : 'info'
@@ -189,7 +195,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   const inspectEvents = createEventLog({ secrets })
   // One media secret per rig start: media restarts keep it, so clients' URLs stay valid.
   const mediaSigner = new MediaSigner()
-  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, mediaSigner, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, bus, router, alerts, supervisor: () => supervisor }
+  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, mediaSigner, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, events, bus, router, alerts, supervisor: () => supervisor }
   const spec: SpecBuilder = (id, over) => ({
     id,
     restart: 'permanent',
@@ -272,5 +278,5 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   supervisor.start()
   if (!embedded) void connect()
 
-  return { node, ports, dirs, supervisor, router, bus, alerts, alert: raise, feed, processes, mediaSigner, requestShutdown, exited }
+  return { node, ports, dirs, supervisor, router, bus, alerts, alert: raise, feed, events, processes, mediaSigner, requestShutdown, exited }
 }

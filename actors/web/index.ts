@@ -3,6 +3,8 @@ import { createActor, fromCallback, fromPromise, type Actor } from 'xstate'
 import { webMachine, webStateName, type WebAlert, type WebProbeInput, type WebServerCommand, type WebServerEvent, type WebSettings } from '../../machines/web.machine.js'
 import type { AlertInput } from '../../infra/alerts.js'
 import { systemDisk, type DiskProbe } from '../../infra/disk.js'
+import { EventRing } from '../../infra/eventRing.js'
+import type { Feed } from '../../infra/feed.js'
 import type { ChildFactory } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
 import { authPolicy, type WebUser } from './auth.js'
@@ -34,7 +36,7 @@ export interface WebConfig {
   forceAuth?: boolean
 }
 
-export interface WebDeps extends Omit<WebServerDeps, 'disk' | 'metrics'> {
+export interface WebDeps extends Omit<WebServerDeps, 'disk' | 'metrics' | 'events'> {
   config: WebConfig
   /** Raise an alert (RigContext.alert): `web.down` when the server fails. */
   alert(input: AlertInput): void
@@ -42,11 +44,20 @@ export interface WebDeps extends Omit<WebServerDeps, 'disk' | 'metrics'> {
   disk?: DiskProbe
   /** Made once per rig (createWebMetrics) and shared by every instance; made here when absent. */
   metrics?: WebMetrics
+  /** The rig's recent events (RigContext.events); without one, a ring following `feed` (made once in webChild). */
+  events?: EventRing
   /** Sessions and the login limiter, likewise once per rig (webChild makes them). */
   security?: SecurityState
   timing?: Partial<WebSettings> & { probeTimeoutMs?: number }
   /** Tests: the Fastify instance once it listens (to close it under the machine). */
   onListening?(app: FastifyInstance): void
+}
+
+/** A ring of its own for a web built without the rig's (tests): it follows the feed for the feed's life. */
+function followingRing(feed: Feed): EventRing {
+  const ring = new EventRing()
+  ring.follow(feed)
+  return ring
 }
 
 export type WebActor = Actor<ReturnType<typeof provideWeb>>
@@ -75,6 +86,7 @@ export function provideWeb(deps: WebDeps) {
   const metrics = deps.metrics ?? createWebMetrics({ node: deps.node })
   const disk = deps.disk ?? systemDisk
   const security = deps.security ?? createSecurityState()
+  const events = deps.events ?? followingRing(deps.feed)
   const probeIntervalMs = deps.timing?.probeIntervalMs ?? 2000
   const probeTimeoutMs = deps.timing?.probeTimeoutMs ?? Math.max(100, Math.min(1000, Math.floor(probeIntervalMs / 2)))
 
@@ -95,7 +107,7 @@ export function provideWeb(deps: WebDeps) {
         log.info({ fingerprint256: tls.fingerprint256, created: tls.created }, `web TLS certificate SHA-256 ${tls.fingerprint256}`)
       }
       const built = await buildWebServer(
-        { ...deps, disk, metrics },
+        { ...deps, disk, metrics, events },
         {
           auth: policy,
           bindHost: config.host,
@@ -168,7 +180,12 @@ export function createWebActor(deps: WebDeps): WebActor {
  * starts over with every restart.
  */
 export function webChild(deps: WebDeps): ChildFactory {
-  const shared: WebDeps = { ...deps, metrics: deps.metrics ?? createWebMetrics({ node: deps.node }), security: deps.security ?? createSecurityState() }
+  const shared: WebDeps = {
+    ...deps,
+    metrics: deps.metrics ?? createWebMetrics({ node: deps.node }),
+    security: deps.security ?? createSecurityState(),
+    events: deps.events ?? followingRing(deps.feed),
+  }
   // Its probe loop (waiting ⇄ probing) is not news: the operator sees `listening`.
   return () => machineChild(() => createWebActor(shared), { stateName: webStateName })
 }

@@ -31,6 +31,7 @@ export function webDepsFromRig(
     alerts: ctx.alerts,
     alert: ctx.alert,
     feed: ctx.feed,
+    events: ctx.events,
     supervisor: ctx.supervisor,
     dirs: { recordings: ctx.dirs.recordings, snapshots: ctx.dirs.snapshots },
     ports: { ...ctx.ports },

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { AlertLog } from '../../infra/alerts.js'
 import type { DiskProbe } from '../../infra/disk.js'
 import type { Feed } from '../../infra/feed.js'
+import type { EventRing } from '../../infra/eventRing.js'
 import type { Logger } from '../../infra/logger.js'
 import type { CommandRouter } from '../../infra/nats/commands.js'
 import type { AuthPolicy } from './auth.js'
@@ -12,6 +13,7 @@ import type { RecordingView, WebMetrics } from './metrics.js'
 import { registerApiRoutes } from './routes/api.js'
 import { registerFileRoutes } from './routes/files.js'
 import { registerHealthRoutes } from './routes/health.js'
+import { registerRecordingsRoutes } from './routes/recordings.js'
 import { WEB_DIR, registerLiveRoutes, wsServerOptions } from './routes/live.js'
 import { securityHeaders } from './security/headers.js'
 import { securityPlugin, type SecurityState } from './security/index.js'
@@ -26,6 +28,8 @@ export interface WebServerDeps {
   router: CommandRouter
   alerts: AlertLog
   feed: Feed
+  /** The rig's recent events (GET /api/v1/events): made once per rig, outlives web restarts. */
+  events: EventRing
   supervisor: () => SupervisorView
   dirs: { recordings: string; snapshots: string }
   /** Reported in /api/v1/state: the page builds the video URL from `flv`. */
@@ -139,7 +143,8 @@ export async function buildWebServer(deps: WebServerDeps, access: WebAccess): Pr
     },
   })
   registerApiRoutes(app, { router: deps.router, alerts: deps.alerts, state })
-  registerFileRoutes(app, deps.dirs)
+  registerFileRoutes(app, deps.dirs, { node: deps.node })
+  registerRecordingsRoutes(app, { router: deps.router, events: deps.events, webDir: deps.webDir ?? WEB_DIR, secrets })
   await registerLiveRoutes(app, {
     feed: deps.feed,
     state,

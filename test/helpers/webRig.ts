@@ -18,6 +18,7 @@ import { createSupervisor, type SupervisorHandle } from '../../actors/supervisor
 import { machineChild } from '../../actors/supervisor/machineChild.js'
 import { createWebActor, createWebMetrics, webChild, webStateName, type SecurityState, type WebDeps, type WebMetrics, type WebTlsMode, type WebUser } from '../../actors/web/index.js'
 import { supervisedChild } from './supervised.js'
+import { registerRecordingDeleteCommand } from '../../actors/recorder/deleteCommand.js'
 import { inspectPlugin } from '../../actors/inspect/routes.js'
 import { freePort } from '../../infra/ports.js'
 import { waitFor } from './wait.js'
@@ -188,6 +189,8 @@ export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
   })
   const recorder: FakeRecorder = { session: null, freeBytes: 50 * 1024 ** 3, minFreeBytes: 2 * 1024 ** 3 }
   registerFakeRecorder(router, recorder)
+  // The real recorder.delete (it only needs the dir, the node and the active session).
+  registerRecordingDeleteCommand(router, { recordingsDir: dirs.recordings, node: 'webtest', activeSessionId: () => recorder.session?.id ?? null })
   const alerts = new AlertLog({ node: 'webtest' })
   const feed = createFeed()
   const raised: AlertInput[] = []

@@ -34,6 +34,14 @@ export interface RecordingSession {
   segments: number
   bytes: number
   files: RecordingFile[]
+  /** session.json `node`: the rig that recorded it. */
+  node: string | null
+  /** This rig's session (valid session.json naming this node): the only ones it deletes. */
+  owned: boolean
+  /** What opened the session (events mode); null: started by hand ("manual"). */
+  trigger: { kind: string; at: string | null } | null
+  /** Stretches the stream was lost while recording (session.json `gaps`). */
+  gaps: Array<{ at: string | null; reason: string | null; ms: number }>
 }
 
 /** session.json is small; a huge one is not ours and is not read into memory. */
@@ -42,7 +50,23 @@ const MAX_SESSION_JSON_BYTES = 1024 * 1024
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null)
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
 
-async function readSession(recordings: string, id: string): Promise<RecordingSession> {
+function triggerOf(v: unknown): RecordingSession['trigger'] {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null
+  const kind = str((v as Record<string, unknown>)['kind'])
+  return kind === null ? null : { kind, at: str((v as Record<string, unknown>)['at']) }
+}
+
+function gapsOf(v: unknown): RecordingSession['gaps'] {
+  if (!Array.isArray(v)) return []
+  return v.flatMap((g: unknown) => {
+    if (typeof g !== 'object' || g === null) return []
+    const r = g as Record<string, unknown>
+    const ms = num(r['ms'])
+    return ms === null ? [] : [{ at: str(r['at']), reason: str(r['reason']), ms }]
+  })
+}
+
+async function readSession(recordings: string, id: string, node: string | undefined): Promise<RecordingSession> {
   const dir = join(recordings, id)
   const files: RecordingFile[] = []
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => [])
@@ -76,11 +100,15 @@ async function readSession(recordings: string, id: string): Promise<RecordingSes
     segments: segments.length,
     bytes: segments.reduce((n, f) => n + f.bytes, 0),
     files,
+    node: str(meta?.['node']),
+    owned: meta !== null && node !== undefined && meta['node'] === node && meta['id'] === id,
+    trigger: triggerOf(meta?.['trigger']),
+    gaps: gapsOf(meta?.['gaps']),
   }
 }
 
-/** Newest first (session ids sort by start time). */
-export async function listRecordings(recordings: string, limit: number): Promise<RecordingSession[]> {
+/** Newest first (session ids sort by start time). `node`: this rig's, for `owned`. */
+export async function listRecordings(recordings: string, limit: number, node?: string): Promise<RecordingSession[]> {
   const entries = await readdir(recordings, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return []
     throw err
@@ -91,7 +119,7 @@ export async function listRecordings(recordings: string, limit: number): Promise
     .sort()
     .reverse()
     .slice(0, limit)
-  return Promise.all(ids.map((id) => readSession(recordings, id)))
+  return Promise.all(ids.map((id) => readSession(recordings, id, node)))
 }
 
 async function serveOwned(request: FastifyRequest, reply: FastifyReply, base: string, parts: string[]): Promise<FastifyReply> {
@@ -108,7 +136,7 @@ const downloadSchema = () => ({
   response: { 400: { $ref: 'vigil.error#' }, 404: { $ref: 'vigil.error#' } },
 })
 
-export function registerFileRoutes(app: FastifyInstance, dirs: FileDirs): void {
+export function registerFileRoutes(app: FastifyInstance, dirs: FileDirs, opts: { node?: string } = {}): void {
   app.get(
     '/api/v1/recordings',
     {
@@ -119,7 +147,7 @@ export function registerFileRoutes(app: FastifyInstance, dirs: FileDirs): void {
     },
     async (request) => {
       const { limit } = request.query as { limit: number }
-      return { ok: true, sessions: await listRecordings(dirs.recordings, limit) }
+      return { ok: true, sessions: await listRecordings(dirs.recordings, limit, opts.node) }
     },
   )
 

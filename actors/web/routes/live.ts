@@ -24,6 +24,7 @@ export const WS_PROTOCOL = 'vigil'
 export const STATIC_FILES: Readonly<Record<string, string>> = {
   'app.js': 'application/javascript; charset=utf-8',
   'login.js': 'application/javascript; charset=utf-8',
+  'recordings.js': 'application/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'theme.css': 'text/css; charset=utf-8',
   'login.css': 'text/css; charset=utf-8',
