@@ -43,7 +43,7 @@ export interface LaneContext {
   receiver: string
   retry: RetryPolicy
   queue: LaneEntry[]
-  /** The entry being sent (it stays in the queue until the attempt ends; an overflow may discard it meanwhile). */
+  /** The entry being (or last) sent: it stays in the queue until the attempt ends; an overflow may discard it meanwhile. */
   current: LaneEntry | null
   /** Failed attempts since the last success: the backoff's exponent. */
   failures: number
@@ -138,7 +138,6 @@ export const notifyLaneMachine = setup({
     },
     sending: {
       entry: assign({ current: ({ context }) => context.queue[0]! }),
-      exit: assign({ current: null }),
       invoke: {
         src: 'deliver',
         input: ({ context }) => ({ receiver: context.receiver, entry: context.current! }),

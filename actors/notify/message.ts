@@ -84,7 +84,7 @@ const NTFY_TAGS: Record<string, string> = {
 function summary(message: NotifyMessage): { title: string; text: string } {
   const node = message.node
   if (message.kind.startsWith('alert.')) {
-    const count = typeof message['count'] === 'number' && message['count'] > 1 ? ` (×${message['count']})` : ''
+    const count = typeof message['count'] === 'number' && message['count'] > 1 ? ` (x${message['count']})` : ''
     return { title: `${node}: ${String(message['code'])}${count}`, text: String(message['message']) }
   }
   const what = message.kind.slice('event.'.length)
