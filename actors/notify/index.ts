@@ -47,6 +47,7 @@ export function receiversOf(webhooks: WebhookConfig[]): Receiver[] {
  * outbox entry at once; the actor sends them.
  */
 export function routeFeedToOutbox(feed: Feed, outbox: NotifyOutbox, receivers: Receiver[], node: string): () => void {
+  if (receivers.length === 0) return () => {}
   const sub = feed.subscribe((item) => {
     const message = messageOf(item, node)
     if (!message) return

@@ -142,8 +142,9 @@ function envLayer(env: NodeJS.ProcessEnv, problems: string[]): Json {
 /** JSON-pointer-ish `/web/port` → `web.port`, the way an operator names the field. */
 const fieldName = (path: string) => (path === '' ? '(root)' : path.replace(/^\//, '').replaceAll('/', '.'))
 
-// Fields whose every entry holds a credential (web.users: names with password hashes).
-const CREDENTIAL_LISTS: ReadonlySet<string> = new Set(['users'])
+// Fields whose every entry holds a credential (web.users: names with password hashes;
+// notify.webhooks: a URL's path may be the secret, e.g. an ntfy topic).
+const CREDENTIAL_LISTS: ReadonlySet<string> = new Set(['users', 'webhooks'])
 
 /**
  * The offending value, for the operator to find it, unless it may be a secret: nothing
