@@ -146,3 +146,49 @@ t.test('an entry dropped from the outbox meanwhile (gone) is skipped, not retrie
   t.equal(actor.getSnapshot().context.failures, 0)
   t.equal(actor.getSnapshot().context.delivered, 1)
 })
+
+t.test('notify machine: loads the outbox, one lane per receiver, forwards new entries, STOP ends it normally', async (t) => {
+  const { notifyMachine, laneId } = await import('../../../machines/notify.machine.js')
+  type Snap = import('../../../machines/notify.machine.js').OutboxSnapshot
+  const { fromCallback } = await import('xstate')
+  const clock = new SimulatedClock()
+  const sent: string[] = []
+  let push: ((e: { type: 'ENQUEUED'; receiver: string; entry: LaneEntry }) => void) | undefined
+  let watchedAfter = ''
+  let watchStopped = false
+  const machine = notifyMachine.provide({
+    actors: {
+      lane: notifyLaneMachine.provide({
+        actors: {
+          deliver: fromPromise<DeliveryResult, { receiver: string; entry: LaneEntry }>(async ({ input }) => {
+            sent.push(`${input.receiver}:${input.entry.name}`)
+            return { ok: true, at: clock.now() }
+          }),
+        },
+      }),
+      loadOutbox: fromPromise<Snap>(async () => ({ pending: { r1: [{ name: '001', createdAt: 0, quiet: false }] }, after: '001' })),
+      watchOutbox: fromCallback<{ type: 'NONE' }, { after: string }>(({ sendBack, input }) => {
+        watchedAfter = input.after
+        push = sendBack as typeof push
+        return () => {
+          watchStopped = true
+        }
+      }),
+    },
+  })
+  const actor = createActor(machine, { clock, input: { receivers: ['r1', 'r2'], retry: RETRY } })
+  actor.start()
+  for (let i = 0; i < 5; i++) await settle()
+  t.equal(actor.getSnapshot().value, 'running')
+  t.ok(actor.getSnapshot().hasTag('ready'))
+  t.ok(actor.getSnapshot().children[laneId('r1')] && actor.getSnapshot().children[laneId('r2')], 'a lane per receiver')
+  t.equal(watchedAfter, '001', 'the watch starts after the loaded entries')
+  push!({ type: 'ENQUEUED', receiver: 'r2', entry: { name: '002', createdAt: 0, quiet: false } })
+  push!({ type: 'ENQUEUED', receiver: 'r1', entry: { name: '003', createdAt: 0, quiet: false } })
+  for (let i = 0; i < 5; i++) await settle()
+  t.same(sent.sort(), ['r1:001', 'r1:003', 'r2:002'], 'loaded and new entries delivered by their own lane')
+  actor.send({ type: 'STOP' })
+  t.equal(actor.getSnapshot().status, 'done')
+  t.same(actor.getSnapshot().output, { normal: true, reason: 'stopped' })
+  t.ok(watchStopped, 'the watch is stopped with it')
+})
