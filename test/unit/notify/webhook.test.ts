@@ -131,3 +131,19 @@ t.test('outbox: private files, temp+rename, survives a reload in order, bounded 
   await again.settled()
   t.notOk((await readdir(join(dir, 'outbox'))).includes(fourth.name), 'removed from disk')
 })
+
+t.test('outbox overflow: notify.outbox_full at most once a minute, with the count dropped since the last', async (t) => {
+  const { overflowAlerter } = await import('../../../actors/notify/index.js')
+  let now = 0
+  const raised: Array<Record<string, unknown>> = []
+  const drop = overflowAlerter({ alert: (a) => void raised.push(a.details ?? {}), now: () => now, maxPending: 10 })
+  for (let i = 0; i < 500; i++) drop({ receiver: 'aa', kind: 'event.motion' })
+  t.equal(raised.length, 1, '500 drops in a burst: one alert')
+  now = 59_999
+  drop({ receiver: 'aa', kind: 'event.motion' })
+  t.equal(raised.length, 1)
+  now = 60_000
+  drop({ receiver: 'aa', kind: 'event.sound' })
+  t.equal(raised.length, 2)
+  t.same(raised.map((d) => d['dropped']), [1, 501], 'the second tells every drop since the first')
+})
