@@ -28,6 +28,7 @@ import { GovernorHandle, governorChild, registerGovernorCommands } from '../gove
 import { AudioHandle, audioChild, registerAudioCommands } from '../audio/index.js'
 import { MotionHandle, motionChild, registerMotionCommands } from '../motion/index.js'
 import { webChild, type WebMetrics } from '../web/index.js'
+import { notifySubsystem } from '../notify/index.js'
 import { webDepsFromRig } from '../web/rig.js'
 import type { EventLog } from '../inspect/events.js'
 import { inspectPlugin } from '../inspect/routes.js'
@@ -72,10 +73,11 @@ export type SpecBuilder = (id: string, over: Partial<SupervisedChild> & { factor
 
 /**
  * DESIGN.md §3's shutdown list: recording first (finalize the session), then
- * capture, then media and web, then the rest; nats is stopped last, after
+ * capture, then media and web, then the rest (notify after the others: what they
+ * raise on the way down is queued; its outbox keeps it for the next start); nats is stopped last, after
  * shutdown_complete has been published through it.
  */
-export const shutdownOrder = ['recorder', 'motion', 'audio', 'camera', 'media', 'web', 'governor', 'logs', 'nats']
+export const shutdownOrder = ['recorder', 'motion', 'audio', 'camera', 'media', 'web', 'notify', 'governor', 'logs', 'nats']
 
 /** The subsystems of DESIGN.md §3 in start order (nats is added by the rig when embedded). */
 export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promise<SupervisedChild[]> {
@@ -109,6 +111,20 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
       governorHandle,
     ),
   })
+
+  // Webhooks (DESIGN.md §9.2): the outbox and its feed routing are made once, here, so an
+  // alert raised while the notify actor restarts is still queued.
+  const notifySys = notifySubsystem({
+    config: config.notify,
+    dataDir: ctx.dirs.root,
+    node: ctx.node,
+    feed: ctx.feed,
+    clock: ctx.clock,
+    log: log.child({ actor: 'notify' }),
+    alert: ctx.alert,
+    router: ctx.router,
+  })
+  const notify = spec('notify', { factory: notifySys.factory })
 
   const media = spec('media', {
     factory: mediaChild({
@@ -239,5 +255,5 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
       }),
     ),
   })
-  return [logs, governor, media, camera, recorder, audio, motion, web]
+  return [logs, governor, notify, media, camera, recorder, audio, motion, web]
 }

@@ -7,6 +7,7 @@ import { parseAudioSource, parseCameraSource } from '../sources.js'
 import { isSecretKey, redactCredentials } from '../redaction.js'
 import { jsonShapeProblem } from '../jsonShape.js'
 import { toNodeName } from '../subjects.js'
+import { webhookProblems, withEnvWebhook } from './webhooks.js'
 import { natsAuthProblems, natsEnvLayer, resolveNatsFiles, withoutReplacedAuth } from './natsAuth.js'
 
 /** A config that cannot run: `problems` lists every bad field with its path. Exit code 2. */
@@ -48,6 +49,7 @@ export const envRules: Record<string, EnvRule> = {
   VIGIL_MEDIA_HTTP_PORT: { path: ['media', 'httpPort'], kind: 'int' },
   VIGIL_CAMERA_SOURCE: { path: ['camera', 'source'], kind: 'string' },
   VIGIL_LOG_LEVEL: { path: ['logs', 'level'], kind: 'string' },
+  // VIGIL_NOTIFY_WEBHOOK is added to notify.webhooks (withEnvWebhook), not set over them.
 }
 
 type Json = Record<string, unknown>
@@ -140,8 +142,9 @@ function envLayer(env: NodeJS.ProcessEnv, problems: string[]): Json {
 /** JSON-pointer-ish `/web/port` → `web.port`, the way an operator names the field. */
 const fieldName = (path: string) => (path === '' ? '(root)' : path.replace(/^\//, '').replaceAll('/', '.'))
 
-// Fields whose every entry holds a credential (web.users: names with password hashes).
-const CREDENTIAL_LISTS: ReadonlySet<string> = new Set(['users'])
+// Fields whose every entry holds a credential (web.users: names with password hashes;
+// notify.webhooks: a URL's path may be the secret, e.g. an ntfy topic).
+const CREDENTIAL_LISTS: ReadonlySet<string> = new Set(['users', 'webhooks'])
 
 /**
  * The offending value, for the operator to find it, unless it may be a secret: nothing
@@ -194,7 +197,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const overrides = opts.overrides ?? {}
   const envL = deepMerge(envLayer(env, problems), natsEnvLayer(env))
   const base = deepMerge({ node: toNodeName(hostname()) }, fileLayer)
-  const merged = deepMerge(withoutReplacedAuth(deepMerge(withoutReplacedAuth(base, envL), envL), overrides), overrides)
+  const merged = withEnvWebhook(deepMerge(withoutReplacedAuth(deepMerge(withoutReplacedAuth(base, envL), envL), overrides), overrides), env)
   // Fill defaults on a copy first, so a wrong type is reported, not silently replaced.
   const withDefaults = Value.Default(ConfigSchema, structuredClone(merged))
   const schemaProblems = [...Value.Errors(ConfigSchema, withDefaults)].map(problemText)
@@ -213,6 +216,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (web && typeof web.tls === 'object' && web.tls !== null && !hasProblem('web.tls')) {
     web.tls = { cert: resolve(cwd, web.tls.cert), key: resolve(cwd, web.tls.key) }
   }
+  const notify = candidate.notify
+  if (notify && Array.isArray(notify.webhooks) && !hasProblem('notify.webhooks')) problems.push(...webhookProblems(notify.webhooks))
   const nats = candidate.nats
   if (typeof nats === 'object' && nats !== null && !['nats.auth', 'nats.tls', 'nats.servers', 'nats.host'].some(hasProblem)) {
     resolveNatsFiles(nats, cwd)

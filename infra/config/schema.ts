@@ -168,6 +168,33 @@ export const ConfigSchema = Obj({
     releaseMarginDisk: Type.Number({ minimum: 0, default: 0.1, description: 'disk: fraction of the threshold' }),
     releaseSamples: Type.Integer({ minimum: 1, default: 2 }),
   }),
+  notify: Obj({
+    // Checked further in load.ts (http/https URL, known event names), one problem line each.
+    webhooks: Type.Array(
+      Type.Object(
+        {
+          url: Type.String({ minLength: 1, maxLength: 2048, description: 'http:// or https:// receiver' }),
+          events: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+            minItems: 1,
+            description: 'alert.critical | alert.warning | alert.info | alert.* | event.motion | event.sound | event.<kind> | event.*',
+          }),
+          secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 key: X-Vigil-Signature: sha256=<hex of the body>' })),
+          format: Type.Union([Type.Literal('json'), Type.Literal('ntfy')], { default: 'json' }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [], maxItems: 32, description: 'env VIGIL_NOTIFY_WEBHOOK=<url> adds one for alert.critical' },
+    ),
+    timeoutMs: Ms(5000, 100),
+    retry: Obj({
+      initialMs: Ms(1000, 1),
+      factor: Type.Number({ minimum: 1, default: 2 }),
+      // DESIGN.md §9.2: retries are never further apart than 60 s.
+      maxMs: Type.Integer({ minimum: 1, maximum: 60000, default: 60000 }),
+      windowMs: Ms(30 * 60 * 1000, 1000),
+    }),
+    maxPending: Type.Integer({ minimum: 1, default: 10000, description: 'outbox files kept; beyond this the oldest is dropped (alert notify.outbox_full)' }),
+  }),
   supervisor: Obj({
     startTimeoutMs: Ms(20000, 1),
     shutdownMs: Ms(5000, 1),
@@ -183,5 +210,7 @@ export type Config = Static<typeof ConfigSchema>
 export type BackoffConfig = Static<typeof BackoffSchema>
 export type IntensityConfig = Static<typeof IntensitySchema>
 export type NatsConfig = Config['nats']
+export type NotifyConfig = Config['notify']
+export type WebhookConfig = NotifyConfig['webhooks'][number]
 export type NatsAuthConfig = NonNullable<NatsConfig['auth']>
 export type NatsTlsConfig = NonNullable<NatsConfig['tls']>

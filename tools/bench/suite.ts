@@ -17,6 +17,7 @@ import { CAMERA_DEFAULTS } from '../../machines/camera.machine.js'
 import { DEFAULT_APP, rtmpUrl, signedRtmpUrl } from '../../actors/media/urls.js'
 import { redactCredentials } from '../../infra/redaction.js'
 import { liveVideo } from './liveVideo.js'
+import { webhookLatency } from './webhook.js'
 import { resolveFfmpeg } from '../../infra/binaries.js'
 import { camStatus, CLK_TCK, descendants, findChild, isAlive, ownDir, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
 import { PM2_STREAM, pm2Ready, pruneOutputs, startPm2Camera, type Pm2Camera } from './pm2.js'
@@ -545,6 +546,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
       await rig.stop()
       rig = undefined
     }
+    await step('webhook', 'webhooks: sound burst → POST at a local receiver (own rig, synthetic audio)', () => webhookLatency(nats.url, { events: 20, log: o.log }) as unknown as Promise<Results>)
     await step('idle', 'idle cost: supervisor CPU and RSS, 1…n rigs on one nats-server', () => idle(nats.url, o))
     await step('footage', 'footage lost: SIGKILL a real `vigil start` mid-recording, ffprobe the segments', () => footage({ trials: o.footageTrials, recordS: o.footageSeconds, log: o.log }))
   } finally {

@@ -6,6 +6,7 @@ import { binaryNames, type BinaryName } from '../../infra/binaries.js'
 import { ensureBinaries } from '../ensureBinaries.js'
 import { configOptions, loadConfigFromArgs } from './configArgs.js'
 import { describeAuth } from '../../infra/config/natsAuth.js'
+import { webhookOrigin } from '../../infra/config/webhooks.js'
 
 /** Subcommands that live in their own module `./<name>.ts` exporting `run(argv)`. */
 const moduleCommands = ['start', 'cmd', 'alerts', 'status', 'inspect', 'bench', 'nats-config', 'fleet', 'passwd'] as const
@@ -125,6 +126,9 @@ Loads the config exactly as start does and reports every bad field with its path
   const { webTlsMode } = await import('../../actors/web/security/tls.js')
   const scheme = webTlsMode(config.web.tls, config.web.host, config.dataDir).kind === 'off' ? 'http' : 'https'
   io.out(`config ok\nnode: ${config.node}\ndataDir: ${config.dataDir}\nnats: ${nats}\nnats auth: ${describeAuth(config.nats.auth)}${config.nats.tls ? `, TLS (CA ${config.nats.tls.ca})` : ''}\nweb: ${scheme}://${config.web.host}:${config.web.port}\n`)
+  // Receivers by origin only: a URL's path may be the secret (an ntfy topic).
+  const hooks = config.notify.webhooks.map((w, i) => `webhook-${i + 1} ${webhookOrigin(w.url)} ${w.format}${w.secret ? ' signed' : ''}: ${w.events.join(',')}`)
+  io.out(`webhooks: ${hooks.length === 0 ? 'none' : hooks.join('; ')}\n`)
   return 0
 }
 
