@@ -14,7 +14,7 @@ import type { TriggerKind } from './recorder.types.js'
  * - events: a motion or sound event opens a session (its pre-roll comes from the buffer
  *   this state keeps running); every event pushes the end to `postRollMs` after it. A
  *   session started by hand is left alone (it only collects the events).
- * - room (every mode with `keepFreeBytes` > 0): while free space is below it, the oldest
+ * - room (`freeSpaceRetention`): while free space is below it, the oldest
  *   finished sessions are deleted; the recording is never stopped for it.
  */
 
@@ -31,8 +31,11 @@ export interface ModeSettings {
   continuousSessionMs: number
   /** continuous: pause before trying again after a start failed or the session ended otherwise. */
   retryMs: number
-  /** Free-space retention target; 0: off. */
-  keepFreeBytes: number
+  /** Free-space retention (continuous and events modes; manual only with keepFreeBytes set). */
+  freeSpaceRetention: boolean
+  /** Delete finished sessions while free space is below this; null: keepFreeBytesFor's default. */
+  keepFreeBytes: number | null
+  minFreeBytes: number
   diskProbeMs: number
   /** events: pause before restarting a pre-roll buffer ffmpeg that ended. */
   bufferRestartMs: number
@@ -70,6 +73,19 @@ export interface ModeContext {
   pendingEvents: Array<{ kind: EventKind; at: string }>
   /** events: a trigger that came while the previous session was closing. */
   nextTrigger: ModeTrigger | null
+  /** The free-space target from the last probe (keepFreeBytesFor). */
+  keepFreeBytes: number
+}
+
+const MiB = 1024 * 1024
+
+/**
+ * The free-space retention target (DESIGN.md §9.3): the configured one, else minFreeBytes
+ * plus the larger of 256 MiB and 5 % of the data disk, so room is made well before a
+ * start would be refused (minFreeBytes) or a recording stopped (stopBelowBytes).
+ */
+export function keepFreeBytesFor(settings: Pick<ModeSettings, 'keepFreeBytes' | 'minFreeBytes'>, totalBytes: number): number {
+  return settings.keepFreeBytes ?? settings.minFreeBytes + Math.max(256 * MiB, Math.round(totalBytes * 0.05))
 }
 
 const ourSessionGone = ({ context }: { context: ModeContext }) => context.recorderSession === null || context.recorderSession.id !== context.sessionId
@@ -85,7 +101,7 @@ export const modeSetup = setup({
       throw new Error('openRecording not provided')
     }),
     closeRecording: fromPromise<void, { id: string }>(async () => undefined),
-    probeDisk: fromPromise<{ freeBytes: number }, void>(async () => {
+    probeDisk: fromPromise<{ freeBytes: number; totalBytes: number }, void>(async () => {
       throw new Error('probeDisk not provided')
     }),
     makeRoom: fromPromise<{ deleted: string[]; freeBytes: number }, { keepFreeBytes: number }>(async () => ({ deleted: [], freeBytes: 0 })),
@@ -112,7 +128,7 @@ export const modeSetup = setup({
 export const recordingModeMachine = modeSetup.createMachine({
   id: 'recordingMode',
   type: 'parallel',
-  context: ({ input }) => ({ settings: input.settings, recorderSession: null, sessionId: null, trigger: null, pendingEvents: [], nextTrigger: null }),
+  context: ({ input }) => ({ settings: input.settings, recorderSession: null, sessionId: null, trigger: null, pendingEvents: [], nextTrigger: null, keepFreeBytes: 0 }),
   on: {
     'RECORDER.STARTED': { actions: assign({ recorderSession: ({ event }) => ({ id: event.id, kind: event.kind }) }) },
     'RECORDER.STOPPED': {
@@ -248,13 +264,20 @@ export const recordingModeMachine = modeSetup.createMachine({
     room: {
       initial: 'choosing',
       states: {
-        choosing: { always: [{ guard: ({ context }) => context.settings.keepFreeBytes > 0, target: 'waiting' }, { target: 'off' }] },
+        choosing: { always: [{ guard: ({ context }) => context.settings.freeSpaceRetention, target: 'waiting' }, { target: 'off' }] },
         off: {},
         waiting: { after: { diskProbe: 'probing' } },
         probing: {
           invoke: {
             src: 'probeDisk',
-            onDone: [{ guard: ({ context, event }) => event.output.freeBytes < context.settings.keepFreeBytes, target: 'making' }, { target: 'waiting' }],
+            onDone: [
+              {
+                guard: ({ context, event }) => event.output.freeBytes < keepFreeBytesFor(context.settings, event.output.totalBytes),
+                target: 'making',
+                actions: assign({ keepFreeBytes: ({ context, event }) => keepFreeBytesFor(context.settings, event.output.totalBytes) }),
+              },
+              { target: 'waiting' },
+            ],
             onError: { target: 'waiting', actions: { type: 'note', params: ({ event }) => ({ level: 'warn' as const, message: `disk probe failed: ${String(event.error)}` }) } },
           },
         },
@@ -262,11 +285,11 @@ export const recordingModeMachine = modeSetup.createMachine({
         making: {
           invoke: {
             src: 'makeRoom',
-            input: ({ context }) => ({ keepFreeBytes: context.settings.keepFreeBytes }),
+            input: ({ context }) => ({ keepFreeBytes: context.keepFreeBytes }),
             onDone: {
               target: 'waiting',
               actions: enqueueActions(({ context, event, enqueue }) => {
-                if (event.output.deleted.length === 0 && event.output.freeBytes < context.settings.keepFreeBytes) {
+                if (event.output.deleted.length === 0 && event.output.freeBytes < context.keepFreeBytes) {
                   enqueue({ type: 'note', params: { level: 'warn', message: 'free space below recorder.retention.keepFreeBytes and no finished session left to delete', details: { freeBytes: event.output.freeBytes } } })
                 }
               }),

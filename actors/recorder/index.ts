@@ -36,11 +36,17 @@ import {
   type SessionFile,
 } from './session.js'
 import { createSessionIds, type SessionIdSource } from './sessionId.js'
+import { bufferDirOf, createModeActor } from './mode.js'
+import { takePreRoll } from './preRollBuffer.js'
+import type { OpenInput, PreRollFile, SessionTrigger, StartTrigger } from '../../machines/recorder.types.js'
+import type { RecordingMode } from '../../machines/recordingMode.machine.js'
 
 export { recorderStateNameOf } from '../../machines/recorder.machine.js'
 export type { SessionSummary } from '../../machines/recorder.machine.js'
 
-export type RecorderConfig = Config['recorder']
+type ModeKeys = 'mode' | 'continuousSessionS' | 'preRollS' | 'postRollS'
+/** The recorder's config section; the mode keys default as in the schema (manual). */
+export type RecorderConfig = Omit<Config['recorder'], ModeKeys> & Partial<Pick<Config['recorder'], ModeKeys>>
 
 export interface RecorderDeps {
   config: RecorderConfig & { node: string }
@@ -66,6 +72,8 @@ export interface RecorderDeps {
     readTimeoutMs: number
     /** A requested stop keeps ffmpeg running this long (the stream arrives late). */
     postRollMs: number
+    /** continuous: pause before a new start after one failed. */
+    modeRetryMs: number
   }>
 }
 
@@ -78,6 +86,8 @@ export interface RecorderStatus {
 export interface StartArgs {
   name?: string
   idempotencyKey?: string
+  /** Set by the recording modes only (never from a command's args). */
+  trigger?: StartTrigger
 }
 
 export interface RecorderActor {
@@ -94,6 +104,9 @@ export interface RecorderActor {
   killProcesses(): void
   /** Rejects the commands still waiting; called when the instance is gone. */
   dispose(reason: string): void
+  /** A motion or sound event (the rig's feed): opens or extends a session in events mode, listed in the session. */
+  event?(kind: 'motion' | 'sound', at?: string): void
+  readonly mode?: RecordingMode
 }
 
 const NAME_MAX = 128
@@ -164,7 +177,9 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
     return { freeBytes }
   })
 
-  const openSession = fromPromise<OpenedSession, { name: string | undefined }>(async ({ input }) => {
+  const mode: RecordingMode = config.mode ?? 'manual'
+  const preRollMs = (config.preRollS ?? 5) * 1000
+  const openSession = fromPromise<OpenedSession, OpenInput>(async ({ input }) => {
     await mkdir(recordingsDir, { recursive: true, mode: 0o700 })
     for (let attempt = 0; ; attempt++) {
       const id = ids.next()
@@ -177,13 +192,20 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 10) continue
         throw err
       }
-      const opened: OpenedSession = {
-        id,
-        name: input.name ?? 'recording',
-        dir,
-        startedAt: new Date(clock.now()).toISOString(),
-        startedMono: clock.monotonic(),
+      const startedAt = new Date(clock.now()).toISOString()
+      const startedMono = clock.monotonic()
+      const t = input.trigger
+      const trigger: SessionTrigger = t ? { kind: t.kind, at: t.at } : { kind: 'manual', at: startedAt }
+      let preRollFiles: PreRollFile[] = []
+      if (mode === 'events' && t && (t.kind === 'motion' || t.kind === 'sound')) {
+        // From the trigger back preRollS, plus the time the start took to get here.
+        const needMs = preRollMs + Math.max(0, startedMono - (t.mono ?? startedMono))
+        preRollFiles = await takePreRoll(bufferDirOf(recordingsDir), dir, needMs, log).catch((err: unknown) => {
+          log.warn({ err, session: id }, 'no pre-roll: the buffer could not be read')
+          return []
+        })
       }
+      const opened: OpenedSession = { id, name: input.name ?? 'recording', dir, startedAt, startedMono, trigger, preRollFiles }
       try {
         await writeSession(dir, {
           schemaVersion: SESSION_SCHEMA_VERSION,
@@ -198,6 +220,9 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
           durationMs: null,
           segments: [],
           gaps: [],
+          trigger,
+          events: [],
+          ...(preRollFiles.length > 0 ? { preRollFiles } : {}),
         })
       } catch (err) {
         await deleteSessionDir(recordingsDir, dir).catch(() => undefined)
@@ -233,6 +258,7 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
       durationMs: Math.max(0, Math.round((input.stopMono !== null && input.stopMono < endMono ? input.stopMono : endMono) - session.startedMono)),
       stopReason: input.stopReason,
       deleted: false,
+      ...(session.trigger ? { trigger: session.trigger } : {}),
     }
     if (bytes === 0) {
       // Nothing was recorded (no source, stopped at once): an empty dir is noise, not a session.
@@ -255,6 +281,9 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
         postRollMs: input.postRollMs,
         segments,
         gaps,
+        trigger: session.trigger ?? { kind: 'manual', at: session.startedAt },
+        events: session.events,
+        ...(session.preRollFiles && session.preRollFiles.length > 0 ? { preRollFiles: session.preRollFiles } : {}),
       }
       try {
         await writeSession(session.dir, final)
@@ -302,7 +331,12 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
         else waiter.reject(new VigilError(r.error.code, r.error.message, r.error.details))
       },
       raiseAlert: (_, a) => deps.alert({ ...a, source: 'recorder' }),
-      publishEvent: (_, e) => deps.publishEvent(e.kind, { node: config.node, ...e.payload }),
+      publishEvent: (_, e) => {
+        deps.publishEvent(e.kind, { node: config.node, ...e.payload })
+        const id = String(e.payload.id)
+        if (e.kind === 'recording.started') modeActor.send({ type: 'RECORDER.STARTED', id, kind: (e.payload.trigger as SessionTrigger | undefined)?.kind ?? 'manual' })
+        else if (e.kind === 'recording.stopped') modeActor.send({ type: 'RECORDER.STOPPED', id })
+      },
       note: (_, n) => log[n.level](n.details ?? {}, n.message),
     },
   })
@@ -322,6 +356,55 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
         postRollMs: timing.postRollMs,
       },
     },
+  })
+
+  const modeActor = createModeActor({
+    settings: {
+      mode,
+      preRollMs,
+      postRollMs: (config.postRollS ?? 30) * 1000,
+      continuousSessionMs: (config.continuousSessionS ?? 3600) * 1000,
+      retryMs: timing.modeRetryMs ?? 1000,
+      freeSpaceRetention: mode !== 'manual' || config.retention.keepFreeBytes !== undefined,
+      keepFreeBytes: config.retention.keepFreeBytes ?? null,
+      minFreeBytes: config.minFreeBytes,
+      diskProbeMs: timing.diskProbeMs,
+      bufferRestartMs: timing.reconnectMs,
+    },
+    node: config.node,
+    recordingsDir,
+    inputUrl: deps.inputUrl,
+    ffmpegPath: deps.ffmpegPath,
+    processes: deps.processes,
+    disk: deps.disk,
+    clock,
+    log,
+    stopGraceMs: timing.stopGraceMs,
+    live,
+    recorder: {
+      start: (args) => api.start(args),
+      stop: () => api.stop(),
+      sessionId: () => actor.getSnapshot().context.session?.id ?? null,
+      noteEvent: (kind, at) => actor.send({ type: 'SESSION.EVENT', kind, at }),
+    },
+  })
+  // The modes run while the recorder serves: from its first settled state (after the store
+  // was prepared) until it shuts down, so a mode never starts what a shutdown must finalize.
+  let modeState: 'waiting' | 'running' | 'ended' = 'waiting'
+  const endModes = () => {
+    if (modeState === 'running') modeActor.stop()
+    modeState = 'ended'
+  }
+  actor.subscribe({
+    next: (snap) => {
+      if (snap.context.shutdown || snap.status !== 'active') endModes()
+      else if (modeState === 'waiting' && snap.hasTag('ready')) {
+        modeState = 'running'
+        modeActor.start()
+      }
+    },
+    complete: endModes,
+    error: endModes,
   })
 
   const dispose = (reason: string) => {
@@ -347,8 +430,9 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
     })
   }
 
-  return {
+  const api: RecorderActor = {
     actor,
+    mode,
     start(args = {}) {
       try {
         validateStart(args)
@@ -361,6 +445,7 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
           requestId,
           ...(args.name === undefined ? {} : { name: args.name }),
           ...(args.idempotencyKey === undefined ? {} : { idempotencyKey: args.idempotencyKey }),
+          ...(args.trigger === undefined ? {} : { trigger: args.trigger }),
         }),
       )
     },
@@ -385,10 +470,19 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
       return [...live].filter((p) => p.isRunning() && p.pid > 0).map((p) => p.pid)
     },
     killProcesses() {
+      endModes()
       for (const p of live) p.signal('SIGKILL')
     },
-    dispose,
+    dispose(reason) {
+      endModes()
+      dispose(reason)
+    },
+    event(kind, at) {
+      if (modeState !== 'running') return
+      modeActor.send({ type: 'TRIGGER', kind, at: at ?? new Date(clock.now()).toISOString(), mono: clock.monotonic() })
+    },
   }
+  return api
 }
 
 /**
@@ -434,6 +528,10 @@ export class RecorderHandle {
 
   sourceResumed(): void {
     this.#current?.sourceResumed()
+  }
+
+  event(kind: 'motion' | 'sound', at?: string): void {
+    this.#current?.event?.(kind, at)
   }
 }
 

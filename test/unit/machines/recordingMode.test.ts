@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate'
-import { recordingModeMachine, type ModeEvent, type ModeSettings, type ModeTrigger } from '../../../machines/recordingMode.machine.js'
+import { keepFreeBytesFor, recordingModeMachine, type ModeEvent, type ModeSettings, type ModeTrigger } from '../../../machines/recordingMode.machine.js'
 
 /** Lets promise actors settle (no timers: the SimulatedClock owns time). */
 const settle = async () => {
@@ -13,7 +13,9 @@ const base: ModeSettings = {
   postRollMs: 30000,
   continuousSessionMs: 3600_000,
   retryMs: 1000,
-  keepFreeBytes: 0,
+  freeSpaceRetention: false,
+  keepFreeBytes: null,
+  minFreeBytes: 1000,
   diskProbeMs: 1000,
   bufferRestartMs: 1000,
 }
@@ -47,7 +49,7 @@ function harness(settings: Partial<ModeSettings>, opts: { free?: () => number; d
         recording = null
         send({ type: 'RECORDER.STOPPED', id: input.id })
       }),
-      probeDisk: fromPromise<{ freeBytes: number }, void>(async () => ({ freeBytes: opts.free?.() ?? 1e12 })),
+      probeDisk: fromPromise<{ freeBytes: number; totalBytes: number }, void>(async () => ({ freeBytes: opts.free?.() ?? 1e12, totalBytes: 1e12 })),
       makeRoom: fromPromise<{ deleted: string[]; freeBytes: number }, { keepFreeBytes: number }>(async ({ input }) => {
         room.push(input.keepFreeBytes)
         const d = deletable.shift()
@@ -201,7 +203,7 @@ t.test('continuous: a session ended from outside (stop, disk full) is followed b
 
 t.test('disk low: the oldest finished sessions are deleted while free < keepFreeBytes; the recording goes on', async (t) => {
   let free = 10_000
-  const h = harness({ mode: 'continuous', keepFreeBytes: 5000, diskProbeMs: 1000 }, { free: () => free, deletable: ['old1', 'old2'] })
+  const h = harness({ mode: 'continuous', freeSpaceRetention: true, keepFreeBytes: 5000, diskProbeMs: 1000 }, { free: () => free, deletable: ['old1', 'old2'] })
   await h.advance(0)
   await h.advance(1000)
   t.same(h.room, [], 'plenty of space: nothing deleted')
@@ -218,9 +220,16 @@ t.test('disk low: the oldest finished sessions are deleted while free < keepFree
   h.actor.stop()
 })
 
-t.test('keepFreeBytes 0: no free-space retention', async (t) => {
-  const h = harness({ mode: 'continuous', keepFreeBytes: 0 }, { free: () => 0 })
+t.test('free-space retention off: nothing deleted however low', async (t) => {
+  const h = harness({ mode: 'continuous', freeSpaceRetention: false }, { free: () => 0 })
   await h.advance(10_000)
   t.same(h.room, [])
   h.actor.stop()
+})
+
+t.test('keepFreeBytes default: minFreeBytes + max(256 MiB, 5 % of the disk)', async (t) => {
+  const MiB = 1024 * 1024
+  t.equal(keepFreeBytesFor({ keepFreeBytes: null, minFreeBytes: 2048 * MiB }, 1000 * MiB), 2048 * MiB + 256 * MiB, 'small disk: 256 MiB margin')
+  t.equal(keepFreeBytesFor({ keepFreeBytes: null, minFreeBytes: 2048 * MiB }, 100_000 * MiB), 2048 * MiB + 5000 * MiB, 'large disk: 5 %')
+  t.equal(keepFreeBytesFor({ keepFreeBytes: 123, minFreeBytes: 100 }, 1e12), 123, 'configured value wins')
 })
