@@ -1,7 +1,7 @@
 /** The recorder machine's setup and the actions its states share (machines/recorder.machine.ts). */
 import { fromCallback, fromPromise, setup } from 'xstate'
 import type { ErrorCode } from '../infra/errors.js'
-import type { RecorderSettings, SessionSummary, OpenedSession, ActiveSession, RecorderReply, RecorderAlert, RecorderPublication, RecorderNote, RecorderEvent, StopCause, FinalizeInput, FinalizeOutput, CaptureInput, RecorderContext } from './recorder.types.js'
+import type { RecorderSettings, SessionSummary, OpenedSession, ActiveSession, RecorderReply, RecorderAlert, RecorderPublication, RecorderNote, RecorderEvent, StopCause, FinalizeInput, FinalizeOutput, CaptureInput, RecorderContext, OpenInput } from './recorder.types.js'
 
 export const MAX_QUEUED = 256
 export const MAX_KEYS = 32
@@ -19,6 +19,7 @@ export function summarize(s: ActiveSession): SessionSummary {
     durationMs: null,
     stopReason: null,
     deleted: false,
+    trigger: s.trigger,
   }
 }
 
@@ -51,7 +52,7 @@ export const recorderSetup = setup({
     probeDisk: fromPromise<{ freeBytes: number }, void>(async () => {
       throw new Error('probeDisk not provided')
     }),
-    openSession: fromPromise<OpenedSession, { name: string | undefined }>(async () => {
+    openSession: fromPromise<OpenedSession, OpenInput>(async () => {
       throw new Error('openSession not provided')
     }),
     ffmpegCapture: fromCallback<RecorderEvent, CaptureInput>(() => undefined),

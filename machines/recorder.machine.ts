@@ -2,6 +2,9 @@ import { assign, enqueueActions, raise, type SnapshotFrom } from 'xstate'
 import { summarize, err, ok, rememberKey, updateKeys, recorderSetup, enqueueCommand, flushQueue, rejectQueued, markShutdown, clearPendingStart, beginStop, stallAlert, diskFullAlert, recordBytes, measurePreRoll, openGap, openStallGap, bytesGrew } from './recorder.actions.js'
 import { endOf, type ActiveSession } from './recorder.types.js'
 
+/** A session's `events` list is bounded: a chatty sensor must not grow session.json without end. */
+const MAX_EVENTS = 1000
+
 /**
  * The recorder (DESIGN.md §6): one session at a time, copied by ffmpeg into
  * fragmented MP4 segments. Every decision lives here; the I/O is named and
@@ -119,7 +122,7 @@ export const recorderMachine = recorderSetup.createMachine({
         opening: {
           invoke: {
             src: 'openSession',
-            input: ({ context }) => ({ name: context.pendingStart?.name }),
+            input: ({ context }) => ({ name: context.pendingStart?.name, trigger: context.pendingStart?.trigger }),
             onDone: {
               target: '#recorder.recording',
               actions: [
@@ -131,6 +134,7 @@ export const recorderMachine = recorderSetup.createMachine({
                     segments: 0,
                     closedFiles: [],
                     gaps: [],
+                    events: [],
                     preRollMs: null,
                   }
                   return { session, openGap: null, lastGrowthMono: null, stopCause: null, stopRequestId: null, stopMono: null, stopTailMs: 0, recentKeys: rememberKey(context.recentKeys, session.idempotencyKey, summarize(session)) }
@@ -204,6 +208,11 @@ export const recorderMachine = recorderSetup.createMachine({
           actions: [beginStop('enospc'), diskFullAlert('recording stopped: no space left on device')],
         },
         PROGRESS: { guard: ({ event }) => event.firstRun, actions: measurePreRoll },
+        'SESSION.EVENT': {
+          actions: assign({
+            session: ({ context, event }) => context.session && { ...context.session, events: [...context.session.events, { kind: event.kind, at: event.at }].slice(-MAX_EVENTS) },
+          }),
+        },
         'SEGMENT.CLOSED': {
           guard: ({ context, event }) => context.session !== null && !context.session.closedFiles.includes(event.file),
           actions: [

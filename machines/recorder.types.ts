@@ -41,6 +41,31 @@ export interface SessionSummary {
   stopReason: string | null
   /** True when the session had no media and its dir was removed. */
   deleted: boolean
+  /** What opened the session (recording modes, docs/ARCHITECTURE.md). */
+  trigger?: SessionTrigger
+}
+
+/** What opened a session: a command by hand, continuous mode, or an event (events mode). */
+export type TriggerKind = 'manual' | 'continuous' | 'motion' | 'sound'
+export interface SessionTrigger {
+  kind: TriggerKind
+  /** Wall ISO time of the trigger. */
+  at: string
+}
+/** A start's trigger as the recorder receives it: `mono` says how far back the pre-roll must reach. */
+export interface StartTrigger extends SessionTrigger {
+  mono?: number
+}
+/** An event seen while the session recorded (events mode lists every one, the trigger first). */
+export interface SessionEventMark {
+  kind: 'motion' | 'sound'
+  at: string
+}
+/** A pre-roll buffer segment moved into the session (`pre-NNNNN.mp4`), with its duration. */
+export interface PreRollFile {
+  file: string
+  bytes: number
+  ms: number
 }
 
 export interface OpenedSession {
@@ -49,6 +74,10 @@ export interface OpenedSession {
   dir: string
   startedAt: string
   startedMono: number
+  /** Absent: a manual start at startedAt. */
+  trigger?: SessionTrigger
+  /** Footage from the pre-roll buffer, played before seg-00001 (events mode; else none). */
+  preRollFiles?: PreRollFile[]
 }
 
 export interface RecordedGap {
@@ -70,6 +99,7 @@ export interface ActiveSession extends OpenedSession {
   /** Segment files already announced as `segment.closed`. */
   closedFiles: string[]
   gaps: RecordedGap[]
+  events: SessionEventMark[]
   /**
    * Footage from before the start command, in ms: the media server hands a new reader the
    * GOP it holds (up to a keyframe interval). Negative when footage began only after the
@@ -102,7 +132,7 @@ export interface RecorderNote {
   details?: Record<string, unknown>
 }
 
-export type StartCommand = { type: 'START'; requestId?: string; name?: string; idempotencyKey?: string }
+export type StartCommand = { type: 'START'; requestId?: string; name?: string; idempotencyKey?: string; trigger?: StartTrigger }
 /** `mono`: when the stop was asked (monotonic ms); a requested session ends there. */
 export type StopCommand = { type: 'STOP_RECORDING'; requestId?: string; mono?: number }
 export type Command = StartCommand | StopCommand
@@ -125,6 +155,8 @@ export type RecorderEvent =
   /** The media server or camera went away: keep the session, stop ffmpeg, open a gap. */
   | { type: 'SOURCE.LOST'; reason: string; at: string; mono: number }
   | { type: 'SOURCE.RESUMED' }
+  /** A motion or sound event while recording: listed in session.json `events`. */
+  | { type: 'SESSION.EVENT'; kind: 'motion' | 'sound'; at: string }
 
 export type StopCause = 'requested' | 'shutdown' | 'disk_full' | 'enospc' | 'stall'
 
@@ -150,6 +182,10 @@ export interface FinalizeOutput {
   summary: SessionSummary
   /** Every segment kept, for the `segment.closed` events not yet published. */
   files: Array<{ file: string; bytes: number }>
+}
+export interface OpenInput {
+  name: string | undefined
+  trigger?: StartTrigger | undefined
 }
 export interface CaptureInput {
   dir: string

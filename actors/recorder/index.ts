@@ -1,6 +1,4 @@
-import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
-import { createActor, fromPromise, type Actor } from 'xstate'
+import { createActor, type Actor } from 'xstate'
 import type { AlertInput } from '../../infra/alerts.js'
 import type { Clock } from '../../infra/clock.js'
 import type { Config } from '../../infra/config/schema.js'
@@ -13,9 +11,6 @@ import {
   recorderStateName,
   recorderStateNameOf,
   recorderTimingDefaults,
-  type FinalizeInput,
-  type FinalizeOutput,
-  type OpenedSession,
   type RecorderEventKind,
   type RecorderReply,
   type RecorderStateName,
@@ -24,23 +19,16 @@ import {
 import { machineChild } from '../supervisor/machineChild.js'
 import type { ChildFactory, ChildInstance } from '../supervisor/child.js'
 import { ExitTracker, ffmpegCaptureLogic } from './capture.js'
-import { applyRetention } from './retention.js'
-import {
-  collectSegments,
-  deleteSessionDir,
-  listOwnedSessions,
-  reconcileInterrupted,
-  writeSession,
-  SESSION_SCHEMA_VERSION,
-  type GapRecord,
-  type SessionFile,
-} from './session.js'
 import { createSessionIds, type SessionIdSource } from './sessionId.js'
+import { createModeActor } from './mode.js'
+import { createSessionStore, type RecorderConfig } from './store.js'
+import type { SessionTrigger, StartTrigger } from '../../machines/recorder.types.js'
+import type { RecordingMode } from '../../machines/recordingMode.machine.js'
 
 export { recorderStateNameOf } from '../../machines/recorder.machine.js'
 export type { SessionSummary } from '../../machines/recorder.machine.js'
 
-export type RecorderConfig = Config['recorder']
+export type { RecorderConfig } from './store.js'
 
 export interface RecorderDeps {
   config: RecorderConfig & { node: string }
@@ -66,6 +54,8 @@ export interface RecorderDeps {
     readTimeoutMs: number
     /** A requested stop keeps ffmpeg running this long (the stream arrives late). */
     postRollMs: number
+    /** continuous: pause before a new start after one failed. */
+    modeRetryMs: number
   }>
 }
 
@@ -78,6 +68,8 @@ export interface RecorderStatus {
 export interface StartArgs {
   name?: string
   idempotencyKey?: string
+  /** Set by the recording modes only (never from a command's args). */
+  trigger?: StartTrigger
 }
 
 export interface RecorderActor {
@@ -94,6 +86,9 @@ export interface RecorderActor {
   killProcesses(): void
   /** Rejects the commands still waiting; called when the instance is gone. */
   dispose(reason: string): void
+  /** A motion or sound event (the rig's feed): opens or extends a session in events mode, listed in the session. */
+  event?(kind: 'motion' | 'sound', at?: string): void
+  readonly mode?: RecordingMode
 }
 
 const NAME_MAX = 128
@@ -123,154 +118,10 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
   const live = new Set<OwnedProcess>()
   const pending = new Map<string, { resolve(s: SessionSummary): void; reject(e: VigilError): void }>()
   let nextRequest = 0
-  let activeId: string | null = null
-  const retentionPolicy = config.retention
-
-  const retention = async () => {
-    try {
-      await applyRetention(recordingsDir, retentionPolicy, log, clock.now(), { activeId })
-    } catch (err) {
-      log.error({ err }, 'retention failed')
-    }
-  }
-
-  const prepareStore = fromPromise<void, void>(async () => {
-    await mkdir(recordingsDir, { recursive: true, mode: 0o700 })
-    await reconcileInterrupted(recordingsDir, log)
-    for (const o of await listOwnedSessions(recordingsDir)) ids.observe(o.session.id)
-    await retention()
-  })
-
-  // Final session.json files a full disk refused (ENOSPC): written again by the next disk
-  // probe (every second in disk_full), so a session does not stay `recording` on disk until
-  // a restart reconciles it.
-  const unwritten = new Map<string, SessionFile>()
-  const writeUnwritten = async () => {
-    for (const [dir, file] of unwritten) {
-      try {
-        await writeSession(dir, file)
-        unwritten.delete(dir)
-        log.info({ session: file.id, state: file.state }, 'final session.json written now that the disk has space')
-      } catch (err) {
-        // Gone (deleted by an operator): nothing left to finalize. Anything else: next probe.
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') unwritten.delete(dir)
-      }
-    }
-  }
-
-  const probeDisk = fromPromise<{ freeBytes: number }, void>(async () => {
-    const { freeBytes } = await deps.disk.free(recordingsDir)
-    if (unwritten.size > 0) await writeUnwritten()
-    return { freeBytes }
-  })
-
-  const openSession = fromPromise<OpenedSession, { name: string | undefined }>(async ({ input }) => {
-    await mkdir(recordingsDir, { recursive: true, mode: 0o700 })
-    for (let attempt = 0; ; attempt++) {
-      const id = ids.next()
-      const dir = join(recordingsDir, id)
-      try {
-        // Private whatever the process mask: a session is someone's home on video.
-        await mkdir(dir, { mode: 0o700 })
-      } catch (err) {
-        // Another process (or an earlier life of this one) made this id: take the next.
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 10) continue
-        throw err
-      }
-      const opened: OpenedSession = {
-        id,
-        name: input.name ?? 'recording',
-        dir,
-        startedAt: new Date(clock.now()).toISOString(),
-        startedMono: clock.monotonic(),
-      }
-      try {
-        await writeSession(dir, {
-          schemaVersion: SESSION_SCHEMA_VERSION,
-          node: config.node,
-          name: opened.name,
-          id,
-          startedAt: opened.startedAt,
-          startedMono: opened.startedMono,
-          state: 'recording',
-          stopReason: null,
-          stoppedAt: null,
-          durationMs: null,
-          segments: [],
-          gaps: [],
-        })
-      } catch (err) {
-        await deleteSessionDir(recordingsDir, dir).catch(() => undefined)
-        throw err
-      }
-      activeId = id
-      log.info({ session: id, name: opened.name, dir }, 'session opened')
-      return opened
-    }
-  })
-
-  const finalizeSession = fromPromise<FinalizeOutput, FinalizeInput>(async ({ input }) => {
-    const { session } = input
-    await exits.settled(session.dir)
-    // The recording ended when ffmpeg did: measure before the (disk-bound) bookkeeping.
-    const endMono = clock.monotonic()
-    const stoppedAt = new Date(clock.now()).toISOString()
-    const segments = await collectSegments(session.dir, log)
-    const bytes = segments.reduce((n, s) => n + s.bytes, 0)
-    const gaps: GapRecord[] = [...session.gaps]
-    if (input.openGap) {
-      gaps.push({ at: input.openGap.at, reason: input.openGap.reason, ms: Math.max(0, Math.round(endMono - input.openGap.mono)) })
-    }
-    const summary: SessionSummary = {
-      id: session.id,
-      name: session.name,
-      dir: session.dir,
-      startedAt: session.startedAt,
-      bytes,
-      segments: segments.length,
-      state: input.endState,
-      stoppedAt,
-      durationMs: Math.max(0, Math.round((input.stopMono !== null && input.stopMono < endMono ? input.stopMono : endMono) - session.startedMono)),
-      stopReason: input.stopReason,
-      deleted: false,
-    }
-    if (bytes === 0) {
-      // Nothing was recorded (no source, stopped at once): an empty dir is noise, not a session.
-      await deleteSessionDir(recordingsDir, session.dir)
-      summary.deleted = true
-      log.info({ session: session.id }, 'session had no media; deleted')
-    } else {
-      const final: SessionFile = {
-        schemaVersion: SESSION_SCHEMA_VERSION,
-        node: config.node,
-        name: session.name,
-        id: session.id,
-        startedAt: session.startedAt,
-        startedMono: session.startedMono,
-        state: input.endState,
-        stopReason: input.stopReason,
-        stoppedAt: summary.stoppedAt,
-        durationMs: summary.durationMs,
-        preRollMs: session.preRollMs,
-        postRollMs: input.postRollMs,
-        segments,
-        gaps,
-      }
-      try {
-        await writeSession(session.dir, final)
-      } catch (err) {
-        // A full disk can refuse even this small write. The segments are safe: report, do not
-        // fail the stop, and write it again once the disk has space (a restart before that
-        // reconciles the session to `interrupted`).
-        log.error({ err, session: session.id }, 'could not write the final session.json; will retry when the disk has space')
-        unwritten.set(session.dir, final)
-      }
-      log.info({ session: session.id, state: input.endState, bytes, segments: segments.length, durationMs: summary.durationMs }, 'session finalized')
-    }
-    activeId = null
-    await retention()
-    return { summary, files: segments.map((s) => ({ file: s.file, bytes: s.bytes })) }
-  })
+  const mode: RecordingMode = config.mode ?? 'manual'
+  const preRollMs = (config.preRollS ?? 5) * 1000
+  const store = createSessionStore({ config, recordingsDir, clock, log, disk: deps.disk, ids, exits, mode, preRollMs })
+  const { prepareStore, probeDisk, openSession, finalizeSession } = store
 
   const machine = recorderMachine.provide({
     actors: {
@@ -302,7 +153,12 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
         else waiter.reject(new VigilError(r.error.code, r.error.message, r.error.details))
       },
       raiseAlert: (_, a) => deps.alert({ ...a, source: 'recorder' }),
-      publishEvent: (_, e) => deps.publishEvent(e.kind, { node: config.node, ...e.payload }),
+      publishEvent: (_, e) => {
+        deps.publishEvent(e.kind, { node: config.node, ...e.payload })
+        const id = String(e.payload.id)
+        if (e.kind === 'recording.started') modeActor.send({ type: 'RECORDER.STARTED', id, kind: (e.payload.trigger as SessionTrigger | undefined)?.kind ?? 'manual' })
+        else if (e.kind === 'recording.stopped') modeActor.send({ type: 'RECORDER.STOPPED', id })
+      },
       note: (_, n) => log[n.level](n.details ?? {}, n.message),
     },
   })
@@ -322,6 +178,55 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
         postRollMs: timing.postRollMs,
       },
     },
+  })
+
+  const modeActor = createModeActor({
+    settings: {
+      mode,
+      preRollMs,
+      postRollMs: (config.postRollS ?? 30) * 1000,
+      continuousSessionMs: (config.continuousSessionS ?? 3600) * 1000,
+      retryMs: timing.modeRetryMs ?? 1000,
+      freeSpaceRetention: mode !== 'manual' || config.retention.keepFreeBytes !== undefined,
+      keepFreeBytes: config.retention.keepFreeBytes ?? null,
+      minFreeBytes: config.minFreeBytes,
+      diskProbeMs: timing.diskProbeMs,
+      bufferRestartMs: timing.reconnectMs,
+    },
+    node: config.node,
+    recordingsDir,
+    inputUrl: deps.inputUrl,
+    ffmpegPath: deps.ffmpegPath,
+    processes: deps.processes,
+    disk: deps.disk,
+    clock,
+    log,
+    stopGraceMs: timing.stopGraceMs,
+    live,
+    recorder: {
+      start: (args) => api.start(args),
+      stop: () => api.stop(),
+      sessionId: () => actor.getSnapshot().context.session?.id ?? null,
+      noteEvent: (kind, at) => actor.send({ type: 'SESSION.EVENT', kind, at }),
+    },
+  })
+  // The modes run while the recorder serves: from its first settled state (after the store
+  // was prepared) until it shuts down, so a mode never starts what a shutdown must finalize.
+  let modeState: 'waiting' | 'running' | 'ended' = 'waiting'
+  const endModes = () => {
+    if (modeState === 'running') modeActor.stop()
+    modeState = 'ended'
+  }
+  actor.subscribe({
+    next: (snap) => {
+      if (snap.context.shutdown || snap.status !== 'active') endModes()
+      else if (modeState === 'waiting' && snap.hasTag('ready')) {
+        modeState = 'running'
+        modeActor.start()
+      }
+    },
+    complete: endModes,
+    error: endModes,
   })
 
   const dispose = (reason: string) => {
@@ -347,8 +252,9 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
     })
   }
 
-  return {
+  const api: RecorderActor = {
     actor,
+    mode,
     start(args = {}) {
       try {
         validateStart(args)
@@ -361,6 +267,7 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
           requestId,
           ...(args.name === undefined ? {} : { name: args.name }),
           ...(args.idempotencyKey === undefined ? {} : { idempotencyKey: args.idempotencyKey }),
+          ...(args.trigger === undefined ? {} : { trigger: args.trigger }),
         }),
       )
     },
@@ -385,10 +292,19 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
       return [...live].filter((p) => p.isRunning() && p.pid > 0).map((p) => p.pid)
     },
     killProcesses() {
+      endModes()
       for (const p of live) p.signal('SIGKILL')
     },
-    dispose,
+    dispose(reason) {
+      endModes()
+      dispose(reason)
+    },
+    event(kind, at) {
+      if (modeState !== 'running') return
+      modeActor.send({ type: 'TRIGGER', kind, at: at ?? new Date(clock.now()).toISOString(), mono: clock.monotonic() })
+    },
   }
+  return api
 }
 
 /**
@@ -434,6 +350,10 @@ export class RecorderHandle {
 
   sourceResumed(): void {
     this.#current?.sourceResumed()
+  }
+
+  event(kind: 'motion' | 'sound', at?: string): void {
+    this.#current?.event?.(kind, at)
   }
 }
 

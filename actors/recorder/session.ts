@@ -2,6 +2,7 @@ import { open, readdir, readFile, rename, rm, stat, unlink, lstat } from 'node:f
 import { basename, join, resolve, sep } from 'node:path'
 import type { Logger } from '../../infra/logger.js'
 import { isSessionId } from './sessionId.js'
+import type { PreRollFile, SessionEventMark, SessionTrigger } from '../../machines/recorder.types.js'
 
 /**
  * session.json: the recorder's own record of a session dir. The recorder alone
@@ -54,9 +55,25 @@ export interface SessionFile {
   postRollMs?: number
   segments: SegmentRecord[]
   gaps: GapRecord[]
+  /** What opened the session; absent in sessions written before recording modes (read as manual). */
+  trigger?: SessionTrigger
+  /** Motion and sound events while it recorded (events mode: the trigger first). */
+  events?: SessionEventMark[]
+  /**
+   * Events mode: footage from the pre-roll buffer, moved in as `pre-NNNNN.mp4` and played
+   * before seg-00001; `ms` each from the buffer's segment list. Not part of `preRollMs`
+   * (which is what the seg-* files hold before the start command).
+   */
+  preRollFiles?: PreRollFile[]
 }
 
 const SEGMENT_FILE = /^seg-(\d{5,})\.mp4$/
+const PRE_ROLL_FILE = /^pre-\d{5,}\.mp4$/
+const triggerKinds = ['manual', 'continuous', 'motion', 'sound']
+
+export function preRollFileName(n: number): string {
+  return `pre-${String(n).padStart(5, '0')}.mp4`
+}
 
 export function isSegmentFile(name: string): boolean {
   return SEGMENT_FILE.test(name)
@@ -96,6 +113,13 @@ export function parseSessionFile(value: unknown, expectedId?: string): SessionFi
     if (!isObj(g) || !isStr(g.at) || !isStr(g.reason) || !isNum(g.ms)) return null
     gaps.push({ at: g.at, reason: g.reason, ms: g.ms })
   }
+  const trigger = isObj(v.trigger) && triggerKinds.includes(v.trigger.kind as string) && isStr(v.trigger.at) ? { kind: v.trigger.kind as SessionTrigger['kind'], at: v.trigger.at } : undefined
+  const events = Array.isArray(v.events)
+    ? v.events.filter((e): e is SessionEventMark => isObj(e) && (e.kind === 'motion' || e.kind === 'sound') && isStr(e.at)).map((e) => ({ kind: e.kind, at: e.at }))
+    : undefined
+  const preRollFiles = Array.isArray(v.preRollFiles)
+    ? v.preRollFiles.filter((f): f is PreRollFile => isObj(f) && isStr(f.file) && PRE_ROLL_FILE.test(f.file) && isNum(f.bytes) && isNum(f.ms)).map((f) => ({ file: f.file, bytes: f.bytes, ms: f.ms }))
+    : undefined
   return {
     schemaVersion: 1,
     node: v.node,
@@ -111,6 +135,9 @@ export function parseSessionFile(value: unknown, expectedId?: string): SessionFi
     ...(isNum(v.postRollMs) ? { postRollMs: v.postRollMs } : {}),
     segments,
     gaps,
+    ...(trigger ? { trigger } : {}),
+    ...(events ? { events } : {}),
+    ...(preRollFiles && preRollFiles.length > 0 ? { preRollFiles } : {}),
   }
 }
 

@@ -159,6 +159,11 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
   // recorder, which closes the segment, records the gap and resumes in a new segment.
   // A camera that comes back after a restart also gets the governor's current preview level.
   ctx.feed.subscribe((item) => {
+    // Recording modes (events): motion and sound, as every other listener sees them, open or extend a session.
+    if (item.type === 'event' && (item.kind === 'motion' || item.kind === 'sound')) {
+      recordings.event(item.kind, typeof item.payload.at === 'string' ? item.payload.at : item.at)
+      return
+    }
     if (item.type !== 'state') return
     if (item.actor === 'camera') {
       if (item.state === 'streaming') {

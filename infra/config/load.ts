@@ -48,6 +48,7 @@ export const envRules: Record<string, EnvRule> = {
   VIGIL_MEDIA_RTMP_PORT: { path: ['media', 'rtmpPort'], kind: 'int' },
   VIGIL_MEDIA_HTTP_PORT: { path: ['media', 'httpPort'], kind: 'int' },
   VIGIL_CAMERA_SOURCE: { path: ['camera', 'source'], kind: 'string' },
+  VIGIL_RECORDER_MODE: { path: ['recorder', 'mode'], kind: 'string' },
   VIGIL_LOG_LEVEL: { path: ['logs', 'level'], kind: 'string' },
   // VIGIL_NOTIFY_WEBHOOK is added to notify.webhooks (withEnvWebhook), not set over them.
 }
@@ -208,6 +209,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const { recorder, web } = candidate
   if (recorder && !hasProblem('recorder') && recorder.stopBelowBytes > recorder.minFreeBytes) {
     problems.push('recorder.stopBelowBytes: must not exceed recorder.minFreeBytes')
+  }
+  const keepFree = recorder?.retention?.keepFreeBytes
+  if (recorder && keepFree !== undefined && !hasProblem('recorder') && keepFree <= recorder.minFreeBytes) {
+    problems.push(`recorder.retention.keepFreeBytes: must exceed recorder.minFreeBytes (${recorder.minFreeBytes}), so room is made before a start is refused`)
   }
   const webUsers = Array.isArray(web?.users) ? web.users.length : 0
   if (web && !hasProblem('web.host') && !hasProblem('web.token') && !hasProblem('web.users') && typeof web.host === 'string' && !isLoopback(web.host) && !web.token && webUsers === 0) {

@@ -107,10 +107,23 @@ export const ConfigSchema = Obj({
     stopBelowBytes: Bytes(1 * GiB),
     stallWarnMs: Ms(10000, 100),
     stallStopMs: Ms(30000, 100),
+    mode: Type.Union([Type.Literal('manual'), Type.Literal('continuous'), Type.Literal('events')], {
+      default: 'manual',
+      description: 'manual: recorder.start/stop only | continuous: always recording, retention makes room | events: motion or sound opens a session',
+    }),
+    continuousSessionS: Type.Integer({ minimum: 10, maximum: 86400, default: 3600, description: 'continuous mode: one session per this many seconds' }),
+    preRollS: Type.Integer({ minimum: 0, maximum: 60, default: 5, description: 'events mode: seconds of footage from before the trigger (0..60; kept in a 1 s segment buffer)' }),
+    postRollS: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'events mode: the session ends this many seconds after the last event' }),
     retention: Obj({
       maxSessions: Type.Integer({ minimum: 0, default: 0, description: '0: no limit' }),
       maxBytes: Bytes(0),
       maxAgeDays: Type.Number({ minimum: 0, default: 0 }),
+      keepFreeBytes: Type.Optional(
+        Type.Integer({
+          minimum: 0,
+          description: 'continuous and events modes: delete the oldest finished sessions while free space is below this; default minFreeBytes + max(256 MiB, 5 % of the disk)',
+        }),
+      ),
     }),
   }),
   audio: Obj({

@@ -64,12 +64,15 @@ export async function waitBytes(r: TestRig, than: number, timeoutMs = 30000, wha
 /**
  * Seconds of footage a finished session says it holds: the pre-roll before the start
  * command (negative when footage began after it), the command-to-command duration, the
- * post-roll tail after a requested stop, minus the gaps (docs/ARCHITECTURE.md, "what a
+ * post-roll tail after a requested stop, minus the gaps, plus an event session's buffered
+ * pre-roll files (docs/ARCHITECTURE.md, "what a
  * recording contains"). What the segments' durations must add up to.
  */
-export function footageAccountedS(session: Pick<SessionFile, 'preRollMs' | 'durationMs' | 'postRollMs' | 'gaps'>): number {
+export function footageAccountedS(session: Pick<SessionFile, 'preRollMs' | 'durationMs' | 'postRollMs' | 'gaps' | 'preRollFiles'>): number {
   const gapsMs = session.gaps.reduce((n, g) => n + g.ms, 0)
-  return ((session.preRollMs ?? 0) + (session.durationMs ?? 0) + (session.postRollMs ?? 0) - gapsMs) / 1000
+  // Events mode: the buffered pre-roll moved in as pre-NNNNN.mp4, played before the seg-* files.
+  const bufferedMs = (session.preRollFiles ?? []).reduce((n, f) => n + f.ms, 0)
+  return (bufferedMs + (session.preRollMs ?? 0) + (session.durationMs ?? 0) + (session.postRollMs ?? 0) - gapsMs) / 1000
 }
 
 export async function readSessionJson(dir: string): Promise<SessionFile> {

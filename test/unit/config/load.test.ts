@@ -75,6 +75,7 @@ const envCases: Record<string, { value: string; read: (c: Config) => unknown; ex
   VIGIL_MEDIA_HTTP_PORT: { value: '8001', read: (c) => c.media.httpPort, expected: 8001 },
   VIGIL_CAMERA_SOURCE: { value: 'v4l2:/dev/video0', read: (c) => c.camera.source, expected: 'v4l2:/dev/video0' },
   VIGIL_LOG_LEVEL: { value: 'debug', read: (c) => c.logs.level, expected: 'debug' },
+  VIGIL_RECORDER_MODE: { value: 'events', read: (c) => c.recorder.mode, expected: 'events' },
 }
 
 t.test('every VIGIL_* variable overrides the file', async (t) => {

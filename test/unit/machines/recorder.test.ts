@@ -9,6 +9,7 @@ import {
   type FinalizeInput,
   type FinalizeOutput,
   type OpenedSession,
+  type OpenInput,
   type RecorderAlert,
   type RecorderEvent,
   type RecorderPublication,
@@ -56,11 +57,12 @@ function harness(
         if (disk.free instanceof Error) throw disk.free
         return { freeBytes: disk.free }
       }),
-      openSession: fromPromise<OpenedSession, { name: string | undefined }>(async ({ input }) => {
+      openSession: fromPromise<OpenedSession, OpenInput>(async ({ input }) => {
         if (opts.openFails) throw new Error('EACCES: permission denied')
         n += 1
         const id = `20250101T0000${String(n).padStart(2, '0')}Z-aaaaaa`
-        return { id, name: input.name ?? 'recording', dir: `/rec/${id}`, startedAt: '2025-01-01T00:00:00.000Z', startedMono: 0 }
+        const trigger = input.trigger ? { trigger: { kind: input.trigger.kind, at: input.trigger.at } } : {}
+        return { id, name: input.name ?? 'recording', dir: `/rec/${id}`, startedAt: '2025-01-01T00:00:00.000Z', startedMono: 0, ...trigger }
       }),
       ffmpegCapture: fromCallback<RecorderEvent, CaptureInput>(({ sendBack }) => {
         ffmpeg.live += 1
@@ -606,4 +608,21 @@ t.test('a late start is a leading gap or a pre-roll, never both', async (t) => {
   t.equal(session().preRollMs, null, 'and not also a pre-roll')
   h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 1500, mono: 2700, firstRun: true })
   t.equal(session().preRollMs, null, 'progress after the gap says nothing of the start')
+})
+
+t.test('recording modes: a start carries its trigger into the session; SESSION.EVENT marks are kept for session.json', async (t) => {
+  const h = harness()
+  await settle()
+  h.actor.send({ type: 'START', requestId: 'm1', name: 'motion', trigger: { kind: 'motion', at: '2025-01-01T00:00:00.000Z', mono: 0 } })
+  await settle()
+  t.equal(h.state(), 'recording')
+  t.same(h.published.find((p) => p.kind === 'recording.started')?.payload.trigger, { kind: 'motion', at: '2025-01-01T00:00:00.000Z' }, 'recording.started says what opened it')
+  h.actor.send({ type: 'SESSION.EVENT', kind: 'motion', at: 'a' })
+  h.actor.send({ type: 'SESSION.EVENT', kind: 'sound', at: 'b' })
+  h.stop()
+  await settle()
+  t.same(h.finalized[0]?.session.events, [{ kind: 'motion', at: 'a' }, { kind: 'sound', at: 'b' }], 'finalize gets the events')
+  t.same(h.finalized[0]?.session.trigger, { kind: 'motion', at: '2025-01-01T00:00:00.000Z' })
+  h.actor.send({ type: 'SESSION.EVENT', kind: 'motion', at: 'c' })
+  t.equal(h.state(), 'idle', 'an event with no session is ignored')
 })
