@@ -5,7 +5,8 @@
 'use strict'
 ;(function () {
   const $ = (id) => document.getElementById(id)
-  const SEGMENT = /^seg-\d+\.mp4$/
+  // An event session's pre-roll (pre-*) plays first: the listing is sorted by name.
+  const SEGMENT = /^(?:pre|seg)-\d+\.mp4$/
 
   function toLogin() {
     location.replace('/login')

@@ -14,8 +14,11 @@ import { isAbsolute, relative, resolve, sep } from 'node:path'
 
 /** `recordings/<sessionId>/`: `YYYYMMDDTHHMMSSZ-<6 base32>` (the recorder writes lower case). */
 export const SESSION_DIR = /^\d{8}T\d{6}Z-[A-Za-z2-7]{6}$/
-/** The recorder's segments (`seg-00001.mp4`; more digits after 99999) and its session.json. */
-export const RECORDING_FILE = /^(?:seg-\d{5,9}\.mp4|session\.json)$/
+/**
+ * The recorder's segments (`seg-00001.mp4`; more digits after 99999), an event session's
+ * pre-roll (`pre-00001.mp4`, played before the segments: the names sort that way) and its session.json.
+ */
+export const RECORDING_FILE = /^(?:(?:pre|seg)-\d{5,9}\.mp4|session\.json)$/
 /** Motion snapshots: `snap-<YYYYMMDDTHHMMSSmmmZ>-<n>.jpg`. */
 export const SNAPSHOT_FILE = /^snap-\d{8}T\d{9}Z-\d{1,9}\.jpg$/
 

@@ -89,6 +89,16 @@ t.test('events and recordings over HTTP', async (t) => {
     t.match(mine, { owned: true, node: 'webtest', trigger: null, name: 'nap', state: 'finalized', durationMs: 10000, bytes: 2048, segments: 1 })
     t.same(mine['gaps'], [{ at: '2026-01-01T00:00:05.000Z', reason: 'camera reconnecting', ms: 700 }])
     t.match(theirs, { owned: false, node: 'other-rig', trigger: { kind: 'motion', at: '2026-01-01T00:01:00.000Z' } })
+
+    // An event session: its pre-roll files are listed first (the page plays in listing order) and served.
+    const evDir = await makeSession(rig, '20260101T000200Z-cccccc', { trigger: { kind: 'sound', at: '2026-01-01T00:02:05.000Z' }, preRollFiles: [{ file: 'pre-00001.mp4', bytes: 1024, ms: 1000 }] })
+    await writeFile(join(evDir, 'pre-00001.mp4'), Buffer.alloc(1024))
+    const ev = (json(await get('/api/v1/recordings'))['sessions'] as Array<Record<string, any>>).find((s) => s['id'] === '20260101T000200Z-cccccc')!
+    t.same((ev['files'] as Array<{ name: string }>).map((f) => f.name), ['pre-00001.mp4', 'seg-00001.mp4', 'session.json'], 'pre-roll before the segments')
+    t.match(ev, { segments: 2, bytes: 3072 })
+    const pre = await get('/recordings/20260101T000200Z-cccccc/pre-00001.mp4')
+    t.equal(pre.status, 200, 'the pre-roll file is served')
+    t.equal(pre.body.length, 1024)
   })
 
   t.test('DELETE /api/v1/recordings/<id>: who, which, and nothing outside', async (t) => {

@@ -11,6 +11,7 @@ t.test('owned names pass', async (t) => {
   t.ok(checkName('seg-00001.mp4', RECORDING_FILE, 'file').ok)
   t.ok(checkName('seg-123456.mp4', RECORDING_FILE, 'file').ok, 'past 99999 segments the recorder writes more digits')
   t.ok(checkName('session.json', RECORDING_FILE, 'file').ok)
+  t.ok(checkName('pre-00001.mp4', RECORDING_FILE, 'file').ok, "an event session's pre-roll")
   t.ok(checkName('snap-20250101T120000123Z-1.jpg', SNAPSHOT_FILE, 'snapshot').ok)
 })
 
@@ -28,6 +29,8 @@ t.test('everything else is refused, with a reason', async (t) => {
     ['\u2024\u2024', SNAPSHOT_FILE],
     ['x'.repeat(65), SNAPSHOT_FILE],
     ['seg-1.mp4', RECORDING_FILE],
+    ['pre-1.mp4', RECORDING_FILE],
+    ['post-00001.mp4', RECORDING_FILE],
     ['seg-00001.mp4.bak', RECORDING_FILE],
     ['Session.json', RECORDING_FILE],
     ['..session.json', RECORDING_FILE],
