@@ -29,7 +29,7 @@ import { AudioHandle, audioChild, registerAudioCommands } from '../audio/index.j
 import { MotionHandle, motionChild, registerMotionCommands } from '../motion/index.js'
 import { webChild, type WebMetrics } from '../web/index.js'
 import { notifySubsystem } from '../notify/index.js'
-import { webDepsFromRig } from '../web/rig.js'
+import { webDepsFromRig } from './webDeps.js'
 import type { EventLog } from '../inspect/events.js'
 import { inspectPlugin } from '../inspect/routes.js'
 import { liveVideoPlugin } from '../web/routes/liveVideo.js'

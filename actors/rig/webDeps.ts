@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { probeMediaHttp } from '../media/probe.js'
-import type { RigContext } from '../rig/children.js'
-import type { RecordingView, WebMetrics } from './metrics.js'
-import { webTlsMode } from './security/tls.js'
-import type { WebDeps } from './index.js'
+import type { RigContext } from './children.js'
+import type { RecordingView, WebMetrics } from '../web/metrics.js'
+import { webTlsMode } from '../web/security/tls.js'
+import type { WebDeps } from '../web/index.js'
 
 /**
- * The web's deps from a rig: everything comes from RigContext, plus what only
+ * The web's deps from a rig (here, in the composition root, so the web never imports the rig): everything comes from RigContext, plus what only
  * the composition root holds (the metrics made before the command router, the
  * recorder's status getter, the inspector's routes).
  */
