@@ -68,10 +68,10 @@ export type SpecBuilder = (id: string, over: Partial<SupervisedChild> & { factor
 
 /**
  * DESIGN.md §3's shutdown list: recording first (finalize the session), then
- * capture, then media and web, then the rest; nats is stopped last, after
- * shutdown_complete has been published through it.
+ * capture, then media and web, then the rest; mqtt (retained `offline`) just before
+ * nats, which is stopped last, after shutdown_complete has been published through it.
  */
-export const shutdownOrder = ['recorder', 'motion', 'audio', 'camera', 'media', 'web', 'governor', 'logs', 'nats']
+export const shutdownOrder = ['recorder', 'motion', 'audio', 'camera', 'media', 'web', 'governor', 'logs', 'mqtt', 'nats']
 
 /** The subsystems of DESIGN.md §3 in start order (nats is added by the rig when embedded). */
 export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promise<SupervisedChild[]> {

@@ -18,7 +18,7 @@ const vigilStart = (cwd: string) => runVigil(['start'], { cwd, timeoutMs: 30_000
 
 t.test('the embedded server bound to 0.0.0.0 without credentials: start refuses (exit 2), naming the fix', async (t) => {
   const dir = t.testdir({
-    'vigil.config.json': JSON.stringify({ nats: { host: '0.0.0.0', port: 0 }, web: { port: 0 }, media: { rtmpPort: 0, httpPort: 0 } }),
+    'vigil.config.json': JSON.stringify({ nats: { host: '0.0.0.0', port: 0, mqttPort: 0 }, web: { port: 0 }, media: { rtmpPort: 0, httpPort: 0 } }),
   })
   const run = await vigilStart(dir)
   t.equal(run.code, 2, run.stderr)
@@ -44,7 +44,7 @@ const kinds: Array<{ kind: string; env: (dir: string) => Record<string, string>;
 for (const k of kinds) {
   t.test(`nats.auth (${k.kind}): the embedded server admits the rig's credential and no other`, async (t) => {
     const dir = t.testdir()
-    const env = { VIGIL_NODE: 'solo', VIGIL_NATS_PORT: '0', ...k.env(dir) }
+    const env = { VIGIL_NODE: 'solo', VIGIL_NATS_PORT: '0', VIGIL_MQTT_PORT: '0', ...k.env(dir) }
     const { rig } = await startEnvRig(t, env)
     const url = `nats://127.0.0.1:${rig.ports.nats}`
     // The same credential the CLI on this box would use (config → connect options).
@@ -62,7 +62,7 @@ for (const k of kinds) {
 }
 
 t.test('no nats.auth on loopback: the zero-config demo stays anonymous', async (t) => {
-  const { rig } = await startEnvRig(t, { VIGIL_NODE: 'demo', VIGIL_NATS_PORT: '0' })
+  const { rig } = await startEnvRig(t, { VIGIL_NODE: 'demo', VIGIL_NATS_PORT: '0', VIGIL_MQTT_PORT: '0' })
   const nc = await connect({ servers: `nats://127.0.0.1:${rig.ports.nats}`, maxReconnectAttempts: -1, reconnectTimeWait: 100, waitOnFirstConnect: true })
   t.teardown(() => nc.close())
   await waitFor(async () => (await command(nc, 'demo', 'supervisor', 'status', {}, { timeoutMs: 1000 })).ok, 30_000, 'the demo rig answers', 100)
