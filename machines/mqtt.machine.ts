@@ -89,6 +89,7 @@ export const mqttMachine = setup({
     wasOnline: false,
   }),
   initial: 'linked',
+  output: ({ event }) => (event as unknown as { output: { normal: boolean; reason: string } }).output,
   states: {
     linked: {
       tags: ['ready'],
