@@ -17,6 +17,7 @@ import { CAMERA_DEFAULTS } from '../../machines/camera.machine.js'
 import { DEFAULT_APP, rtmpUrl, signedRtmpUrl } from '../../actors/media/urls.js'
 import { redactCredentials } from '../../infra/redaction.js'
 import { liveVideo } from './liveVideo.js'
+import { mqttLatency } from './mqtt.js'
 import { resolveFfmpeg } from '../../infra/binaries.js'
 import { camStatus, CLK_TCK, descendants, findChild, isAlive, ownDir, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
 import { PM2_STREAM, pm2Ready, pruneOutputs, startPm2Camera, type Pm2Camera } from './pm2.js'
@@ -56,6 +57,8 @@ export interface BenchOptions {
   liveReaders: number[]
   liveSeconds: number
   camera: CameraSize
+  /** mqtt: sound events measured (one per 4 s burst). */
+  mqttEvents: number
   log: (line: string) => void
 }
 
@@ -559,6 +562,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
       rig = undefined
     }
     await step('idle', 'idle cost: supervisor CPU and RSS, 1…n rigs on one nats-server', () => idle(nats.url, o))
+    await step('mqtt', 'sound burst → MQTT message at mosquitto_sub (embedded nats-server MQTT listener)', () => mqttLatency({ events: o.mqttEvents, log: o.log }))
     await step('footage', 'footage lost: SIGKILL a real `vigil start` mid-recording, ffprobe the segments', () => footage({ trials: o.footageTrials, recordS: o.footageSeconds, log: o.log }))
   } finally {
     if (rig) await rig.stop().catch(() => {})

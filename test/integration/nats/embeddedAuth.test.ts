@@ -4,7 +4,8 @@
  * the rig's own credential, so another local user on the loopback port gets nothing.
  */
 import t from 'tap'
-import { statSync, writeFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runVigil } from '../../helpers/vigilProcess.js'
 import { connect, nkeys } from '@nats-io/transport-node'
@@ -56,6 +57,14 @@ for (const k of kinds) {
     t.pass('the rig and a client with its credential talk over the embedded server')
     await t.rejects(connect({ servers: url, maxReconnectAttempts: 0, timeout: 5000 }), { name: 'AuthorizationError' }, 'anonymous (another local user) refused')
     await t.rejects(connect({ servers: url, ...k.wrong, maxReconnectAttempts: 0, timeout: 5000 }), { name: 'AuthorizationError' }, 'a wrong credential refused')
+    // The MQTT listener sits behind the same authorization block.
+    const mqttPub = (extra: string[]) =>
+      new Promise<number | null>((res) => execFile('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(rig.ports.mqtt), '-t', 'vigil/solo/probe', '-m', 'x', ...extra], (err) => res(err ? ((err as { code?: number }).code ?? 1) : 0)))
+    if (existsSync('/usr/bin/mosquitto_pub')) {
+      t.not(await mqttPub([]), 0, 'anonymous MQTT refused')
+      if (k.kind === 'user+password') t.equal(await mqttPub(['-u', 'rig', '-P', 'a-long-random-password-1234']), 0, 'MQTT with the rig credential admitted')
+      if (k.kind === 'token') t.equal(await mqttPub(['-u', 'vigil', '-P', 'a-long-random-token-abcdefgh']), 0, 'MQTT with the token as password admitted')
+    }
     const conf = join(rig.dirs.root, 'nats-server.conf')
     t.equal(statSync(conf).mode & 0o777, 0o600, 'the generated server conf is 0600 (it may hold the password)')
   })
