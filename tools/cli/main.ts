@@ -125,6 +125,11 @@ Loads the config exactly as start does and reports every bad field with its path
   const { webTlsMode } = await import('../../actors/web/security/tls.js')
   const scheme = webTlsMode(config.web.tls, config.web.host, config.dataDir).kind === 'off' ? 'http' : 'https'
   io.out(`config ok\nnode: ${config.node}\ndataDir: ${config.dataDir}\nnats: ${nats}\nnats auth: ${describeAuth(config.nats.auth)}${config.nats.tls ? `, TLS (CA ${config.nats.tls.ca})` : ''}\nweb: ${scheme}://${config.web.host}:${config.web.port}\n`)
+  const { mqttEndpoint } = await import('../../actors/mqtt/endpoint.js')
+  const listener = config.nats.servers.length === 0 ? `listener ${config.nats.host}:${config.nats.mqttPort}` : 'no listener (nats.servers)'
+  const publisher = mqttEndpoint(config, config.nats.mqttPort)
+  const discovery = 'off' in publisher ? `off (${publisher.off})` : `${publisher.endpoint.host}:${publisher.endpoint.port}${publisher.endpoint.username ? ` as ${publisher.endpoint.username}` : ''}`
+  io.out(`mqtt: ${listener}; Home Assistant discovery: ${discovery}\n`)
   return 0
 }
 
