@@ -8,7 +8,7 @@ import { AVAILABLE, NOT_AVAILABLE, mqttTopics } from '../../infra/mqtt/topics.js
 import { mqttMachine, type MqttInput, type MqttSessionCommand, type MqttSessionEvent } from '../../machines/mqtt.machine.js'
 import type { ChildFactory } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
-import { topStateName } from '../../machines/stateName.js'
+import { stateNameBelow } from '../../machines/stateName.js'
 import { discoveryMessages, recordingPayload, type DiscoveryInput } from './discovery.js'
 
 export { discoveryMessages, recordingPayload } from './discovery.js'
@@ -65,9 +65,9 @@ export function createMqttActor(deps: MqttDeps) {
       void c.closed.then((why) => report({ type: 'MQTT.LOST', reason: why }))
       // Retained and QoS 1: the broker has each before the rig says it is online.
       for (const m of discoveryMessages(deps.discovery)) await c.publish(m.topic, JSON.stringify(m.config), { qos: 1, retain: true })
-      await c.publish(mqttTopics.recording(node), recordingPayload(deps.recorderState()), { qos: 1, retain: true })
+      let lastRecording = recordingPayload(deps.recorderState())
+      await c.publish(mqttTopics.recording(node), lastRecording, { qos: 1, retain: true })
       await c.publish(availability, AVAILABLE, { qos: 1, retain: true })
-      let lastRecording: string | undefined
       states = deps.feed.subscribe((item) => {
         if (item.type !== 'state' || item.actor !== RECORDER) return
         const payload = recordingPayload(item.state)
@@ -116,8 +116,8 @@ export function createMqttActor(deps: MqttDeps) {
   })
 }
 
-/** The supervisor's child. */
+/** The supervisor's child; operators read `connecting`, `online`, `goingOffline`, `waiting`. */
 export function mqttChild(deps: MqttDeps): ChildFactory {
   const machine = createMqttActor(deps)
-  return () => machineChild(() => createActor(machine, { input: deps.machine ?? {} }), { stateName: topStateName })
+  return () => machineChild(() => createActor(machine, { input: deps.machine ?? {} }), { stateName: stateNameBelow('linked') })
 }

@@ -29,6 +29,8 @@ t.test('alerts, events and states reach MQTT; Home Assistant discovery is retain
   const find = (pred: (m: MqttSeen) => boolean) => live.seen.find(pred)
   // The rig's publisher starts with the tree and announces itself: retained for late comers, live for this one.
   await waitFor(() => !!find((m) => m.topic === `vigil/${node}/availability` && m.payload === 'online'), 15_000, 'availability online')
+  await waitFor(async () => (await tr.child('mqtt')).state === 'online', 5_000, 'the mqtt child reads online')
+  t.pass('supervisor.status: the mqtt child is online')
 
   // An alert, a state change and events, published by the rig on NATS only.
   tr.rig.alert({ source: 'camera', severity: 'warning', code: 'camera.test_mqtt', message: 'seen over MQTT' })
@@ -74,10 +76,12 @@ t.test('alerts, events and states reach MQTT; Home Assistant discovery is retain
   t.match(byObject.get('online'), { unique_id: `vigil_${node}_online`, state_topic: `vigil/${node}/availability`, payload_on: 'online', payload_off: 'offline', device })
 
   const recording = mosquittoSub(t, { port, topic: `vigil/${node}/recording`, count: 1, waitS: 10 })
+  await recording.exited
   const availability = mosquittoSub(t, { port, topic: `vigil/${node}/availability`, count: 1, waitS: 10 })
-  await Promise.all([recording.exited, availability.exited])
+  await availability.exited
   t.same(recording.seen.map((m) => [m.retained, m.payload]), [[true, 'ON']], 'the recording sensor is retained')
   t.same(availability.seen.map((m) => [m.retained, m.payload]), [[true, 'online']], 'vigil/<node>/availability: online, retained')
+  if (availability.seen.length === 0) t.comment(`live: ${JSON.stringify(live.seen.filter((m) => m.topic.endsWith('availability')))}; mosquitto_sub: ${availability.stderr()}`)
 
   // A clean stop: the rig says offline itself before its server goes.
   const subPid = live.pid
