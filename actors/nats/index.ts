@@ -59,8 +59,9 @@ export function createNatsServerActor(deps: NatsServerDeps) {
     try {
       mkdirSync(config.storeDir, { recursive: true })
       // Written on every start, so a changed nats.conf or credential is what the server reads.
-      if (config.auth && config.authConfFile) {
-        writeFileSync(config.authConfFile, embeddedServerConf(readFileSync(config.confFile, 'utf8'), config.auth), { mode: 0o600 })
+      if ((config.auth || config.mqtt) && config.runConfFile) {
+        const mqtt = config.mqtt ? { ...config.mqtt, host: config.host } : null
+        writeFileSync(config.runConfFile, embeddedServerConf(readFileSync(config.confFile, 'utf8'), config.auth ?? null, { mqtt }), { mode: 0o600 })
       }
       proc = processes.spawn(config.binary, natsServerArgs(config), {
         name: 'nats-server',
@@ -81,7 +82,7 @@ export function createNatsServerActor(deps: NatsServerDeps) {
     }
     const server = proc
     if (server.pid > 0) {
-      log.info({ pid: server.pid, port: config.port, host: config.host }, 'nats-server started')
+      log.info({ pid: server.pid, port: config.port, mqttPort: config.mqtt?.port ?? null, host: config.host }, 'nats-server started')
       report({ type: 'SERVER.SPAWNED', pid: server.pid })
     }
 

@@ -9,15 +9,20 @@ export interface NatsServerConfig {
   storeDir: string
   confFile: string
   binary: string
-  /** nats.auth as the server needs it; the server then runs from `authConfFile` (made from confFile). */
+  /** nats.auth as the server needs it; the server then runs from `runConfFile` (made from confFile). */
   auth?: EmbeddedServerAuth | null
-  /** Where that conf is written (0600: it may hold the password). */
-  authConfFile?: string
+  /**
+   * The MQTT listener (on `host`, behind the same auth as the NATS port). It needs a
+   * `server_name` and JetStream, and has no command-line flag: it goes into `runConfFile`.
+   */
+  mqtt?: { port: number; serverName: string } | null
+  /** Where the conf with auth and/or MQTT is written (0600: it may hold the password). */
+  runConfFile?: string
 }
 
-/** The conf the server reads: the policy file, or the one with the rig's credential added. */
+/** The conf the server reads: the policy file, or the one with the rig's credential and the MQTT listener added. */
 export function serverConfFile(config: NatsServerConfig): string {
-  return config.auth && config.authConfFile ? config.authConfFile : config.confFile
+  return (config.auth || config.mqtt) && config.runConfFile ? config.runConfFile : config.confFile
 }
 
 /**

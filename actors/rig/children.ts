@@ -74,10 +74,11 @@ export type SpecBuilder = (id: string, over: Partial<SupervisedChild> & { factor
 /**
  * DESIGN.md §3's shutdown list: recording first (finalize the session), then
  * capture, then media and web, then the rest (notify after the others: what they
- * raise on the way down is queued; its outbox keeps it for the next start); nats is stopped last, after
- * shutdown_complete has been published through it.
+ * raise on the way down is queued; its outbox keeps it for the next start); mqtt
+ * (retained `offline`) just before nats, which is stopped last, after shutdown_complete
+ * has been published through it.
  */
-export const shutdownOrder = ['recorder', 'motion', 'audio', 'camera', 'media', 'web', 'notify', 'governor', 'logs', 'nats']
+export const shutdownOrder = ['recorder', 'motion', 'audio', 'camera', 'media', 'web', 'notify', 'governor', 'logs', 'mqtt', 'nats']
 
 /** The subsystems of DESIGN.md §3 in start order (nats is added by the rig when embedded). */
 export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promise<SupervisedChild[]> {

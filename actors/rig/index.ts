@@ -23,10 +23,13 @@ import { createLogFiles, type LogFiles } from '../logs/index.js'
 import { createWebMetrics } from '../web/index.js'
 import { MediaSigner } from '../media/signer.js'
 import { embeddedNatsChild } from './natsChild.js'
+import { mqttChildren } from './mqttChild.js'
 import { defaultChildren, shutdownOrder, type RigContext, type SpecBuilder } from './children.js'
 
 export interface RigPorts {
   nats: number | null
+  /** The embedded server's MQTT listener (null on nats.servers). */
+  mqtt: number | null
   web: number
   rtmp: number
   flv: number
@@ -95,6 +98,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   const embedded = config.nats.servers.length === 0
   const ports: RigPorts = {
     nats: embedded ? await resolvePort(config.nats.port, config.nats.host) : null,
+    mqtt: embedded ? await resolvePort(config.nats.mqttPort, config.nats.host) : null,
     web: await resolvePort(config.web.port, config.web.host),
     rtmp: await resolvePort(config.media.rtmpPort),
     flv: await resolvePort(config.media.httpPort),
@@ -102,6 +106,11 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   if (ports.nats !== null && !(await isPortFree(ports.nats, config.nats.host))) {
     throw new RigStartError(
       `port ${ports.nats} on ${config.nats.host} is in use (another nats-server?): set VIGIL_NATS_PORT to a free port, 0 to pick one, or VIGIL_NATS_SERVERS to use that server`,
+    )
+  }
+  if (ports.mqtt !== null && !(await isPortFree(ports.mqtt, config.nats.host))) {
+    throw new RigStartError(
+      `MQTT port ${ports.mqtt} on ${config.nats.host} is in use (a mosquitto broker?): set VIGIL_MQTT_PORT to a free port, or 0 to pick one`,
     )
   }
   const natsBinary = embedded ? await resolveNatsServer(process.env) : null
@@ -209,6 +218,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   const children = [
     ...(embedded ? [spec('nats', { factory: embeddedNatsChild(ctx, natsBinary!.path, publishShutdownComplete) })] : []),
     ...(opts.children ? opts.children(ctx, spec) : await defaultChildren(ctx, spec)),
+    ...mqttChildren(ctx, spec),
   ]
 
   const stately =

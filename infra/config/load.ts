@@ -37,6 +37,8 @@ export const envRules: Record<string, EnvRule> = {
   VIGIL_DATA_DIR: { path: ['dataDir'], kind: 'string' },
   VIGIL_NATS_SERVERS: { path: ['nats', 'servers'], kind: 'list' },
   VIGIL_NATS_PORT: { path: ['nats', 'port'], kind: 'int' },
+  VIGIL_MQTT_PORT: { path: ['nats', 'mqttPort'], kind: 'int' },
+  VIGIL_MQTT_URL: { path: ['mqtt', 'url'], kind: 'string' },
   VIGIL_WEB_HOST: { path: ['web', 'host'], kind: 'string' },
   VIGIL_WEB_PORT: { path: ['web', 'port'], kind: 'int' },
   VIGIL_WEB_TOKEN: { path: ['web', 'token'], kind: 'string' },

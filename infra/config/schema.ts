@@ -33,6 +33,8 @@ export const ConfigSchema = Obj({
   nats: Obj({
     servers: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'empty: run the embedded nats-server' }),
     port: Port(4222),
+    // The embedded server's MQTT listener (on nats.host, with nats.auth like the NATS port).
+    mqttPort: Port(1883),
     host: Type.String({ default: '127.0.0.1' }),
     confFile: Type.String({ default: 'nats.conf' }),
     // A stopped or hung embedded server keeps its port and never exits: only a probe that needs its INFO line notices.
@@ -58,6 +60,20 @@ export const ConfigSchema = Obj({
         { additionalProperties: false, description: 'TLS to nats.servers: the CA that signed the server, and an optional client certificate' },
       ),
     ),
+  }),
+  // Home Assistant discovery and availability, published by the rig's own MQTT client.
+  mqtt: Obj({
+    enabled: Type.Boolean({ default: true, description: 'publish Home Assistant discovery, availability and the recording sensor' }),
+    url: Type.Optional(
+      Type.String({
+        pattern: '^mqtt://',
+        description: 'mqtt://[user:password@]host[:port]; default: the embedded server\'s listener (with nats.servers and no url: no publisher)',
+      }),
+    ),
+    username: Type.Optional(Type.String({ minLength: 1 })),
+    password: Type.Optional(Type.String({ minLength: 1 })),
+    discoveryPrefix: Type.String({ pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', default: 'homeassistant' }),
+    offDelayS: Type.Integer({ minimum: 1, default: 10, description: 'how long HA shows motion / sound after an event' }),
   }),
   web: Obj({
     host: Type.String({ default: '127.0.0.1' }),
@@ -226,4 +242,5 @@ export type NatsConfig = Config['nats']
 export type NotifyConfig = Config['notify']
 export type WebhookConfig = NotifyConfig['webhooks'][number]
 export type NatsAuthConfig = NonNullable<NatsConfig['auth']>
+export type MqttConfig = Config['mqtt']
 export type NatsTlsConfig = NonNullable<NatsConfig['tls']>

@@ -70,6 +70,11 @@ export interface TestRigOptions {
   clock?: Clock
   /** Put a TCP relay the test controls between the rig and nats-server (see TestRig.closeGate). */
   gate?: boolean
+  /**
+   * The rig runs its own embedded nats-server (free NATS and MQTT ports) instead of the
+   * test's: `nats()`, `killNats()` and `restartNats()` are not available then.
+   */
+  embedded?: boolean
 }
 
 /** A relay on a free port to 127.0.0.1:`port` that the test opens and closes. */
@@ -107,6 +112,10 @@ async function tcpGate(port: number): Promise<{ port: number; open(): Promise<vo
   }
 }
 
+const notOurs = (): never => {
+  throw new Error('the rig runs its own nats-server (embedded): the test does not hold it')
+}
+
 /**
  * A whole rig in this process with its default children (media, camera, recorder, …)
  * on a real nats-server (its own, on a free port the test may kill and restart), a
@@ -116,9 +125,9 @@ async function tcpGate(port: number): Promise<{ port: number; open(): Promise<vo
 export async function startTestRig(t: Test, opts: TestRigOptions = {}): Promise<TestRig> {
   const node = opts.node ?? 'testrig'
   const port = await freePort()
-  let nats = await startNatsServer({ port })
-  t.teardown(() => nats.stop())
-  const gate = opts.gate ? await tcpGate(port) : null
+  let nats: TestNatsServer | undefined = opts.embedded ? undefined : await startNatsServer({ port })
+  t.teardown(() => nats?.stop())
+  const gate = opts.gate && !opts.embedded ? await tcpGate(port) : null
   if (gate) {
     await gate.open()
     t.teardown(() => gate.close())
@@ -129,9 +138,10 @@ export async function startTestRig(t: Test, opts: TestRigOptions = {}): Promise<
     dataDir = made
     t.teardown(() => rm(made, { recursive: true, force: true }))
   }
-  const rigNatsUrl = gate ? `nats://127.0.0.1:${gate.port}` : nats.url
+  const rigNatsUrl = gate ? `nats://127.0.0.1:${gate.port}` : nats?.url
+  const natsEnv: Record<string, string> = rigNatsUrl ? { VIGIL_NATS_SERVERS: rigNatsUrl } : { VIGIL_NATS_PORT: '0', VIGIL_MQTT_PORT: '0' }
   const config = loadConfig({
-    env: { VIGIL_NATS_SERVERS: rigNatsUrl, VIGIL_DATA_DIR: dataDir, VIGIL_NODE: node, VIGIL_WEB_PORT: '0', VIGIL_MEDIA_RTMP_PORT: '0', VIGIL_MEDIA_HTTP_PORT: '0' },
+    env: { ...natsEnv, VIGIL_DATA_DIR: dataDir, VIGIL_NODE: node, VIGIL_WEB_PORT: '0', VIGIL_MEDIA_RTMP_PORT: '0', VIGIL_MEDIA_HTTP_PORT: '0' },
     cwd: dataDir,
   })
   // Small and quick: tests share two cores.
@@ -151,7 +161,8 @@ export async function startTestRig(t: Test, opts: TestRigOptions = {}): Promise<
   const log = opts.log ?? (opts.logLevel && opts.logLevel !== 'silent' ? createLogger({ level: opts.logLevel, pretty: false }) : silentLogger())
   const rig = await startRig({ config, log, processes, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.children ? { children: opts.children } : {}) })
   // Reconnects forever, quickly: fault tests restart the server under it.
-  const client = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+  const natsUrl = nats?.url ?? `nats://127.0.0.1:${rig.ports.nats}`
+  const client = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 100, waitOnFirstConnect: true })
   t.teardown(async () => {
     await client.close().catch(() => {})
     rig.requestShutdown('test teardown')
@@ -173,7 +184,7 @@ export async function startTestRig(t: Test, opts: TestRigOptions = {}): Promise<
     client,
     node,
     dataDir,
-    natsUrl: nats.url,
+    natsUrl,
     cmd,
     ready: async (ids, timeoutMs = 60000) => {
       await waitFor(async () => {
@@ -187,10 +198,10 @@ export async function startTestRig(t: Test, opts: TestRigOptions = {}): Promise<
       if (!c) throw new Error(`no child ${id}`)
       return c
     },
-    nats: () => nats,
-    killNats: () => nats.kill(),
+    nats: () => nats ?? notOurs(),
+    killNats: () => (nats ?? notOurs()).kill(),
     restartNats: async () => {
-      await nats.stop() // the killed one's temp dir
+      await (nats ?? notOurs()).stop() // the killed one's temp dir
       nats = await startNatsServer({ port })
     },
     closeGate: async () => gate?.close(),

@@ -88,6 +88,8 @@ export async function startVigil(t: Test, opts: { node: string; env?: Record<str
       VIGIL_NODE: opts.node,
       VIGIL_DATA_DIR: dataDir,
       VIGIL_NATS_PORT: String(natsPort),
+      // 1883 may be taken (a broker on the box, another test's rig).
+      VIGIL_MQTT_PORT: '0',
       VIGIL_WEB_PORT: '0',
       VIGIL_MEDIA_RTMP_PORT: '0',
       VIGIL_MEDIA_HTTP_PORT: '0',

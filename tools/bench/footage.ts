@@ -85,6 +85,7 @@ async function trial(i: number, ffprobe: string, o: FootageOptions): Promise<Foo
       VIGIL_NODE: node,
       VIGIL_DATA_DIR: dataDir,
       VIGIL_NATS_PORT: String(natsPort),
+      VIGIL_MQTT_PORT: '0',
       VIGIL_WEB_PORT: '0',
       VIGIL_MEDIA_RTMP_PORT: '0',
       VIGIL_MEDIA_HTTP_PORT: '0',

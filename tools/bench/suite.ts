@@ -18,6 +18,8 @@ import { DEFAULT_APP, rtmpUrl, signedRtmpUrl } from '../../actors/media/urls.js'
 import { redactCredentials } from '../../infra/redaction.js'
 import { liveVideo } from './liveVideo.js'
 import { webhookLatency } from './webhook.js'
+import { mqttLatency } from './mqtt.js'
+import { told } from './told.js'
 import { resolveFfmpeg } from '../../infra/binaries.js'
 import { camStatus, CLK_TCK, descendants, findChild, isAlive, ownDir, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
 import { PM2_STREAM, pm2Ready, pruneOutputs, startPm2Camera, type Pm2Camera } from './pm2.js'
@@ -44,6 +46,8 @@ export interface BenchOptions {
   liveReaders: number[]
   liveSeconds: number
   camera: CameraSize
+  /** mqtt: sound events measured (one per 4 s burst). */
+  mqttEvents: number
   log: (line: string) => void
 }
 
@@ -548,6 +552,8 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
     }
     await step('webhook', 'webhooks: sound burst → POST at a local receiver (own rig, synthetic audio)', () => webhookLatency(nats.url, { events: 20, log: o.log }) as unknown as Promise<Results>)
     await step('idle', 'idle cost: supervisor CPU and RSS, 1…n rigs on one nats-server', () => idle(nats.url, o))
+    await step('mqtt', 'sound burst → MQTT message at mosquitto_sub (embedded nats-server MQTT listener)', () => mqttLatency({ events: o.mqttEvents, log: o.log }))
+    await step('told', 'the person told: one sound event → the page (Chromium), a webhook, MQTT, each timed', () => told({ events: o.mqttEvents, log: o.log }) as unknown as Promise<Results>)
     await step('footage', 'footage lost: SIGKILL a real `vigil start` mid-recording, ffprobe the segments', () => footage({ trials: o.footageTrials, recordS: o.footageSeconds, log: o.log }))
   } finally {
     if (rig) await rig.stop().catch(() => {})

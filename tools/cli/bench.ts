@@ -5,7 +5,7 @@ import { repoRoot } from '../../test/helpers/natsServer.js'
 import { writeDocs } from '../bench/report.js'
 import { runBench } from '../bench/suite.js'
 
-const help = `usage: vigil bench [--only rtt,stall,record,restart,alerts,live,idle,footage,webhook] [--requests N] [--trials N]
+const help = `usage: vigil bench [--only rtt,stall,record,restart,alerts,live,idle,footage,webhook,mqtt,told] [--requests N] [--trials N]
                    [--restart-gap-s 61] [--idle-seconds S] [--idle-rigs 1,2,4] [--idle-camera 1280x720@15]
                    [--footage-trials 3] [--footage-seconds 6] [--alerts N] [--camera WxH@FPS] [--no-docs]
                    [--live-readers 1,4] [--live-seconds 20]
@@ -71,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`vigil bench: --${k} wants a number, got ${v}\n`)
       return 2
     }
-  const known = ['rtt', 'stall', 'record', 'restart', 'alerts', 'live', 'idle', 'footage', 'webhook']
+  const known = ['rtt', 'stall', 'record', 'restart', 'alerts', 'live', 'idle', 'footage', 'webhook', 'mqtt', 'told']
   const unknown = (values.only ?? '').split(',').map((x) => x.trim()).filter((x) => x && !known.includes(x))
   if (unknown.length > 0) {
     process.stderr.write(`vigil bench: --only: unknown part(s) ${unknown.join(', ')}; parts: ${known.join(', ')}\n`)
@@ -112,6 +112,7 @@ export async function run(argv: string[]): Promise<number> {
     liveReaders,
     liveSeconds: Number(values['live-seconds']),
     camera: { width: Number(cam[1]), height: Number(cam[2]), fps: Number(cam[3]) },
+    mqttEvents: 20,
     log,
   })
   const rel = relative(repoRoot, file)

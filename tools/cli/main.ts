@@ -129,6 +129,11 @@ Loads the config exactly as start does and reports every bad field with its path
   // Receivers by origin only: a URL's path may be the secret (an ntfy topic).
   const hooks = config.notify.webhooks.map((w, i) => `webhook-${i + 1} ${webhookOrigin(w.url)} ${w.format}${w.secret ? ' signed' : ''}: ${w.events.join(',')}`)
   io.out(`webhooks: ${hooks.length === 0 ? 'none' : hooks.join('; ')}\n`)
+  const { mqttEndpoint } = await import('../../actors/mqtt/endpoint.js')
+  const listener = config.nats.servers.length === 0 ? `listener ${config.nats.host}:${config.nats.mqttPort}` : 'no listener (nats.servers)'
+  const publisher = mqttEndpoint(config, config.nats.mqttPort)
+  const discovery = 'off' in publisher ? `off (${publisher.off})` : `${publisher.endpoint.host}:${publisher.endpoint.port}${publisher.endpoint.username ? ` as ${publisher.endpoint.username}` : ''}`
+  io.out(`mqtt: ${listener}; Home Assistant discovery: ${discovery}\n`)
   return 0
 }
 

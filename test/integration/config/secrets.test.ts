@@ -32,7 +32,7 @@ t.test('config errors list path and reason, never a secret value', async (t) => 
   for (const c of cases) {
     const dir = t.testdir({ 'c.json': c.file })
     for (const cmd of c.start ? ['check-config', 'start'] : ['check-config']) {
-      const run = await vigil([cmd, '--config', 'c.json'], dir, cleanEnv({ VIGIL_WEB_PORT: '0', VIGIL_NATS_PORT: '0', VIGIL_MEDIA_RTMP_PORT: '0', VIGIL_MEDIA_HTTP_PORT: '0', VIGIL_DATA_DIR: join(dir, 'var') }))
+      const run = await vigil([cmd, '--config', 'c.json'], dir, cleanEnv({ VIGIL_WEB_PORT: '0', VIGIL_NATS_PORT: '0', VIGIL_MQTT_PORT: '0', VIGIL_MEDIA_RTMP_PORT: '0', VIGIL_MEDIA_HTTP_PORT: '0', VIGIL_DATA_DIR: join(dir, 'var') }))
       t.equal(run.code, 2, `${c.name} (${cmd}): exit 2`)
       for (const field of c.fields) t.match(run.stderr, field, `${c.name} (${cmd}): ${field} named`)
       const out = run.stdout + run.stderr

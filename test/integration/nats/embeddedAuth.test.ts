@@ -4,7 +4,8 @@
  * the rig's own credential, so another local user on the loopback port gets nothing.
  */
 import t from 'tap'
-import { statSync, writeFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runVigil } from '../../helpers/vigilProcess.js'
 import { connect, nkeys } from '@nats-io/transport-node'
@@ -18,7 +19,7 @@ const vigilStart = (cwd: string) => runVigil(['start'], { cwd, timeoutMs: 30_000
 
 t.test('the embedded server bound to 0.0.0.0 without credentials: start refuses (exit 2), naming the fix', async (t) => {
   const dir = t.testdir({
-    'vigil.config.json': JSON.stringify({ nats: { host: '0.0.0.0', port: 0 }, web: { port: 0 }, media: { rtmpPort: 0, httpPort: 0 } }),
+    'vigil.config.json': JSON.stringify({ nats: { host: '0.0.0.0', port: 0, mqttPort: 0 }, web: { port: 0 }, media: { rtmpPort: 0, httpPort: 0 } }),
   })
   const run = await vigilStart(dir)
   t.equal(run.code, 2, run.stderr)
@@ -44,7 +45,7 @@ const kinds: Array<{ kind: string; env: (dir: string) => Record<string, string>;
 for (const k of kinds) {
   t.test(`nats.auth (${k.kind}): the embedded server admits the rig's credential and no other`, async (t) => {
     const dir = t.testdir()
-    const env = { VIGIL_NODE: 'solo', VIGIL_NATS_PORT: '0', ...k.env(dir) }
+    const env = { VIGIL_NODE: 'solo', VIGIL_NATS_PORT: '0', VIGIL_MQTT_PORT: '0', ...k.env(dir) }
     const { rig } = await startEnvRig(t, env)
     const url = `nats://127.0.0.1:${rig.ports.nats}`
     // The same credential the CLI on this box would use (config → connect options).
@@ -56,13 +57,21 @@ for (const k of kinds) {
     t.pass('the rig and a client with its credential talk over the embedded server')
     await t.rejects(connect({ servers: url, maxReconnectAttempts: 0, timeout: 5000 }), { name: 'AuthorizationError' }, 'anonymous (another local user) refused')
     await t.rejects(connect({ servers: url, ...k.wrong, maxReconnectAttempts: 0, timeout: 5000 }), { name: 'AuthorizationError' }, 'a wrong credential refused')
+    // The MQTT listener sits behind the same authorization block.
+    const mqttPub = (extra: string[]) =>
+      new Promise<number | null>((res) => execFile('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(rig.ports.mqtt), '-t', 'vigil/solo/probe', '-m', 'x', ...extra], (err) => res(err ? ((err as { code?: number }).code ?? 1) : 0)))
+    if (existsSync('/usr/bin/mosquitto_pub')) {
+      t.not(await mqttPub([]), 0, 'anonymous MQTT refused')
+      if (k.kind === 'user+password') t.equal(await mqttPub(['-u', 'rig', '-P', 'a-long-random-password-1234']), 0, 'MQTT with the rig credential admitted')
+      if (k.kind === 'token') t.equal(await mqttPub(['-u', 'vigil', '-P', 'a-long-random-token-abcdefgh']), 0, 'MQTT with the token as password admitted')
+    }
     const conf = join(rig.dirs.root, 'nats-server.conf')
     t.equal(statSync(conf).mode & 0o777, 0o600, 'the generated server conf is 0600 (it may hold the password)')
   })
 }
 
 t.test('no nats.auth on loopback: the zero-config demo stays anonymous', async (t) => {
-  const { rig } = await startEnvRig(t, { VIGIL_NODE: 'demo', VIGIL_NATS_PORT: '0' })
+  const { rig } = await startEnvRig(t, { VIGIL_NODE: 'demo', VIGIL_NATS_PORT: '0', VIGIL_MQTT_PORT: '0' })
   const nc = await connect({ servers: `nats://127.0.0.1:${rig.ports.nats}`, maxReconnectAttempts: -1, reconnectTimeWait: 100, waitOnFirstConnect: true })
   t.teardown(() => nc.close())
   await waitFor(async () => (await command(nc, 'demo', 'supervisor', 'status', {}, { timeoutMs: 1000 })).ok, 30_000, 'the demo rig answers', 100)

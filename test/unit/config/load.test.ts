@@ -64,6 +64,8 @@ const envCases: Record<string, { value: string; read: (c: Config) => unknown; ex
     expected: ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222'],
   },
   VIGIL_NATS_PORT: { value: '4333', read: (c) => c.nats.port, expected: 4333 },
+  VIGIL_MQTT_PORT: { value: '1884', read: (c) => c.nats.mqttPort, expected: 1884 },
+  VIGIL_MQTT_URL: { value: 'mqtt://broker.lan:1883', read: (c) => c.mqtt.url, expected: 'mqtt://broker.lan:1883' },
   VIGIL_WEB_HOST: { value: '127.0.0.2', read: (c) => c.web.host, expected: '127.0.0.2' },
   VIGIL_WEB_PORT: { value: '0', read: (c) => c.web.port, expected: 0 },
   VIGIL_WEB_TOKEN: { value: 'a-token-of-enough-length', read: (c) => c.web.token, expected: 'a-token-of-enough-length' },
