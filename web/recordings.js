@@ -12,16 +12,7 @@
     location.replace('/login')
   }
 
-  function formatBytes(n) {
-    if (typeof n !== 'number' || !Number.isFinite(n)) return 'unknown'
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-    let i = 0
-    while (n >= 1024 && i < units.length - 1) {
-      n /= 1024
-      i += 1
-    }
-    return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`
-  }
+  const formatBytes = window.vigilFormat.bytes
 
   function formatDuration(ms) {
     if (typeof ms !== 'number' || !Number.isFinite(ms)) return null

@@ -23,6 +23,7 @@ export const WS_PROTOCOL = 'vigil'
  */
 export const STATIC_FILES: Readonly<Record<string, string>> = {
   'app.js': 'application/javascript; charset=utf-8',
+  'format.js': 'application/javascript; charset=utf-8',
   'login.js': 'application/javascript; charset=utf-8',
   'recordings.js': 'application/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
