@@ -2,6 +2,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import type { Logger } from './logger.js'
+import { findPriorityTools, priorityFor, setOomScoreAdj, warnMissingTools, withPriority } from './priority.js'
 import { redactCredentials } from './redaction.js'
 
 export interface ExitInfo {
@@ -54,6 +55,7 @@ const SETPRIV = '/usr/bin/setpriv'
 const canSetPdeathsig = process.platform === 'linux' && existsSync(SETPRIV)
 
 const STDERR_TAIL_LINES = 20
+const priorityTools = findPriorityTools()
 
 /**
  * Owns every OS process vigil starts: each is registered here until it exits, so
@@ -63,9 +65,13 @@ export class ProcessOwner {
   readonly #live = new Map<number, OwnedProcess>()
 
   spawn(command: string, args: readonly string[], opts: SpawnOptions): OwnedProcess {
+    // The recording comes first: CPU/I/O priority by the one table in priority.ts.
+    const priority = priorityFor(opts.name)
+    const p = withPriority(command, args, priority, priorityTools)
+    if (priority.nice !== 0 || priority.ioIdle) warnMissingTools(priorityTools, opts.log)
     const [file, argv] = canSetPdeathsig
-      ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]]
-      : [command, [...args]]
+      ? [SETPRIV, ['--pdeathsig', 'KILL', '--', p.command, ...p.args]]
+      : [p.command, p.args]
     const stdio: StdioOptions = [opts.stdin ?? 'ignore', 'pipe', 'pipe', ...(opts.extraStdio ?? [])]
     const child = spawn(file, argv, {
       cwd: opts.cwd,
@@ -147,6 +153,7 @@ export class ProcessOwner {
       },
     }
     if (pid > 0) {
+      void setOomScoreAdj(pid, priority.oomScoreAdj, opts.log)
       this.#live.set(pid, owned)
       opts.log?.debug({ pid, command, name: opts.name }, 'process started')
       void exited.then((info) => {

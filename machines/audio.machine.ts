@@ -1,4 +1,4 @@
-import { assign, enqueueActions, fromCallback, sendTo, setup, spawnChild } from 'xstate'
+import { assign, enqueueActions, fromCallback, sendTo, setup, spawnChild, stopChild } from 'xstate'
 
 /**
  * audio: one ffmpeg level meter (the `meter` actor) reports the sound level (dBFS) of
@@ -8,6 +8,11 @@ import { assign, enqueueActions, fromCallback, sendTo, setup, spawnChild } from 
  *   listening.detector: quiet ─level ≥ thresholdDb→ loud ─loud for minMs→ cooldown ─cooldownMs→ quiet
  *   listening.watchdog: no LEVEL for levelTimeoutMs → failed (a stalled source is a dead meter)
  *   meter exits, or no level within startTimeoutMs → failed (final, abnormal; alert audio.down)
+ *   PAUSE (starting, listening) → paused (ready; the meter and its ffmpeg are gone) ─RESUME→ starting
+ *
+ * Paused is the governor's CPU CRITICAL (DESIGN.md §9.3, "the recording comes first"): the
+ * meter's decode is CPU the recording may need, and a paused meter is not a dead one (no
+ * audio.down, no restart). An instance started while paused (`input.paused`) begins paused.
  *
  * Restarts are the supervisor's (backoff, intensity): a failed instance ends, the next
  * one starts fresh and, once it hears again, says so with audio.up.
@@ -34,6 +39,8 @@ export interface AudioInput extends Partial<AudioSettings> {
   cooldownMs: number
   /** The previous instance died: announce the recovery (audio.up) once listening. */
   afterFailure?: boolean
+  /** The governor paused analysis before this instance started: begin paused. */
+  paused?: boolean
 }
 
 export const AUDIO_DEFAULTS = {
@@ -51,7 +58,7 @@ export type MeterEvent =
 
 export type MeterCommand = { type: 'STOP' }
 
-export type AudioEvent = MeterEvent | { type: 'STOP' }
+export type AudioEvent = MeterEvent | { type: 'STOP' } | { type: 'PAUSE' } | { type: 'RESUME' }
 
 export interface SoundPayload {
   /** Loudest window of the stretch, dBFS. */
@@ -84,6 +91,8 @@ export interface AudioContext {
   sounds: number
   loud: LoudStretch | null
   reason: string | null
+  /** Set at start from the input; PAUSE and RESUME move the machine, not this. */
+  startPaused: boolean
 }
 
 export interface AudioOutput {
@@ -190,12 +199,23 @@ export const audioMachine = setup({
     sounds: 0,
     loud: null,
     reason: null,
+    startPaused: input.paused === true,
   }),
   initial: 'idle',
   output: ({ event }) => (event as unknown as { output: AudioOutput }).output,
   states: {
     idle: {
-      always: 'starting',
+      always: [{ guard: ({ context }) => context.startPaused, target: 'paused' }, { target: 'starting' }],
+    },
+    paused: {
+      // Ready: paused on purpose is serving as asked, not failing (the supervisor leaves it be).
+      tags: ['ready'],
+      // Stopping the meter actor runs its cleanup, which kills the ffmpeg; a late exit of it is not reported.
+      entry: [stopChild('meter'), 'clearPid', assign({ levelDb: null, loud: null })],
+      on: {
+        RESUME: 'starting',
+        STOP: 'stopped',
+      },
     },
     starting: {
       // Spawned, not invoked: the one meter lives through starting, listening and
@@ -209,6 +229,7 @@ export const audioMachine = setup({
           actions: { type: 'setReason', params: ({ event }) => ({ reason: describeMeterExit(event.reason, event.stderr) }) },
         },
         STOP: 'stopping',
+        PAUSE: 'paused',
       },
       after: {
         startTimeout: {
@@ -238,6 +259,7 @@ export const audioMachine = setup({
           actions: { type: 'setReason', params: ({ event }) => ({ reason: describeMeterExit(event.reason, event.stderr) }) },
         },
         STOP: 'stopping',
+        PAUSE: 'paused',
       },
       states: {
         watchdog: {

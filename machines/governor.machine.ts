@@ -31,7 +31,9 @@ export * from './governor.levels.js'
  * `releaseSamples` samples in a row (hysteresis: a value hovering at a threshold does
  * not flap the preview on and off). On a change: an alert `governor.level` and the
  * preview level (DEGRADE low, CRITICAL off). Whenever the disk dimension is CRITICAL
- * the recording is stopped (once per episode).
+ * the recording is stopped (once per episode). While the CPU dimension is CRITICAL (with
+ * its hysteresis) audio and motion analysis are paused, never the recording, and resumed
+ * when it comes down (DESIGN.md §9.3, "the recording comes first").
  */
 
 export interface GovernorInput {
@@ -49,6 +51,8 @@ export interface GovernorContext extends GovernorInput {
   samples: number
   samplingFailing: boolean
   since: number | null
+  /** Audio and motion analysis paused for CPU CRITICAL; null until the first sample says (an instance that starts after a crash restates it). */
+  analysisPaused: boolean | null
 }
 
 export interface GovernorAlert {
@@ -87,6 +91,7 @@ const governorSetup = setup({
     raiseAlert: (_, _params: GovernorAlert) => {},
     setPreview: (_, _params: { level: PreviewLevel; reason: string }) => {},
     stopRecording: (_, _params: { reason: string; diskFreeBytes: number | null }) => {},
+    pauseAnalysis: (_, _params: { paused: boolean; reason: string }) => {},
   },
   guards: {
     nextLevelIs: ({ context, event }, params: { level: Level }) =>
@@ -108,6 +113,7 @@ export const governorMachine = governorSetup.createMachine({
     samples: 0,
     samplingFailing: false,
     since: null,
+    analysisPaused: null,
   }),
   initial: 'starting',
   output: ({ event }) => (event as unknown as { output: GovernorOutput }).output,
@@ -188,6 +194,16 @@ function applySample() {
           reason: `only ${formatValue('disk', sample.diskFreeBytes ?? 0)} on the data disk (critical below ${formatValue('disk', context.thresholds.diskBytes.critical)})`,
           diskFreeBytes: sample.diskFreeBytes,
         },
+      })
+    }
+    // The CPU dimension's own level (hysteresis included), not the worst one: a full disk or
+    // memory pressure is not helped by pausing analysis.
+    const cpuCritical = levels.dims.cpu.level === 'CRITICAL'
+    if (cpuCritical !== context.analysisPaused) {
+      enqueue.assign({ analysisPaused: cpuCritical })
+      enqueue({
+        type: 'pauseAnalysis',
+        params: { paused: cpuCritical, reason: cpuCritical ? `CPU ${formatValue('cpu', sample.cpuPercent ?? 0)} (critical)` : `CPU back below critical` },
       })
     }
     if (sample.errors.length > 0 && !context.samplingFailing) {

@@ -1,4 +1,4 @@
-import { assign, enqueueActions, fromCallback, fromPromise, setup, spawnChild } from 'xstate'
+import { assign, enqueueActions, fromCallback, fromPromise, setup, spawnChild, stopChild } from 'xstate'
 
 /**
  * motion: scores each of the camera's small grey frames against the previous one (the
@@ -6,6 +6,10 @@ import { assign, enqueueActions, fromCallback, fromPromise, setup, spawnChild } 
  *
  * watching (ready) ─minFrames consecutive scores > threshold→ motion (event + snapshot)
  *   → cooldown ─cooldownMs→ watching.     STOP (any state) → stopped (final, normal)
+ *
+ * PAUSE (any live state) → paused (ready; the frame subscription and its arithmetic are
+ * gone) ─RESUME→ watching with a fresh subscription: the governor's CPU CRITICAL (DESIGN.md
+ * §9.3) takes analysis off the CPU, never the recording. `input.paused` begins paused.
  *
  * A snapshot that cannot be written leaves no file and the monitor goes on: the
  * `saveSnapshot` actor resolves null for a failed write, and even a rejection only
@@ -20,7 +24,7 @@ export interface MotionSettings {
   cooldownMs: number
 }
 
-export type MotionInput = MotionSettings
+export type MotionInput = MotionSettings & { paused?: boolean }
 
 export const MOTION_LIMITS = {
   minFrames: { min: 1, max: 1000 },
@@ -44,7 +48,7 @@ export function motionSettingsErrors(s: { threshold?: number; minFrames?: number
 /** `at`: wall ms when the frame arrived. */
 export type FrameEvent = { type: 'FRAME'; score: number; at: number }
 
-export type MotionEvent = FrameEvent | { type: 'CONFIGURE'; threshold?: number; minFrames?: number } | { type: 'STOP' }
+export type MotionEvent = FrameEvent | { type: 'CONFIGURE'; threshold?: number; minFrames?: number } | { type: 'STOP' } | { type: 'PAUSE' } | { type: 'RESUME' }
 
 export interface SnapshotRequest {
   score: number
@@ -76,6 +80,7 @@ export interface MotionContext {
   lastMotionAt: string | null
   lastSnapshot: SavedSnapshot | null
   snapshotFailures: number
+  startPaused: boolean
 }
 
 export interface MotionOutput {
@@ -147,20 +152,32 @@ export const motionMachine = setup({
     lastMotionAt: null,
     lastSnapshot: null,
     snapshotFailures: 0,
+    startPaused: input.paused === true,
   }),
-  // One subscription to the frames for the life of the instance; a final state ends it.
+  // One subscription to the frames while not paused; a final state ends it.
   entry: spawnChild('watchFrames', { id: 'frames' }),
-  initial: 'watching',
+  initial: 'choosing',
   output: ({ event }) => (event as unknown as { output: MotionOutput }).output,
   on: {
     CONFIGURE: { guard: 'validSettings', actions: 'configure' },
     STOP: '.stopped',
   },
   states: {
+    choosing: {
+      always: [{ guard: ({ context }) => context.startPaused, target: 'paused' }, { target: 'watching' }],
+    },
     watching: {
       tags: ['ready'],
       on: {
         FRAME: [{ guard: 'completesMotion', target: 'motion', actions: 'countFrame' }, { actions: 'countFrame' }],
+        PAUSE: 'paused',
+      },
+    },
+    paused: {
+      tags: ['ready'],
+      entry: [stopChild('frames'), assign({ score: null, over: 0 })],
+      on: {
+        RESUME: { target: 'watching', actions: spawnChild('watchFrames', { id: 'frames' }) },
       },
     },
     motion: {
@@ -196,11 +213,12 @@ export const motionMachine = setup({
           actions: ['countSnapshotFailure', { type: 'reportSnapshotError', params: ({ event }) => ({ error: event.error }) }],
         },
       },
-      on: { FRAME: { actions: 'recordScore' } },
+      // A snapshot being saved is still saved (the file may be written); its event is not published.
+      on: { FRAME: { actions: 'recordScore' }, PAUSE: 'paused' },
     },
     cooldown: {
       tags: ['ready'],
-      on: { FRAME: { actions: 'recordScore' } },
+      on: { FRAME: { actions: 'recordScore' }, PAUSE: 'paused' },
       after: { cooldown: 'watching' },
     },
     stopped: {

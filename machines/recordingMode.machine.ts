@@ -14,7 +14,7 @@ import type { TriggerKind } from './recorder.types.js'
  * - events: a motion or sound event opens a session (its pre-roll comes from the buffer
  *   this state keeps running); every event pushes the end to `postRollMs` after it. A
  *   session started by hand is left alone (it only collects the events).
- * - room (`freeSpaceRetention`): while free space is below it, the oldest
+ * - room (`freeSpaceRetention`, on in every mode unless keepFreeBytes is 0): while free space is below it, the oldest
  *   finished sessions are deleted; the recording is never stopped for it.
  */
 
@@ -31,7 +31,7 @@ export interface ModeSettings {
   continuousSessionMs: number
   /** continuous: pause before trying again after a start failed or the session ended otherwise. */
   retryMs: number
-  /** Free-space retention (continuous and events modes; manual only with keepFreeBytes set). */
+  /** Free-space retention (every mode; off only with recorder.retention.keepFreeBytes 0). */
   freeSpaceRetention: boolean
   /** Delete finished sessions while free space is below this; null: keepFreeBytesFor's default. */
   keepFreeBytes: number | null

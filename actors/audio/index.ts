@@ -87,10 +87,10 @@ export function audioInput(deps: AudioDeps, afterFailure = false): AudioInput {
 /** An unstarted audio actor (the supervisor starts it through `audioChild`). */
 export function createAudioActor(
   deps: AudioDeps,
-  options: Omit<ActorOptions<ReturnType<typeof provideAudio>>, 'input'> & { afterFailure?: boolean } = {},
+  options: Omit<ActorOptions<ReturnType<typeof provideAudio>>, 'input'> & { afterFailure?: boolean; paused?: boolean } = {},
 ): AudioActor {
-  const { afterFailure, ...actorOptions } = options
-  return createActor(provideAudio(deps), { ...actorOptions, input: audioInput(deps, afterFailure) }) as AudioActor
+  const { afterFailure, paused, ...actorOptions } = options
+  return createActor(provideAudio(deps), { ...actorOptions, input: { ...audioInput(deps, afterFailure), paused: paused === true } }) as AudioActor
 }
 
 /** `audio.status`. `down`: no live instance (between supervisor restarts). */
@@ -118,6 +118,7 @@ export class AudioHandle {
   #lastSoundAt: string | null = null
   #sounds = 0
   #lastExitFailed = false
+  #paused = false
   readonly #source: string
   readonly #thresholdDb: number
 
@@ -132,6 +133,16 @@ export class AudioHandle {
 
   get lastExitFailed(): boolean {
     return this.#lastExitFailed
+  }
+
+  get paused(): boolean {
+    return this.#paused
+  }
+
+  /** The governor's CPU CRITICAL: the live instance pauses or resumes, and later instances start that way. */
+  setPaused(paused: boolean): void {
+    this.#paused = paused
+    this.#current?.send({ type: paused ? 'PAUSE' : 'RESUME' })
   }
 
   attach(actor: AudioActor): void {
@@ -171,7 +182,7 @@ export class AudioHandle {
 
 /** The supervisor's factory: a fresh machine (and ffmpeg) per (re)start, attached to `handle`. */
 export function audioChild(deps: AudioDeps, handle: AudioHandle = new AudioHandle(deps.config)): ChildFactory {
-  return () => machineChild(() => createAudioActor(deps, { afterFailure: handle.lastExitFailed }), { attachTo: handle })
+  return () => machineChild(() => createAudioActor(deps, { afterFailure: handle.lastExitFailed, paused: handle.paused }), { attachTo: handle })
 }
 
 const NoArgs = Type.Object({}, { additionalProperties: false })

@@ -33,6 +33,8 @@ export interface GovernorDeps {
   setPreview?(level: PreviewLevel, reason: string): void
   /** Disk below its critical threshold: stop the recording. Resolves true when a recording was stopped. */
   stopRecording?(reason: string): Promise<boolean | void> | boolean | void
+  /** CPU CRITICAL: pause (true) or resume (false) audio and motion analysis; said on every instance's first sample. */
+  pauseAnalysis?(paused: boolean, reason: string): void
   /** Replaces the system sampler (tests, fault injection); made fresh for every instance. */
   sampler?: () => () => Promise<ResourceSample>
   disk?: DiskProbe
@@ -73,6 +75,14 @@ export function provideGovernor(deps: GovernorDeps) {
           log.warn({ err: (err as Error).message }, 'setPreview failed')
         }
       },
+      pauseAnalysis: (_, { paused, reason }) => {
+        log.info({ paused, reason }, paused ? 'governor pauses audio and motion analysis' : 'governor lets audio and motion analysis run')
+        try {
+          deps.pauseAnalysis?.(paused, reason)
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'pauseAnalysis failed')
+        }
+      },
       stopRecording: (_, { reason, diskFreeBytes }) => {
         if (!deps.stopRecording) return
         void Promise.resolve()
@@ -107,6 +117,8 @@ export interface GovernorStatus {
   samples: Pick<ResourceSample, 'cpuPercent' | 'processCpuPercent' | 'memoryPercent' | 'diskFreeBytes'> & { at: string | null }
   dimensions: Record<string, Level> | null
   thresholds: Thresholds
+  /** Audio and motion analysis paused for CPU CRITICAL (null before the first sample). */
+  analysisPaused: boolean | null
 }
 
 /** Commands reach the live governor through this (the supervisor makes a new actor per restart). */
@@ -141,6 +153,7 @@ export class GovernorHandle {
         samples: { cpuPercent: null, processCpuPercent: null, memoryPercent: null, diskFreeBytes: null, at: null },
         dimensions: null,
         thresholds: this.#thresholds,
+        analysisPaused: null,
       }
     }
     const c = s.context
@@ -159,6 +172,7 @@ export class GovernorHandle {
       },
       dimensions: Object.fromEntries(DIMENSIONS.map((d) => [d, c.levels.dims[d].level])),
       thresholds: c.thresholds,
+      analysisPaused: c.analysisPaused,
     }
   }
 }

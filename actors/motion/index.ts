@@ -58,6 +58,8 @@ interface InstanceOptions {
   nextSeq(): number
   threshold: number
   minFrames: number
+  /** Begin paused (the governor's CPU CRITICAL outlives a restart). */
+  paused: boolean
 }
 
 /** The motion machine with its frame scoring and snapshot store provided. */
@@ -133,6 +135,7 @@ export function createMotionActor(
       threshold: instance.threshold ?? deps.config.threshold,
       minFrames: instance.minFrames ?? deps.config.minFrames,
       cooldownMs: deps.config.cooldownMs,
+      paused: instance.paused === true,
     },
   }) as MotionActor
 }
@@ -166,6 +169,7 @@ export class MotionHandle {
   #motions = 0
   #lastMotionAt: string | null = null
   #lastSnapshot: SavedSnapshot | null = null
+  #paused = false
 
   constructor(config: Pick<Config['motion'], 'threshold' | 'minFrames'>) {
     this.#threshold = config.threshold
@@ -177,6 +181,16 @@ export class MotionHandle {
   }
 
   nextSeq = (): number => ++this.#seq
+
+  get paused(): boolean {
+    return this.#paused
+  }
+
+  /** The governor's CPU CRITICAL: the live instance pauses or resumes, and later instances start that way. */
+  setPaused(paused: boolean): void {
+    this.#paused = paused
+    this.#current?.send({ type: paused ? 'PAUSE' : 'RESUME' })
+  }
 
   settings(): { threshold: number; minFrames: number } {
     return { threshold: this.#threshold, minFrames: this.#minFrames }
@@ -234,7 +248,7 @@ export function motionChild(deps: MotionDeps, handle: MotionHandle = new MotionH
     } catch {
       // storeSnapshot logs the failure with its code when a snapshot is due.
     }
-    return machineChild(() => createMotionActor(deps, { nextSeq: handle.nextSeq, ...handle.settings() }), { attachTo: handle })
+    return machineChild(() => createMotionActor(deps, { nextSeq: handle.nextSeq, ...handle.settings(), paused: handle.paused }), { attachTo: handle })
   }
 }
 

@@ -187,7 +187,8 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
       postRollMs: (config.postRollS ?? 30) * 1000,
       continuousSessionMs: (config.continuousSessionS ?? 3600) * 1000,
       retryMs: timing.modeRetryMs ?? 1000,
-      freeSpaceRetention: mode !== 'manual' || config.retention.keepFreeBytes !== undefined,
+      // On in every mode (DESIGN.md §9.3): out of the box the recorder never fills the disk.
+      freeSpaceRetention: config.retention.keepFreeBytes !== 0,
       keepFreeBytes: config.retention.keepFreeBytes ?? null,
       minFreeBytes: config.minFreeBytes,
       diskProbeMs: timing.diskProbeMs,

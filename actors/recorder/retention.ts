@@ -2,13 +2,14 @@ import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../infra/logger.js'
 import { deleteSessionDir, listOwnedSessions } from './session.js'
+import { tooOld } from './sessionAge.js'
 
 export interface RetentionPolicy {
   /** 0: no limit. */
   maxSessions: number
   /** Total bytes of all owned sessions; 0: no limit. */
   maxBytes: number
-  /** 0: no limit. */
+  /** 0: no limit. Sessions whose start a clock jump made implausible never age out (sessionAge.ts). */
   maxAgeDays: number
 }
 
@@ -29,8 +30,6 @@ async function dirBytes(dir: string): Promise<number> {
   return total
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000
-
 /**
  * Deletes the oldest owned sessions until every limit holds. Candidates are only
  * owned sessions (id-named dir + valid session.json) that are finished: never the
@@ -42,9 +41,10 @@ export async function applyRetention(
   policy: RetentionPolicy,
   log: Logger,
   now: number,
-  opts: { activeId?: string | null } = {},
+  opts: { activeId?: string | null; node?: string } = {},
 ): Promise<RetentionResult> {
-  const owned = await listOwnedSessions(recordingsDir)
+  // Only this rig's sessions when a node is given: a shared disk holds another rig's footage.
+  const owned = (await listOwnedSessions(recordingsDir)).filter((o) => opts.node === undefined || o.session.node === opts.node)
   const candidates = owned.filter((o) => o.session.id !== opts.activeId && o.session.state !== 'recording')
   const result: RetentionResult = { candidates: candidates.map((c) => c.session.id), kept: [], deleted: [], failed: [] }
   const unlimited = policy.maxSessions <= 0 && policy.maxBytes <= 0 && policy.maxAgeDays <= 0
@@ -62,12 +62,12 @@ export async function applyRetention(
   }
   // The active session counts toward the limits even though it cannot be deleted.
   let count = owned.length
+  const old = new Set(tooOld(owned.map((o) => o.session), policy.maxAgeDays, now))
   for (const c of candidates) {
     const id = c.session.id
-    const ageMs = now - Date.parse(c.session.startedAt)
     const tooMany = policy.maxSessions > 0 && count > policy.maxSessions
     const tooBig = policy.maxBytes > 0 && totalBytes > policy.maxBytes
-    const tooOld = policy.maxAgeDays > 0 && ageMs > policy.maxAgeDays * DAY_MS
+    const tooOld = old.has(id)
     if (!tooMany && !tooBig && !tooOld) {
       result.kept.push(id)
       continue

@@ -42,7 +42,7 @@ export function createSessionStore(deps: SessionStoreDeps) {
 
   const retention = async () => {
     try {
-      await applyRetention(recordingsDir, retentionPolicy, log, clock.now(), { activeId })
+      await applyRetention(recordingsDir, retentionPolicy, log, clock.now(), { activeId, node: config.node })
     } catch (err) {
       log.error({ err }, 'retention failed')
     }

@@ -91,6 +91,9 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
   const logs = spec('logs', { factory: logsChild({ logFiles: ctx.logFiles, alert: ctx.alert }, logsHandle) })
 
   const recordings = new RecorderHandle()
+  // Made before the governor, which pauses and resumes them (CPU CRITICAL) through these.
+  const audioHandle = new AudioHandle(config.audio)
+  const motionHandle = new MotionHandle(config.motion)
   const governorHandle = new GovernorHandle(config.governor)
   registerGovernorCommands(ctx.router, governorHandle)
   const setPreview = (level: PreviewLevel) => ctx.supervisor().childActor('camera')?.send({ type: 'SET_PREVIEW', level })
@@ -102,6 +105,11 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
         log: log.child({ actor: 'governor' }),
         alert: ctx.alert,
         setPreview,
+        // The recording comes first (DESIGN.md §9.3): CPU CRITICAL takes analysis off the CPU.
+        pauseAnalysis: (paused) => {
+          audioHandle.setPaused(paused)
+          motionHandle.setPaused(paused)
+        },
         stopRecording: () =>
           recordings.stop().then(
             () => true,
@@ -198,7 +206,6 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
   registerRecorderCommands(ctx.router, recordings)
   registerRecordingDeleteCommand(ctx.router, { recordingsDir: ctx.dirs.recordings, node: ctx.node, activeSessionId: () => recordings.status().session?.id ?? null })
 
-  const audioHandle = new AudioHandle(config.audio)
   registerAudioCommands(ctx.router, audioHandle)
   const audio = spec('audio', {
     factory: audioChild(
@@ -216,7 +223,6 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
     ),
   })
 
-  const motionHandle = new MotionHandle(config.motion)
   registerMotionCommands(ctx.router, motionHandle)
   const motionDeps = {
     config: config.motion,

@@ -213,8 +213,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     problems.push('recorder.stopBelowBytes: must not exceed recorder.minFreeBytes')
   }
   const keepFree = recorder?.retention?.keepFreeBytes
-  if (recorder && keepFree !== undefined && !hasProblem('recorder') && keepFree <= recorder.minFreeBytes) {
-    problems.push(`recorder.retention.keepFreeBytes: must exceed recorder.minFreeBytes (${recorder.minFreeBytes}), so room is made before a start is refused`)
+  if (recorder && keepFree !== undefined && keepFree !== 0 && !hasProblem('recorder') && keepFree <= recorder.minFreeBytes) {
+    problems.push(`recorder.retention.keepFreeBytes: must exceed recorder.minFreeBytes (${recorder.minFreeBytes}), so room is made before a start is refused (0 turns free-space retention off)`)
   }
   const webUsers = Array.isArray(web?.users) ? web.users.length : 0
   if (web && !hasProblem('web.host') && !hasProblem('web.token') && !hasProblem('web.users') && typeof web.host === 'string' && !isLoopback(web.host) && !web.token && webUsers === 0) {

@@ -133,11 +133,15 @@ export const ConfigSchema = Obj({
     retention: Obj({
       maxSessions: Type.Integer({ minimum: 0, default: 0, description: '0: no limit' }),
       maxBytes: Bytes(0),
-      maxAgeDays: Type.Number({ minimum: 0, default: 0 }),
+      maxAgeDays: Type.Number({
+        minimum: 0,
+        default: 30,
+        description: 'finished sessions older than this are deleted (never one whose start a clock jump made implausible); 0: no limit',
+      }),
       keepFreeBytes: Type.Optional(
         Type.Integer({
           minimum: 0,
-          description: 'continuous and events modes: delete the oldest finished sessions while free space is below this; default minFreeBytes + max(256 MiB, 5 % of the disk)',
+          description: 'every mode: delete the oldest finished sessions of this rig while free space is below this; default minFreeBytes + max(256 MiB, 5 % of the disk); 0: off',
         }),
       ),
     }),

@@ -87,6 +87,9 @@ function diskRig(t: Test, node: string, dataDir: string, recorder: { minFreeByte
       // default, far above this tmpfs) would stop every recording the moment it starts.
       c.governor.diskBytes = { warn: 0, degrade: 0, critical: 0 }
       Object.assign(c.recorder, recorder)
+      // The last guard (refused start, stop for disk) is the subject: free-space retention,
+      // on by default since issue 15, would delete the finished sessions these tests read.
+      c.recorder.retention.keepFreeBytes = 0
     },
   })
 }

@@ -20,6 +20,9 @@ t.test('retention (maxSessions 2) deletes only owned sessions, oldest first; unr
     node: 'retention',
     configure: (c) => {
       c.recorder.retention.maxSessions = 2
+      // The subject is maxSessions; the sessions are dated 2024, so the default age limit
+      // (30 days, on since issue 15) would delete all four.
+      c.recorder.retention.maxAgeDays = 0
     },
   })
   await r.ready(['media', 'camera', 'recorder'])

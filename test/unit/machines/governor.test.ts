@@ -22,6 +22,7 @@ function start(script: Reading[]) {
   const alerts: GovernorAlert[] = []
   const previews: PreviewLevel[] = []
   const stops: string[] = []
+  const pauses: boolean[] = []
   let n = 0
   const machine = governorMachine.provide({
     actors: {
@@ -36,6 +37,7 @@ function start(script: Reading[]) {
       raiseAlert: (_, a) => alerts.push(a),
       setPreview: (_, p) => previews.push(p.level),
       stopRecording: (_, p) => stops.push(p.reason),
+      pauseAnalysis: (_, p) => pauses.push(p.paused),
     },
   })
   const actor = createActor(machine, { clock, input: INPUT })
@@ -47,6 +49,7 @@ function start(script: Reading[]) {
     alerts,
     previews,
     stops,
+    pauses,
     samples: () => n,
     settle,
     /** One sampling period and its sample. */
@@ -158,3 +161,62 @@ t.test('a flapping level through the alert manager: folded into counts within 60
   t.equal(list.length, 2, 'one CRITICAL alert and one NORMAL alert')
   t.match(list.find((a) => a.severity === 'critical'), { code: 'governor.level', count: 4 })
 })
+
+t.test('CPU CRITICAL pauses audio and motion analysis; it resumes when the CPU level comes down', async (t) => {
+  let cpu = 10
+  const h2 = startCpu(() => cpu)
+  await h2.settle()
+  t.same(h2.pauses, [false], 'the first sample says where analysis stands (a governor restarted after a crash restates it)')
+  t.equal(h2.actor.getSnapshot().context.analysisPaused, false)
+  cpu = 90
+  await h2.next()
+  t.same(h2.pauses, [false, true], 'CPU above critical: paused')
+  t.same(h2.stops, [], 'the recording is not touched')
+  await h2.next(3)
+  t.same(h2.pauses, [false, true], 'said once per episode')
+  cpu = 82
+  await h2.next(3)
+  t.same(h2.pauses, [false, true], 'within the release margin (85 − 5): still paused')
+  cpu = 50
+  await h2.next()
+  t.same(h2.pauses, [false, true], 'one calm sample is not enough (hysteresis: 2)')
+  await h2.next()
+  t.same(h2.pauses, [false, true, false], 'resumed when the CPU level comes down')
+  h2.actor.stop()
+})
+
+t.test('a critical disk or memory does not pause analysis', async (t) => {
+  const h = start([{ memoryPercent: 99, diskFreeBytes: 0.5 * GiB }])
+  await h.settle()
+  await h.next()
+  t.equal(h.top(), 'critical')
+  t.same(h.pauses, [false])
+  h.actor.stop()
+})
+
+function startCpu(cpu: () => number) {
+  const clock = new SimulatedClock()
+  const pauses: boolean[] = []
+  const stops: string[] = []
+  const machine = governorMachine.provide({
+    actors: {
+      sampleResources: fromPromise<ResourceSample>(async () => ({ cpuPercent: cpu(), processCpuPercent: 1, memoryPercent: 20, diskFreeBytes: 100 * GiB, at: clock.now(), errors: [] })),
+    },
+    actions: { pauseAnalysis: (_, p) => pauses.push(p.paused), stopRecording: (_, p) => stops.push(p.reason) },
+  })
+  const actor = createActor(machine, { clock, input: INPUT })
+  actor.start()
+  const settle = () => new Promise((r) => setTimeout(r, 0))
+  return {
+    actor,
+    pauses,
+    stops,
+    settle,
+    async next(count = 1) {
+      for (let i = 0; i < count; i++) {
+        clock.increment(INPUT.sampleMs)
+        await settle()
+      }
+    },
+  }
+}

@@ -10,7 +10,7 @@ import {
 
 type SnapshotResult = SavedSnapshot | null | Error
 
-function start(opts: { threshold?: number; minFrames?: number; cooldownMs?: number; snapshot?: (req: SnapshotRequest) => SnapshotResult } = {}) {
+function start(opts: { threshold?: number; minFrames?: number; cooldownMs?: number; paused?: boolean; snapshot?: (req: SnapshotRequest) => SnapshotResult } = {}) {
   const clock = new SimulatedClock()
   const motions: MotionPayload[] = []
   const saved: SavedSnapshot[] = []
@@ -18,10 +18,13 @@ function start(opts: { threshold?: number; minFrames?: number; cooldownMs?: numb
   const errors: unknown[] = []
   let send: ((score: number) => void) | undefined
   let unsubscribed = false
+  let subscriptions = 0
   let at = 1_700_000_000_000
   const machine = motionMachine.provide({
     actors: {
       watchFrames: fromCallback(({ sendBack }) => {
+        subscriptions += 1
+        unsubscribed = false
         send = (score) => sendBack({ type: 'FRAME', score, at: (at += 200) })
         return () => {
           unsubscribed = true
@@ -42,12 +45,12 @@ function start(opts: { threshold?: number; minFrames?: number; cooldownMs?: numb
   })
   const actor = createActor(machine, {
     clock,
-    input: { threshold: opts.threshold ?? 0.02, minFrames: opts.minFrames ?? 3, cooldownMs: opts.cooldownMs ?? 10000 },
+    input: { threshold: opts.threshold ?? 0.02, minFrames: opts.minFrames ?? 3, cooldownMs: opts.cooldownMs ?? 10000, paused: opts.paused ?? false },
   })
   actor.start()
   const frames = (...scores: number[]) => scores.forEach((s) => send!(s))
   const settle = () => new Promise((r) => setTimeout(r, 0))
-  return { actor, clock, motions, saved, requests, errors, frames, settle, state: () => actor.getSnapshot().value as string, unsubscribed: () => unsubscribed }
+  return { actor, clock, motions, saved, requests, errors, frames, settle, state: () => actor.getSnapshot().value as string, unsubscribed: () => unsubscribed, subscriptions: () => subscriptions }
 }
 
 t.test('watching is ready; minFrames consecutive frames over the threshold make motion', async (t) => {
@@ -147,4 +150,40 @@ t.test('settings validation', async (t) => {
   t.equal(motionSettingsErrors({ minFrames: 0 }).length, 1)
   t.equal(motionSettingsErrors({ minFrames: 2.5 }).length, 1)
   t.equal(motionSettingsErrors({ threshold: -1, minFrames: 1001 }).length, 2)
+})
+
+t.test('PAUSE (CPU CRITICAL): no frame subscription, no motion, still ready; RESUME subscribes again', async (t) => {
+  const h = start()
+  h.frames(0.5, 0.5)
+  h.actor.send({ type: 'PAUSE' })
+  t.equal(h.state(), 'paused')
+  t.ok(h.unsubscribed(), 'the frame subscription (and its arithmetic) is gone')
+  t.ok(h.actor.getSnapshot().hasTag('ready'))
+  h.frames(0.5, 0.5, 0.5, 0.5)
+  t.equal(h.motions.length, 0, 'frames that still arrive are ignored')
+  h.actor.send({ type: 'RESUME' })
+  t.equal(h.state(), 'watching')
+  t.equal(h.subscriptions(), 2, 'a fresh subscription')
+  t.notOk(h.unsubscribed())
+  t.equal(h.actor.getSnapshot().context.over, 0, 'the run before the pause does not count')
+  h.frames(0.5, 0.5, 0.5)
+  t.equal(h.motions.length, 1, 'detecting again')
+  await h.settle()
+  h.actor.send({ type: 'PAUSE' })
+  t.equal(h.state(), 'paused', 'from cooldown too')
+  h.clock.increment(60_000)
+  t.equal(h.state(), 'paused', 'the cooldown timer does not wake it')
+  h.actor.send({ type: 'STOP' })
+  t.equal(h.actor.getSnapshot().status, 'done')
+})
+
+t.test('an instance started while paused begins paused', async (t) => {
+  const h = start({ paused: true })
+  t.equal(h.state(), 'paused')
+  t.ok(h.subscriptions() === 0 || h.unsubscribed(), 'no live frame subscription')
+  t.same(Object.keys(h.actor.getSnapshot().children), [], 'no frames actor')
+  h.actor.send({ type: 'RESUME' })
+  t.equal(h.state(), 'watching')
+  h.frames(0.5, 0.5, 0.5)
+  t.equal(h.motions.length, 1)
 })

@@ -233,3 +233,21 @@ t.test('keepFreeBytes default: minFreeBytes + max(256 MiB, 5 % of the disk)', as
   t.equal(keepFreeBytesFor({ keepFreeBytes: null, minFreeBytes: 2048 * MiB }, 100_000 * MiB), 2048 * MiB + 5000 * MiB, 'large disk: 5 %')
   t.equal(keepFreeBytesFor({ keepFreeBytes: 123, minFreeBytes: 100 }, 1e12), 123, 'configured value wins')
 })
+
+t.test('manual mode (retention on by default): a recording by hand goes on while the oldest are deleted', async (t) => {
+  // The harness's disk is 1e12 bytes: the default target is minFreeBytes + 5 % of it.
+  const target = 1000 + 5e10
+  let free = target
+  // What actors/recorder/index.ts gives a default config: on, keepFreeBytes computed.
+  const h = harness({ mode: 'manual', freeSpaceRetention: true, keepFreeBytes: null, minFreeBytes: 1000, diskProbeMs: 1000 }, { free: () => free, deletable: ['old1'] })
+  const id = h.byHand.start()
+  await h.advance(1000)
+  t.same(h.room, [], 'free above the default target: nothing deleted')
+  free = target - 1
+  await h.advance(1000)
+  t.same(h.room, [target], 'below minFreeBytes + 5 % of the disk (the default): room is made')
+  t.same(h.opened, [], 'manual: nothing opened on its own')
+  t.same(h.closed, [], 'the recording by hand was never stopped for it')
+  t.equal(h.recording(), id)
+  h.actor.stop()
+})

@@ -31,6 +31,7 @@ t.test('config: defaults, env, and clear errors', async (t) => {
   t.equal(c.recorder.preRollS, 5)
   t.equal(c.recorder.postRollS, 30)
   t.equal(c.recorder.retention.keepFreeBytes, undefined, 'keepFreeBytes: computed from the disk when absent')
+  t.equal(c.recorder.retention.maxAgeDays, 30, 'retention on by default (DESIGN §9.3): 30 days')
   t.equal(loadConfig(isolated(t, { VIGIL_RECORDER_MODE: 'continuous' })).recorder.mode, 'continuous')
   t.match(problems(() => loadConfig(isolated(t, { VIGIL_RECORDER_MODE: 'always' }))), [/recorder\.mode: must be one of manual, continuous, events/])
   const cwd = t.testdir()
@@ -43,6 +44,10 @@ t.test('config: defaults, env, and clear errors', async (t) => {
   const cwd2 = t.testdir()
   await writeFile(join(cwd2, 'vigil.config.json'), JSON.stringify({ recorder: { minFreeBytes: 1000, stopBelowBytes: 10, retention: { keepFreeBytes: 1000 } } }))
   t.match(problems(() => loadConfig({ cwd: cwd2, env: {} })), [/recorder\.retention\.keepFreeBytes: must exceed recorder\.minFreeBytes/])
+  const cwd3 = t.testdir()
+  await writeFile(join(cwd3, 'vigil.config.json'), JSON.stringify({ recorder: { retention: { keepFreeBytes: 0, maxAgeDays: 0 } } }))
+  const off = loadConfig({ cwd: cwd3, env: {} }).recorder.retention
+  t.same([off.keepFreeBytes, off.maxAgeDays], [0, 0], 'both turned off explicitly: accepted')
 })
 
 t.test('pre-roll buffer: segment list, pick, args', async (t) => {

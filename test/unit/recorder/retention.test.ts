@@ -101,3 +101,27 @@ t.test('never the active session, never one still recording; no limits → nothi
   t.same(r.deleted, ids.slice(2), 'the rest went, the protected two still count toward the limit')
   t.same((await readdir(root)).filter((n) => ids.includes(n)).sort(), ids.slice(0, 2))
 })
+
+t.test('maxAgeDays after a clock jump back: the later sessions claiming an older start stay', async (t) => {
+  const { root, ids } = await fixture(t)
+  const { log } = captureLog()
+  // Two sessions recorded after the last one (their ids sort after it) while the clock said 2001.
+  const jumped = ['20240629T000001Z-bbbbbb', '20240629T000002Z-cccccc']
+  for (const id of jumped) {
+    await mkdir(join(root, id))
+    await writeFile(join(root, id, 'seg-00001.mp4'), Buffer.alloc(1000))
+    await writeSession(join(root, id), sessionFile(id, Date.UTC(2001, 0, 1)))
+  }
+  const r = await applyRetention(root, { maxSessions: 0, maxBytes: 0, maxAgeDays: 2.5 }, log, NOW)
+  t.same(r.deleted, ids.slice(0, 4), 'only the plausible old ones')
+  t.same(r.kept, [...ids.slice(4), ...jumped], '"23 years old" by their clock, kept')
+})
+
+t.test('a node given: another rig\'s sessions on the same disk are not candidates', async (t) => {
+  const { root, ids } = await fixture(t)
+  const { log } = captureLog()
+  await writeSession(join(root, ids[0]!), sessionFile(ids[0]!, NOW - 6 * DAY, { node: 'rig2' }))
+  const r = await applyRetention(root, { maxSessions: 0, maxBytes: 0, maxAgeDays: 2.5 }, log, NOW, { node: 'rig1' })
+  t.same(r.deleted, ids.slice(1, 4))
+  t.notOk(r.candidates.includes(ids[0]!))
+})
