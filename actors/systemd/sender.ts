@@ -53,8 +53,9 @@ export function createSdNotifySender(opts: SdNotifyOptions): SdNotifySender {
     pending = null
     let child: ChildProcess
     try {
-      // Only the socket: the helper needs nothing else of ours.
-      child = spawn(binary, notifyArgs(opts.pid, message), { env: { NOTIFY_SOCKET: opts.socket }, stdio: ['ignore', 'ignore', 'pipe'] })
+      // The socket and where to find the binary: the helper needs nothing else of ours.
+      const env = { NOTIFY_SOCKET: opts.socket, PATH: process.env.PATH ?? '/usr/bin:/bin' }
+      child = spawn(binary, notifyArgs(opts.pid, message), { env, stdio: ['ignore', 'ignore', 'pipe'] })
     } catch (err) {
       disabled = true
       log.warn({ err, binary }, 'cannot run systemd-notify: systemd will not hear READY, STATUS or WATCHDOG from this rig')

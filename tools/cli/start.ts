@@ -105,8 +105,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     let started: Rig | 'fatal'
+    const starting = startRig({ config, log, logFiles, processes, ...(statelyUrl !== undefined ? { statelyUrl } : {}) })
+    // When a fatal error wins the race, a later failure of the start is moot, not a second crash.
+    starting.catch(() => {})
     try {
-      started = await Promise.race([startRig({ config, log, logFiles, processes, ...(statelyUrl !== undefined ? { statelyUrl } : {}) }), beforeRig])
+      started = await Promise.race([starting, beforeRig])
     } catch (err) {
       if (err instanceof ConfigError || err instanceof RigStartError) {
         process.stderr.write(`vigil: ${err.message}\n`)

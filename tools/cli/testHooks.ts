@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks'
+import { writeSync } from 'node:fs'
 import type { Logger } from '../../infra/logger.js'
 
 /**
@@ -20,12 +20,15 @@ export function installTestHooks(env: NodeJS.ProcessEnv, log: Logger): () => voi
   log.warn({ fatal: fatalKind, blockLoopMs: block }, 'test hooks armed (VIGIL_TEST_*): SIGUSR2 fires them')
   const onSignal = () => {
     if (block !== null) {
-      log.warn({ ms: block }, 'test hook: blocking the event loop')
-      const until = performance.now() + block
-      while (performance.now() < until) {
+      // Written synchronously (the logger's stream cannot flush during the block), with
+      // CLOCK_MONOTONIC ms: the same clock a test's receiver stamps datagrams with.
+      const monotonicMs = () => Number(process.hrtime.bigint() / 1000n) / 1000
+      writeSync(2, `VIGIL_TEST_BLOCK_LOOP start=${monotonicMs()}\n`)
+      const until = monotonicMs() + block
+      while (monotonicMs() < until) {
         // Busy on purpose: a wedged loop runs no timer, no I/O callback, no watchdog tick.
       }
-      log.warn('test hook: event loop unblocked')
+      writeSync(2, `VIGIL_TEST_BLOCK_LOOP end=${monotonicMs()}\n`)
     }
     if (fatalKind === 'exception') {
       setImmediate(() => {
