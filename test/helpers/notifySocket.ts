@@ -107,7 +107,11 @@ export async function startNotifyReceiver(t: Test): Promise<NotifyReceiver> {
   }
 }
 
-/** Live children of `pid` running `comm` (e.g. systemd-notify helpers still in flight). */
+/**
+ * Live children of `pid` running `comm` (e.g. systemd-notify helpers still in flight). A zombie
+ * is not one: it has exited (its datagram sent) and waits for a parent that is stopped or
+ * blocked to reap it.
+ */
 export async function childrenNamed(pid: number, comm: string): Promise<number[]> {
   const out: number[] = []
   for (const name of await readdir('/proc').catch(() => [] as string[])) {
@@ -116,8 +120,8 @@ export async function childrenNamed(pid: number, comm: string): Promise<number[]
     const close = stat.lastIndexOf(')')
     if (close < 0) continue
     const own = stat.slice(stat.indexOf('(') + 1, close)
-    const ppid = Number(stat.slice(close + 2).split(' ')[1])
-    if (ppid === pid && own === comm) out.push(Number(name))
+    const [state, ppid] = stat.slice(close + 2).split(' ')
+    if (Number(ppid) === pid && own === comm && state !== 'Z') out.push(Number(name))
   }
   return out
 }
