@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { loadConfigFromArgs } from './configArgs.js'
-import { renderUnit, stateDirectoryName, unitPathProblem, UNIT_NAME } from './serviceUnit.js'
+import { renderUnit, stateDirectoryName, unitPathProblem, unitWarnings, UNIT_NAME } from './serviceUnit.js'
 
 const help = `usage: vigil service print [--user U] [--data-dir D] [--config F]
        vigil service install [--user U] [--data-dir D] [--config F] [--enable] [--unit-dir DIR]
@@ -102,6 +102,7 @@ function build(values: { user?: string | undefined; 'data-dir'?: string | undefi
       startTimeoutMs: config.supervisor.startTimeoutMs,
       environment,
     })
+    for (const w of unitWarnings({ dataDir: config.dataDir })) io.err(`vigil service: warning: ${w}\n`)
     return { unit, dataDir: config.dataDir, user: user === 'root' ? undefined : user }
   } catch (err) {
     io.err(`vigil service: ${(err as Error).message}\n`)

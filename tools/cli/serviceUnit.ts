@@ -54,6 +54,18 @@ export function stateDirectoryName(dataDir: string): string | undefined {
   return m && m[1] !== '.' && m[1] !== '..' ? m[1] : undefined
 }
 
+/**
+ * What is valid but probably not meant: PrivateTmp= gives the service its own empty /tmp,
+ * so a data dir there would be invisible outside it and gone at every restart.
+ */
+export function unitWarnings(o: Pick<UnitOptions, 'dataDir'>): string[] {
+  const out: string[] = []
+  if (/^\/(var\/)?tmp(\/|$)/.test(o.dataDir)) {
+    out.push(`data dir ${o.dataDir} is under /tmp, which the service gets privately and empty at every start (PrivateTmp=yes): choose another, e.g. --data-dir /var/lib/vigil`)
+  }
+  return out
+}
+
 export function renderUnit(o: UnitOptions): string {
   const paths = [o.nodePath, o.vigilBin, o.dataDir, ...(o.configFile ? [o.configFile] : [])]
   for (const p of paths) {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { run, type ServiceIo } from '../../../tools/cli/service.js'
-import { renderUnit, stateDirectoryName, unitPathProblem } from '../../../tools/cli/serviceUnit.js'
+import { renderUnit, stateDirectoryName, unitPathProblem, unitWarnings } from '../../../tools/cli/serviceUnit.js'
 
 const base = { nodePath: '/usr/bin/node', vigilBin: '/opt/vigil/bin/vigil.js', dataDir: '/srv/vigil', shutdownTimeoutMs: 15000, startTimeoutMs: 20000 }
 const keys = (unit: string) => unit.split('\n').filter((l) => /^[A-Za-z]+=/.test(l))
@@ -50,6 +50,9 @@ t.test('values follow the config and the paths', async (t) => {
   t.match(pct, /^ReadWritePaths=\/srv\/100%%$/m, '% is escaped (a specifier otherwise)')
   t.throws(() => renderUnit({ ...base, dataDir: '/srv/my rig' }), /space/)
   t.throws(() => renderUnit({ ...base, dataDir: 'var' }), /absolute/)
+  t.match(unitWarnings({ dataDir: '/tmp/vigil' }), [/PrivateTmp/], 'a data dir the service would get empty at every start')
+  t.match(unitWarnings({ dataDir: '/var/tmp' }), [/PrivateTmp/])
+  t.same(unitWarnings({ dataDir: '/srv/tmp' }), [])
   t.equal(unitPathProblem('/ok/path-1.2'), undefined)
   t.equal(stateDirectoryName('/var/lib/vigil/sub'), undefined)
 })
