@@ -58,6 +58,20 @@ const STDERR_TAIL_LINES = 20
 const priorityTools = findPriorityTools()
 
 /**
+ * systemd's notify variables are the supervisor's alone: a child that saw NOTIFY_SOCKET
+ * could send READY or WATCHDOG=1 for us (ffmpeg does not, but a media server's node, a
+ * wrapper script or a future child might), keeping a wedged supervisor "alive".
+ */
+export const SUPERVISOR_ONLY_ENV = ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'] as const
+
+/** The environment a child gets: `env` without the supervisor-only variables. */
+export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env }
+  for (const name of SUPERVISOR_ONLY_ENV) delete out[name]
+  return out
+}
+
+/**
  * Owns every OS process vigil starts: each is registered here until it exits, so
  * `killAll` on a forced exit leaves nothing behind and `pids` can be reported.
  */
@@ -75,7 +89,8 @@ export class ProcessOwner {
     const stdio: StdioOptions = [opts.stdin ?? 'ignore', 'pipe', 'pipe', ...(opts.extraStdio ?? [])]
     const child = spawn(file, argv, {
       cwd: opts.cwd,
-      env: opts.env ?? process.env,
+      // Every child of the rig is spawned here, so this is the one place they lose NOTIFY_SOCKET.
+      env: childEnv(opts.env ?? process.env),
       stdio,
       // Own process group: a terminal's Ctrl-C reaches only the supervisor, which
       // then stops children in order; and a group kill takes grandchildren too.

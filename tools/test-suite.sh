@@ -16,7 +16,7 @@ set -u
 cd "$(dirname "$0")/.."
 
 # The fault files of pass 2, by name. A new fault test that waits for a recovery goes here.
-timed=(alert-buffer audio camera clock cycles disk-full logs-readonly media nats-restart nats-server recorder sigterm-recording supervisor-kill)
+timed=(alert-buffer audio camera clock cycles disk-full logs-readonly media nats-restart nats-server recorder sigterm-recording supervisor-kill systemd-watchdog)
 
 alone=()
 shared=()

@@ -8,6 +8,7 @@ import type { Test } from 'tap'
 import { freePort } from '../../infra/ports.js'
 import { waitFor } from './wait.js'
 import { command } from '../../infra/nats/client.js'
+import { childEnv } from '../../infra/process.js'
 
 export const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..')
 export const vigilBin = join(repoRoot, 'bin/vigil.js')
@@ -19,10 +20,10 @@ export interface CliRun {
   stderr: string
 }
 
-/** The environment minus every VIGIL_* variable, so the machine's own settings never leak in. */
+/** The environment minus every VIGIL_* variable (and systemd's NOTIFY_SOCKET), so the machine's own settings never leak in. */
 export function envWithoutVigil(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VIGIL_')) env[k] = v
+  for (const [k, v] of Object.entries(childEnv(process.env))) if (!k.startsWith('VIGIL_')) env[k] = v
   return { ...env, ...extra }
 }
 
@@ -84,7 +85,8 @@ export async function startVigil(t: Test, opts: { node: string; env?: Record<str
   const child = spawn(process.execPath, [vigilBin, 'start', ...(opts.args ?? [])], {
     cwd: dataDir,
     env: {
-      ...process.env,
+      // A test runner that is itself a systemd service must not have its rigs ping its socket.
+      ...childEnv(process.env),
       VIGIL_NODE: opts.node,
       VIGIL_DATA_DIR: dataDir,
       VIGIL_NATS_PORT: String(natsPort),

@@ -9,7 +9,7 @@ import { describeAuth } from '../../infra/config/natsAuth.js'
 import { webhookOrigin } from '../../infra/config/webhooks.js'
 
 /** Subcommands that live in their own module `./<name>.ts` exporting `run(argv)`. */
-const moduleCommands = ['start', 'cmd', 'alerts', 'status', 'inspect', 'bench', 'nats-config', 'fleet', 'passwd'] as const
+const moduleCommands = ['start', 'cmd', 'alerts', 'status', 'inspect', 'bench', 'nats-config', 'fleet', 'passwd', 'service'] as const
 type ModuleCommand = (typeof moduleCommands)[number]
 
 export const usage = `usage: vigil <command> [options]
@@ -23,6 +23,7 @@ commands:
   ensure-binaries    check ffmpeg, ffprobe and nats-server; install the Debian packages where allowed
   check-config       validate the config (--config FILE, VIGIL_* env) and print the resolved node and data dir
   passwd             hash a password for web.users (read from stdin, never from argv)
+  service            print or install a systemd unit (Type=notify, watchdog, hardening): vigil service print|install
   bench              run the benchmarks
   nats-config        write a nats-server config with one identity per rig and operator (--rigs a,b --operators ops --out DIR)
   fleet init         create the JetStream streams rigs publish into (an operator's identity)

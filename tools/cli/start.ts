@@ -3,15 +3,21 @@ import { ConfigError } from '../../infra/config/load.js'
 import { createLogger } from '../../infra/logger.js'
 import { createLogFiles, logsDirOf } from '../../actors/logs/index.js'
 import { PRIVATE_UMASK } from '../../infra/config/load.js'
-import { startRig, RigStartError } from '../../actors/rig/index.js'
+import { startRig, RigStartError, type Rig } from '../../actors/rig/index.js'
+import { startSystemdNotifier } from '../../actors/systemd/index.js'
+import { ProcessOwner } from '../../infra/process.js'
 import { configOptions, loadConfigFromArgs } from './configArgs.js'
+import { EXIT_FATAL, installFatalHandlers } from './fatal.js'
+import { installTestHooks } from './testHooks.js'
 
 const help = `usage: vigil start [--config FILE] [--node NAME] [--inspect stately] [--stately-url ws://HOST:PORT]
 
 Runs the supervisor tree. With no config: the embedded demo (its own nats-server,
 a synthetic camera, web UI on http://127.0.0.1:8080). SIGTERM or SIGINT stops it in
 order (exit 0); a second signal, or shutdown.timeoutMs passing, forces it (exit 1).
-An invalid config exits 2 listing every bad field.
+An invalid config exits 2 listing every bad field. An uncaught exception or unhandled
+rejection is logged (fatal, with its stack), stops the rig in the same order and exits 70.
+Under systemd (NOTIFY_SOCKET set) it reports READY, STATUS, WATCHDOG and STOPPING.
 
 --inspect stately   also stream every actor (redacted) to Stately's inspector server
 --stately-url URL   where that server listens (implies --inspect stately); default
@@ -68,27 +74,71 @@ export async function run(argv: string[]): Promise<number> {
     return 2
   }
   const log = createLogger({ level: config.logs.level, base: { node: config.node }, streams: [logFiles.mainStream] })
-
-  let rig
-  try {
-    rig = await startRig({ config, log, logFiles, ...(statelyUrl !== undefined ? { statelyUrl } : {}) })
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof RigStartError) {
-      process.stderr.write(`vigil: ${err.message}\n`)
-      log.flush()
-      return err instanceof ConfigError ? 2 : 1
-    }
-    throw err
+  const flushLogs = async () => {
+    await new Promise<void>((resolve) => log.flush(() => resolve()))
+    await logFiles.close()
   }
-  const onSignal = (signal: NodeJS.Signals) => rig.requestShutdown(signal)
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
-  const code = await rig.exited
-  process.off('SIGTERM', onSignal)
-  process.off('SIGINT', onSignal)
-  await new Promise<void>((resolve) => log.flush(() => resolve()))
-  await logFiles.close()
-  return code
+
+  // From here to the exit: the watchdog pings while the tree starts, and a fatal error at
+  // any point still ends in an ordered stop and exit 70.
+  const notifier = startSystemdNotifier({ log })
+  const processes = new ProcessOwner()
+  let rig: Rig | undefined
+  let fatalBeforeRig!: () => void
+  const beforeRig = new Promise<'fatal'>((resolve) => {
+    fatalBeforeRig = () => resolve('fatal')
+  })
+  const fatal = installFatalHandlers({
+    log,
+    onFirst: (info) => {
+      notifier?.stopping(`fatal ${info.kind}, trace ${info.traceId}`)
+      if (rig) rig.requestShutdown(`fatal ${info.kind} (trace ${info.traceId})`)
+      else fatalBeforeRig()
+    },
+    // The rig's second request forces: kills what is left, exits.
+    onAgain: (info) => (rig ? rig.requestShutdown(`another fatal ${info.kind}`) : fatalBeforeRig()),
+  })
+  const removeTestHooks = installTestHooks(process.env, log)
+  const onSignal = (signal: NodeJS.Signals) => {
+    notifier?.stopping(`signal ${signal}`)
+    rig?.requestShutdown(signal)
+  }
+  try {
+    let started: Rig | 'fatal'
+    const starting = startRig({ config, log, logFiles, processes, ...(statelyUrl !== undefined ? { statelyUrl } : {}) })
+    // When a fatal error wins the race, a later failure of the start is moot, not a second crash.
+    starting.catch(() => {})
+    try {
+      started = await Promise.race([starting, beforeRig])
+    } catch (err) {
+      if (err instanceof ConfigError || err instanceof RigStartError) {
+        process.stderr.write(`vigil: ${err.message}\n`)
+        log.flush()
+        return err instanceof ConfigError ? 2 : 1
+      }
+      throw err
+    }
+    if (started === 'fatal') {
+      // No rig to stop in order yet: end what the half-started one spawned.
+      processes.killAll()
+      await flushLogs()
+      return EXIT_FATAL
+    }
+    rig = started
+    notifier?.follow(rig)
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+    const code = await rig.exited
+    await notifier?.close()
+    await flushLogs()
+    return fatal.first ? EXIT_FATAL : code
+  } finally {
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+    removeTestHooks()
+    fatal.remove()
+    await notifier?.close()
+  }
 }
 
 /** Why `value` is not a WebSocket URL, or undefined when it is one. */
