@@ -19,6 +19,7 @@ import { waitFor } from '../../helpers/wait.js'
 import { systemDisk } from '../../../infra/disk.js'
 import { listOwnedSessions } from '../../../actors/recorder/session.js'
 import { fmt, probeSegments, recStatus, waitCameraStreaming } from './common.js'
+import { cannotMountTmpfs } from '../../helpers/tmpfs.js'
 
 const run = promisify(execFile)
 const KiB = 1024
@@ -26,22 +27,7 @@ const TMPFS_KIB = 2560
 const MINUTES = Number(process.env.VIGIL_CONTINUOUS_MINUTES ?? 0)
 const SESSION_S = 10
 
-/** Why this machine cannot run the test (not root, or root without the right to mount), or false. */
-async function cannotMount(): Promise<string | false> {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root to mount a small tmpfs (mount -t tmpfs)'
-  const probe = await mkdtemp(join(tmpdir(), 'vigil-mountprobe-'))
-  try {
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe])
-    await run('umount', [probe])
-    return false
-  } catch (err) {
-    return `root, but mount -t tmpfs failed (a container without CAP_SYS_ADMIN?): ${String(err).split('\n')[0]}`
-  } finally {
-    await rm(probe, { recursive: true, force: true })
-  }
-}
-
-const skip = await cannotMount()
+const skip = await cannotMountTmpfs()
 
 t.test('continuous mode on a small tmpfs: sessions roll, retention deletes the oldest, the recorder never stops', { skip }, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'vigil-continuous-'))

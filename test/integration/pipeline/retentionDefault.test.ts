@@ -25,6 +25,7 @@ import { listOwnedSessions, writeSession, SESSION_SCHEMA_VERSION } from '../../.
 import { formatIdTime } from '../../../actors/recorder/sessionId.js'
 import { keepFreeBytesFor } from '../../../machines/recordingMode.machine.js'
 import { must, recStatus, waitCameraStreaming, type RecStatus } from './common.js'
+import { cannotMountTmpfs } from '../../helpers/tmpfs.js'
 
 const run = promisify(execFile)
 const KiB = 1024
@@ -39,21 +40,7 @@ const HOUR = 3600_000
 const DAY = 24 * HOUR
 const NODE = 'keeprig'
 
-async function cannotMount(): Promise<string | false> {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root to mount a small tmpfs (mount -t tmpfs)'
-  const probe = await mkdtemp(join(tmpdir(), 'vigil-mountprobe-'))
-  try {
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe])
-    await run('umount', [probe])
-    return false
-  } catch (err) {
-    return `root, but mount -t tmpfs failed (a container without CAP_SYS_ADMIN?): ${String(err).split('\n')[0]}`
-  } finally {
-    await rm(probe, { recursive: true, force: true })
-  }
-}
-
-const skip = await cannotMount()
+const skip = await cannotMountTmpfs()
 
 async function seed(recordings: string, idAt: number, startedAt: number, tag: string): Promise<string> {
   const id = `${formatIdTime(idAt)}-${tag.repeat(6)}`
