@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -81,6 +81,11 @@ export interface SupervisorStatus {
  */
 export async function startVigil(t: Test, opts: { node: string; env?: Record<string, string>; args?: string[] }): Promise<VigilProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'vigil-start-'))
+  // Without a config of the test's own, the one `vigil start` finds in its cwd: the default
+  // camera (1280x720) costs most of a core to encode, and the suite runs two rigs at once.
+  if (opts.env?.['VIGIL_CONFIG'] === undefined) {
+    await writeFile(join(dataDir, 'vigil.config.json'), JSON.stringify({ camera: { width: 320, height: 240, fps: 15 } }))
+  }
   const natsPort = await freePort()
   const child = spawn(process.execPath, [vigilBin, 'start', ...(opts.args ?? [])], {
     cwd: dataDir,
