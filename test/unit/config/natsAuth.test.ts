@@ -2,21 +2,14 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { nkeys } from '@nats-io/transport-node'
-import { ConfigError, loadConfig } from '../../../infra/config/load.js'
+import { loadConfig } from '../../../infra/config/load.js'
+import { configProblems } from '../../helpers/configProblems.js'
 import { natsCredentialOptions } from '../../../infra/nats/credentials.js'
 import { envWithClientFlags } from '../../../tools/cli/natsArgs.js'
 
 const seedText = () => new TextDecoder().decode(nkeys.createUser().getSeed())
 
-function problems(fn: () => unknown): string[] {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  return []
-}
+const problems = configProblems
 
 t.test('each VIGIL_NATS_* variable lands in nats.auth / nats.tls', async (t) => {
   const cwd = t.testdir({ 'rig.nk': seedText(), 'rig.creds': 'creds', 'ca.pem': 'ca' })

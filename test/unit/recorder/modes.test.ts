@@ -6,7 +6,8 @@
 import t from 'tap'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ConfigError, loadConfig } from '../../../infra/config/load.js'
+import { loadConfig } from '../../../infra/config/load.js'
+import { configProblems } from '../../helpers/configProblems.js'
 import { silentLogger } from '../../../infra/logger.js'
 import { parseSegmentList, pickPreRoll, preRollBufferArgs, takePreRoll, BUFFER_LIST } from '../../../actors/recorder/preRollBuffer.js'
 import { makeRoom } from '../../../actors/recorder/freeSpace.js'
@@ -14,15 +15,7 @@ import { parseSessionFile, writeSession, SESSION_SCHEMA_VERSION, type SessionFil
 
 const isolated = (t: Pick<typeof import('tap').default, 'testdir'>, env: NodeJS.ProcessEnv = {}) => ({ cwd: t.testdir(), env })
 
-function problems(fn: () => unknown): string[] {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  return []
-}
+const problems = configProblems
 
 t.test('config: defaults, env, and clear errors', async (t) => {
   const c = loadConfig(isolated(t))
