@@ -31,10 +31,7 @@ t.test('a fatal error while recording: logged with its stack, session finalized,
   const v = await startVigil(t, { node: 'fatal', env: { VIGIL_CONFIG: config, VIGIL_TEST_FATAL: '1' } })
   const nc = await v.client()
   await v.running(nc)
-  await waitFor(async () => {
-    const c = await command<{ state: string }>(nc, v.node, 'camera', 'status', {}, { timeoutMs: 2000 })
-    return c.ok && c.result.state === 'streaming'
-  }, 90_000, 'camera streaming', 200)
+  await v.streaming(nc)
   const started = await command<SessionSummary>(nc, v.node, 'recorder', 'start', { name: 'crash' }, { timeoutMs: 20_000 })
   if (!started.ok) throw new Error(`recorder.start: ${started.error.code} ${started.error.message}`)
   await waitFor(async () => {

@@ -101,10 +101,7 @@ async function runFault(t: Test, fault: Fault): Promise<void> {
   const v = await startVigil(t, { node, env: { VIGIL_CONFIG: join(cfgDir, 'vigil.json') } })
   const nc = await watcher(t, v)
   await v.running(nc)
-  await waitFor(async () => {
-    const c = await command<{ state: string }>(nc, node, 'camera', 'status', {}, { timeoutMs: 2000 })
-    return c.ok && c.result.state === 'streaming'
-  }, 90_000, 'camera streaming', 200)
+  await v.streaming(nc)
   mark('camera streaming')
 
   const started = await command<SessionSummary>(nc, node, 'recorder', 'start', { name: `nats-${fault.signal}` }, { timeoutMs: 20_000 })

@@ -25,10 +25,7 @@ t.test('SIGTERM during a recording: exit 0, session finalized, segments play, no
   const v = await startVigil(t, { node: 'sigtermrec', env: { VIGIL_CONFIG: join(cfgDir, 'vigil.json') } })
   const nc = await v.client()
   await v.running(nc)
-  await waitFor(async () => {
-    const c = await command<{ state: string }>(nc, v.node, 'camera', 'status', {}, { timeoutMs: 2000 })
-    return c.ok && c.result.state === 'streaming'
-  }, 90_000, 'camera streaming', 200)
+  await v.streaming(nc)
 
   mark('camera streaming')
   const started = await command<SessionSummary>(nc, v.node, 'recorder', 'start', { name: 'sigterm' }, { timeoutMs: 20_000 })

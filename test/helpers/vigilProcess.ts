@@ -67,6 +67,8 @@ export interface VigilProcess {
   client: () => Promise<NatsConnection>
   /** Waits for supervisor.status to say `running`; returns that status. */
   running: (nc: NatsConnection) => Promise<SupervisorStatus>
+  /** Waits for camera.status to say `streaming` (a recording started then has footage to take). */
+  streaming: (nc: NatsConnection) => Promise<void>
 }
 
 export interface SupervisorStatus {
@@ -135,6 +137,11 @@ export async function startVigil(t: Test, opts: { node: string; env?: Record<str
       }, 60000, `supervisor of ${opts.node} running`, 200)
       return status!
     },
+    streaming: (nc) =>
+      waitFor(async () => {
+        const c = await command<{ state: string }>(nc, opts.node, 'camera', 'status', {}, { timeoutMs: 2000 })
+        return c.ok && c.result.state === 'streaming'
+      }, 90_000, `camera of ${opts.node} streaming`, 200),
     client: async () => {
       let nc: NatsConnection | undefined
       await waitFor(async () => {
