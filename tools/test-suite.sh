@@ -7,15 +7,17 @@
 #    a whole run); three at a time was slower (753 s against 608 s for this pass). Every test
 #    uses its own free ports and temp dirs, so two can run side by side.
 # 2. the fault tests that kill, freeze or starve the rig and bound how long it takes to
-#    recover (docs/FAULTS.md), one file at a time: they get the machine to themselves, so a
-#    neighbour's load never stretches a recovery past its bound.
+#    recover (docs/FAULTS.md), two at a time, with nothing else: one at a time left a core
+#    idle (load average ~1), and two took 300 s where one took 525 s, every bound still met
+#    (the closest: the media SIGSTOP lost 2.86 s of footage against 5 s allowed). Their
+#    bounds are 3x what was measured with CI running beside them.
 #
 # Both passes always run; the exit code fails if either failed. Extra arguments go to both
 # tap runs (e.g. `npm test -- --reporter=terse`).
 set -u
 cd "$(dirname "$0")/.."
 
-# The fault files of pass 2, by name. A new fault test that waits for a recovery goes here.
+# The fault files of pass 2, by name. A new fault test that bounds a recovery goes here.
 timed=(alert-buffer audio camera clock cycles disk-full logs-readonly media nats-restart nats-server recorder sigterm-recording supervisor-kill systemd-watchdog)
 
 alone=()
@@ -28,7 +30,7 @@ done
 # The unit tests go as one file (test/unit-all.ts imports them all): one process instead of 66.
 tap --jobs=2 "$@" test/unit-all.ts "test/integration/**/*.test.ts" "test/e2e/**/*.test.ts" "${shared[@]}"
 first=$?
-tap --jobs=1 "$@" "${alone[@]}"
+tap --jobs=2 "$@" "${alone[@]}"
 second=$?
 if [ "$first" -ne 0 ] || [ "$second" -ne 0 ]; then
   echo "npm test: pass 1 (unit/integration/e2e/untimed faults) exit $first, pass 2 (timed faults) exit $second" >&2
