@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { command } from '../../infra/nats/client.js'
 import type { SessionSummary } from '../../actors/recorder/index.js'
-import { startVigil } from '../helpers/vigilProcess.js'
+import { startVigil, TEST_VIGIL_CONFIG } from '../helpers/vigilProcess.js'
 import { waitFor } from '../helpers/wait.js'
 import { describeProcesses, processesMentioning } from '../helpers/procs.js'
 
@@ -26,7 +26,7 @@ const sessionStates = async (recordings: string) => {
 t.test('a fatal error while recording: logged with its stack, session finalized, exit 70; the next start reconciles', async (t) => {
   const t0 = performance.now()
   const mark = (what: string) => t.comment(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${what}`)
-  const cfgDir = t.testdir({ 'vigil.json': JSON.stringify({ camera: { width: 320, height: 240, fps: 15 } }) })
+  const cfgDir = t.testdir({ 'vigil.json': JSON.stringify(TEST_VIGIL_CONFIG) })
   const config = join(cfgDir, 'vigil.json')
   const v = await startVigil(t, { node: 'fatal', env: { VIGIL_CONFIG: config, VIGIL_TEST_FATAL: '1' } })
   const nc = await v.client()

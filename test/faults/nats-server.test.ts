@@ -18,7 +18,7 @@ import type { SessionSummary } from '../../actors/recorder/index.js'
 import { decodeJson } from '../../infra/nats/codec.js'
 import { ffprobe } from '../helpers/ffprobe.js'
 import { collect } from '../helpers/rig.js'
-import { startVigil, type VigilProcess } from '../helpers/vigilProcess.js'
+import { startVigil, type VigilProcess, TEST_VIGIL_CONFIG } from '../helpers/vigilProcess.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
 import { describeProcesses, processesMentioning } from '../helpers/procs.js'
 import { footageAccountedS, type SessionFile } from '../integration/pipeline/common.js'
@@ -97,7 +97,7 @@ async function runFault(t: Test, fault: Fault): Promise<void> {
   const mark = (what: string) => t.comment(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${what}`)
   const node = fault.signal === 'SIGKILL' ? 'natskill' : 'natsstop'
   // Small camera (tests share two cores), through VIGIL_CONFIG; nats probe at its defaults (2000 ms × 3).
-  const cfgDir = t.testdir({ 'vigil.json': JSON.stringify({ camera: { width: 320, height: 240, fps: 15 } }) })
+  const cfgDir = t.testdir({ 'vigil.json': JSON.stringify(TEST_VIGIL_CONFIG) })
   const v = await startVigil(t, { node, env: { VIGIL_CONFIG: join(cfgDir, 'vigil.json') } })
   const nc = await watcher(t, v)
   await v.running(nc)
@@ -257,7 +257,7 @@ t.test('SIGSTOP of the embedded nats-server: detected by the liveness probe, kil
 // Not a fault but the same path: an operator restarting the nats child. Only the rig's
 // shutdown may drain its client; a restart of this child alone must leave it reconnecting.
 t.test('supervisor.restart {child: nats}: the rig reconnects and serves commands again', async (t) => {
-  const cfgDir = t.testdir({ 'vigil.json': JSON.stringify({ camera: { width: 320, height: 240, fps: 15 } }) })
+  const cfgDir = t.testdir({ 'vigil.json': JSON.stringify(TEST_VIGIL_CONFIG) })
   const v = await startVigil(t, { node: 'natsrestart', env: { VIGIL_CONFIG: join(cfgDir, 'vigil.json') } })
   const nc = await watcher(t, v)
   const before = await v.running(nc)

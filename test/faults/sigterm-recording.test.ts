@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { command } from '../../infra/nats/client.js'
 import type { SessionSummary } from '../../actors/recorder/index.js'
 import { ffprobe } from '../helpers/ffprobe.js'
-import { startVigil } from '../helpers/vigilProcess.js'
+import { startVigil, TEST_VIGIL_CONFIG } from '../helpers/vigilProcess.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
 import { describeProcesses, processesMentioning } from '../helpers/procs.js'
 
@@ -19,7 +19,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 t.test('SIGTERM during a recording: exit 0, session finalized, segments play, no child left', async (t) => {
   // Small camera (tests share two cores), through VIGIL_CONFIG.
-  const cfgDir = t.testdir({ 'vigil.json': JSON.stringify({ camera: { width: 320, height: 240, fps: 15 } }) })
+  const cfgDir = t.testdir({ 'vigil.json': JSON.stringify(TEST_VIGIL_CONFIG) })
   const t0 = performance.now()
   const mark = (what: string) => t.comment(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${what}`)
   const v = await startVigil(t, { node: 'sigtermrec', env: { VIGIL_CONFIG: join(cfgDir, 'vigil.json') } })

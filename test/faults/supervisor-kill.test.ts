@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { command } from '../../infra/nats/client.js'
 import { parseSessionFile } from '../../actors/recorder/session.js'
-import { startVigil } from '../helpers/vigilProcess.js'
+import { startVigil, TEST_VIGIL_CONFIG } from '../helpers/vigilProcess.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
 import { ffprobe } from '../helpers/ffprobe.js'
 import { fmt, readSessionJson, sleep, type CamStatus, type RecStatus, type SessionSummary } from '../integration/pipeline/common.js'
@@ -45,7 +45,7 @@ async function configFile(t: Test, segmentS: number): Promise<string> {
   // Small camera (two shared cores); free-space thresholds a CI disk meets.
   await writeFile(
     file,
-    JSON.stringify({ camera: { width: 320, height: 240, fps: 15 }, recorder: { segmentS, minFreeBytes: 64 * 1024 * 1024, stopBelowBytes: 32 * 1024 * 1024 } }),
+    JSON.stringify({ ...TEST_VIGIL_CONFIG, recorder: { segmentS, minFreeBytes: 64 * 1024 * 1024, stopBelowBytes: 32 * 1024 * 1024 } }),
   )
   return file
 }

@@ -11,7 +11,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { command } from '../../infra/nats/client.js'
-import { startVigil } from '../helpers/vigilProcess.js'
+import { startVigil, TEST_VIGIL_CONFIG } from '../helpers/vigilProcess.js'
 import { waitFor } from '../helpers/wait.js'
 import { waitProcState } from '../helpers/procs.js'
 import { childrenNamed, environNames, python3, startNotifyReceiver, type Datagram } from '../helpers/notifySocket.js'
@@ -28,7 +28,7 @@ t.test('READY, WATCHDOG at the cadence and only while responsive, STOPPING; chil
   const mark = (what: string) => t.comment(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${what}`)
   const rx = await startNotifyReceiver(t)
   const pings = (from: number, to: number) => rx.datagrams.filter((d) => d.fields.WATCHDOG === '1' && d.at > from && d.at < to)
-  const cfgDir = t.testdir({ 'vigil.json': JSON.stringify({ camera: { width: 320, height: 240, fps: 15 } }) })
+  const cfgDir = t.testdir({ 'vigil.json': JSON.stringify(TEST_VIGIL_CONFIG) })
   const v = await startVigil(t, {
     node: 'sdnotify',
     env: { VIGIL_CONFIG: join(cfgDir, 'vigil.json'), NOTIFY_SOCKET: rx.socket, WATCHDOG_USEC: String(WATCHDOG_USEC), VIGIL_TEST_BLOCK_LOOP_MS: String(BLOCK_MS) },

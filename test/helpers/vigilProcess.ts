@@ -10,6 +10,21 @@ import { waitFor } from './wait.js'
 import { command } from '../../infra/nats/client.js'
 import { childEnv } from '../../infra/process.js'
 
+/**
+ * What a test's `vigil start` runs with unless the test says otherwise: a small camera (two
+ * shared cores), and the governor's CPU and memory thresholds out of reach. The governor
+ * samples the whole machine: on a busy CI box its CPU CRITICAL pauses audio and motion
+ * (DESIGN.md §9.3), which a test of something else must not see. Tests of the governor set
+ * their own.
+ */
+export const TEST_VIGIL_CONFIG = {
+  camera: { width: 320, height: 240, fps: 15 },
+  governor: {
+    cpuPercent: { warn: 10000, degrade: 10001, critical: 10002 },
+    memoryPercent: { warn: 10000, degrade: 10001, critical: 10002 },
+  },
+}
+
 export const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..')
 export const vigilBin = join(repoRoot, 'bin/vigil.js')
 
@@ -86,7 +101,7 @@ export async function startVigil(t: Test, opts: { node: string; env?: Record<str
   // Without a config of the test's own, the one `vigil start` finds in its cwd: the default
   // camera (1280x720) costs most of a core to encode, and the suite runs two rigs at once.
   if (opts.env?.['VIGIL_CONFIG'] === undefined) {
-    await writeFile(join(dataDir, 'vigil.config.json'), JSON.stringify({ camera: { width: 320, height: 240, fps: 15 } }))
+    await writeFile(join(dataDir, 'vigil.config.json'), JSON.stringify(TEST_VIGIL_CONFIG))
   }
   const natsPort = await freePort()
   const child = spawn(process.execPath, [vigilBin, 'start', ...(opts.args ?? [])], {
