@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { repoRoot } from '../../test/helpers/natsServer.js'
 import { writeDocs } from '../bench/report.js'
 import { runBench } from '../bench/suite.js'
+import { nameReaper } from '../procs.js'
 
 const help = `usage: vigil bench [--only rtt,stall,record,restart,alerts,live,idle,footage,webhook,mqtt,told] [--requests N] [--trials N]
                    [--restart-gap-s 61] [--idle-seconds S] [--idle-rigs 1,2,4] [--idle-camera 1280x720@15]
@@ -98,6 +99,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const t0 = Date.now()
   const log = (line: string) => process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s ${line}\n`)
+  nameReaper('bench')
   const { results, file } = await runBench({
     ...(values.only ? { only: values.only.split(',').map((s) => s.trim()) } : {}),
     requests: Number(values.requests),

@@ -9,7 +9,7 @@ import { describeAuth } from '../../infra/config/natsAuth.js'
 import { webhookOrigin } from '../../infra/config/webhooks.js'
 
 /** Subcommands that live in their own module `./<name>.ts` exporting `run(argv)`. */
-const moduleCommands = ['start', 'cmd', 'alerts', 'status', 'inspect', 'bench', 'nats-config', 'fleet', 'passwd', 'service'] as const
+const moduleCommands = ['start', 'cmd', 'alerts', 'status', 'inspect', 'bench', 'nats-config', 'fleet', 'passwd', 'service', 'soak'] as const
 type ModuleCommand = (typeof moduleCommands)[number]
 
 export const usage = `usage: vigil <command> [options]
@@ -25,6 +25,7 @@ commands:
   passwd             hash a password for web.users (read from stdin, never from argv)
   service            print or install a systemd unit (Type=notify, watchdog, hardening): vigil service print|install
   bench              run the benchmarks
+  soak               use a real rig for an hour and judge its memory, fds, handles and processes: vigil soak --minutes 60
   nats-config        write a nats-server config with one identity per rig and operator (--rigs a,b --operators ops --out DIR)
   fleet init         create the JetStream streams rigs publish into (an operator's identity)
   help [command]     this text, or a command's own help

@@ -1,0 +1,117 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { nameReaper } from '../procs.js'
+import { writeSoakDocs } from '../soak/report.js'
+import { DEFAULT_SOAK, runSoak } from '../soak/run.js'
+import { SOAK_BOUNDS } from '../soak/trend.js'
+
+const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..')
+
+const help = `usage: vigil soak [--minutes 60] [--sample-s 60] [--read-s 5] [--warmup-min 5] [--camera 320x240@15]
+                  [--record-s 20] [--viewers 3] [--churn-s 120] [--no-docs]
+
+Runs a real \`vigil start\` for --minutes and uses it the whole time: record cycles (old
+sessions deleted), WebSocket viewers coming and going, the live video watched, an audio or
+camera ffmpeg SIGKILLed every --churn-s, log rotation. Every --read-s it reads the rig's RSS,
+V8 heap, open fds, active handles and the processes under it, and each --sample-s keeps the
+floor of those readings (what the rig holds when nothing passing is open); at the end it fits a slope per
+hour to each series (after --warmup-min) and judges it against these bounds:
+${SOAK_BOUNDS.map((b) => `  ${b.metric.padEnd(10)} ≤ ${b.maxPerHour} ${b.unit}`).join('\n')}
+(judged only with at least 20 minutes of samples after the warm-up). Then SIGTERM: vigil must
+exit 0 and leave no process. Progress on stderr; the result to bench/results/soak-<time>.json;
+the "soak" section of docs/BENCHMARKS.md is replaced (--no-docs: not). Exit 1 if it failed.
+Use a quiet machine: the load average is recorded with every sample.
+`
+
+const SIZE = /^(\d+)x(\d+)@(\d+)$/
+
+export async function run(argv: string[]): Promise<number> {
+  let values
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        minutes: { type: 'string', default: String(DEFAULT_SOAK.minutes) },
+        'sample-s': { type: 'string', default: String(DEFAULT_SOAK.sampleS) },
+        'read-s': { type: 'string', default: String(DEFAULT_SOAK.readS) },
+        'warmup-min': { type: 'string', default: String(DEFAULT_SOAK.warmupS / 60) },
+        camera: { type: 'string', default: '320x240@15' },
+        'record-s': { type: 'string', default: String(DEFAULT_SOAK.drivers.recordS) },
+        viewers: { type: 'string', default: String(DEFAULT_SOAK.drivers.viewers) },
+        'churn-s': { type: 'string', default: String(DEFAULT_SOAK.drivers.churnEveryS) },
+        'no-docs': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values
+  } catch (err) {
+    process.stderr.write(`vigil soak: ${(err as Error).message}\n`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(help)
+    return 0
+  }
+  const num = (flag: string, min: number): number | null => {
+    const raw = (values as Record<string, unknown>)[flag] as string
+    const n = Number(raw)
+    if (raw === '' || !Number.isFinite(n) || n < min) {
+      process.stderr.write(`vigil soak: --${flag} wants a number ≥ ${min}, got ${JSON.stringify(raw)}\n`)
+      return null
+    }
+    return n
+  }
+  const minutes = num('minutes', 1)
+  const sampleS = num('sample-s', 5)
+  const readS = num('read-s', 1)
+  const warmupMin = num('warmup-min', 0)
+  const recordS = num('record-s', 2)
+  const viewers = num('viewers', 0)
+  const churnS = num('churn-s', 10)
+  if (minutes === null || sampleS === null || readS === null || warmupMin === null || recordS === null || viewers === null || churnS === null) return 2
+  const cam = SIZE.exec(values.camera!)
+  if (!cam) {
+    process.stderr.write(`vigil soak: --camera WxH@FPS, e.g. 320x240@15; got ${JSON.stringify(values.camera)}\n`)
+    return 2
+  }
+  if (warmupMin >= minutes) {
+    process.stderr.write(`vigil soak: --warmup-min ${warmupMin} leaves nothing of --minutes ${minutes} to fit\n`)
+    return 2
+  }
+
+  nameReaper('soak')
+  const t0 = Date.now()
+  const log = (line: string) => process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(0).padStart(5)}s ${line}\n`)
+  const result = await runSoak(
+    {
+      minutes,
+      sampleS,
+      readS: Math.min(readS, sampleS),
+      warmupS: warmupMin * 60,
+      camera: { width: Number(cam[1]), height: Number(cam[2]), fps: Number(cam[3]) },
+      drivers: { ...DEFAULT_SOAK.drivers, recordS, viewers: Math.floor(viewers), churnEveryS: churnS },
+    },
+    log,
+  )
+  const dir = join(repoRoot, 'bench/results')
+  await mkdir(dir, { recursive: true })
+  const file = join(dir, `soak-${result.startedAt.replace(/[:.]/g, '-')}.json`)
+  await writeFile(file, `${JSON.stringify(result, null, 2)}\n`)
+  const rel = relative(repoRoot, file)
+  log(`soak: result in ${rel}`)
+  if (!values['no-docs']) {
+    await writeSoakDocs(result, rel, join(repoRoot, 'docs/BENCHMARKS.md'))
+    log('soak: docs/BENCHMARKS.md "soak" section written')
+  }
+  for (const s of result.judgement.slopes)
+    log(`soak: ${s.metric.padEnd(10)} ${s.perHour === null ? '—' : s.perHour.toFixed(2)} ${s.unit} (bound ${s.maxPerHour}) ${s.verdict}`)
+  if (result.problems.length > 0) {
+    log(`soak: FAILED\n  ${result.problems.join('\n  ')}`)
+    return 1
+  }
+  log(result.judgement.judged ? 'soak: passed' : 'soak: finished (too short to judge the slopes)')
+  return 0
+}
