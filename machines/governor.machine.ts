@@ -47,7 +47,8 @@ export interface GovernorContext extends GovernorInput {
   /** The level before the latest sample. */
   previousLevel: Level
   sample: ResourceSample | null
-  preview: PreviewLevel
+  /** null until the first sample says it: a governor restarted after a crash restates the level it finds. */
+  preview: PreviewLevel | null
   samples: number
   samplingFailing: boolean
   since: number | null
@@ -109,7 +110,7 @@ export const governorMachine = governorSetup.createMachine({
     levels: initialLevelState(),
     previousLevel: 'NORMAL',
     sample: null,
-    preview: 'full',
+    preview: null,
     samples: 0,
     samplingFailing: false,
     since: null,
@@ -144,9 +145,9 @@ function route(self: Level | null) {
     ...LEVELS.filter((l) => l !== (self ?? 'NORMAL')).map((level) => ({
       guard: { type: 'nextLevelIs' as const, params: { level } },
       target: stateOf(level),
-      actions: [applySample(), announce()],
+      actions: [applySample(), announce(), statePreview()],
     })),
-    { target: self === null ? stateOf('NORMAL') : 'waiting', actions: [applySample()] },
+    { target: self === null ? stateOf('NORMAL') : 'waiting', actions: [applySample(), statePreview()] },
   ]
 }
 
@@ -225,7 +226,7 @@ function noteSampleError() {
   })
 }
 
-/** After applySample: the level changed. The alert, then the preview if it changes. */
+/** After applySample: the level changed. The alert (the preview follows in statePreview). */
 function announce() {
   return governorSetup.enqueueActions(({ context, enqueue }) => {
     const { level } = context.levels
@@ -244,10 +245,22 @@ function announce() {
         },
       },
     })
+  })
+}
+
+/**
+ * After applySample (and announce): the preview level of the new level, when it differs
+ * from what this instance last said. The first sample always says it, NORMAL too: the
+ * preview outlives the governor (infra/preview.ts), and an instance restarted after a crash
+ * at CRITICAL that finds the rig NORMAL must give viewers their video back.
+ */
+function statePreview() {
+  return governorSetup.enqueueActions(({ context, enqueue }) => {
+    const { level } = context.levels
     const preview = previewFor(level)
-    if (preview !== context.preview) {
-      enqueue.assign({ preview })
-      enqueue({ type: 'setPreview', params: { level: preview, reason: `resource level ${level}` } })
-    }
+    if (preview === context.preview) return
+    enqueue.assign({ preview })
+    const reason = level === 'NORMAL' ? 'resource level NORMAL' : `resource level ${level} (${describeCauses(context.levels, context.sample)})`
+    enqueue({ type: 'setPreview', params: { level: preview, reason } })
   })
 }

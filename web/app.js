@@ -23,6 +23,8 @@
     /** Newest first: { id, kind, at, … } as GET /api/v1/events gives them. */
     events: [],
     busy: null,
+    /** The rig's preview level (the governor's): full = live video, low = a still per second, off = nothing live. */
+    preview: { level: 'full', reason: '', since: null },
   }
 
   // With auth on, the browser holds the HttpOnly session cookie from /login and sends it
@@ -73,6 +75,8 @@
     }
     body.replaceChildren(...rows)
     renderRecorder()
+    // The preview message says whether the recording goes on.
+    renderPreviewMessage()
   }
 
   function renderAlerts() {
@@ -135,7 +139,7 @@
     renderAlerts()
     // On every (re)connect: what happened meanwhile comes from the rig's ring, not the socket.
     void loadEvents()
-    if (!player) restartVideo(0)
+    applyPreview(s.preview || { level: 'full', reason: '', since: null })
   }
 
   function applyState(item) {
@@ -150,7 +154,7 @@
     view.actors.set(item.actor, { state: item.state, status, restarts })
     renderActors()
     // The media server came back: the old HTTP-FLV connection is dead, open a new one.
-    if (item.actor === 'media' && status === 'running' && (!prev || prev.status !== 'running')) restartVideo(500)
+    if (item.actor === 'media' && status === 'running' && (!prev || prev.status !== 'running') && view.preview.level === 'full') restartVideo(500)
   }
 
   function applyAlert(alert) {
@@ -394,6 +398,7 @@
       else if (msg.type === 'state') applyState(msg)
       else if (msg.type === 'alert') applyAlert(msg.alert)
       else if (msg.type === 'event') applyEvent(msg)
+      else if (msg.type === 'preview') applyPreview({ level: msg.level, reason: msg.reason, since: msg.at })
       else if (msg.type === 'error') console.warn('vigil websocket:', msg.code, msg.message)
     }
     ws.onclose = () => {
@@ -491,6 +496,8 @@
   }
 
   function startVideo() {
+    // Below full the server refuses the stream (503): asking would only fail and retry.
+    if (view.preview.level !== 'full') return
     const mpegts = window.mpegts
     if (!mpegts) return videoStatus('mpegts.js did not load')
     if (!mpegts.getFeatureList().mseLivePlayback) return videoStatus('this browser cannot play the live stream (no Media Source Extensions)')
@@ -537,6 +544,133 @@
       restartVideo(0)
     }
   }, 2000)
+
+  // ---------------------------------------------------------------- preview level
+
+  // DESIGN.md §9.3: under resource pressure the rig's governor lowers what viewers get.
+  // full: the live video. low: one still per second from live/still.jpg instead (the server
+  // refuses the video stream). off: neither; a message says why. The recording is never
+  // touched by this, so the message says whether it goes on.
+  const STILL_EVERY_MS = 1000
+  let stillTimer = null
+  let stillUrl = null
+  /** Bumped when stills stop: a fetch still under way finds itself stale and drops its picture. */
+  let stillRun = 0
+  let stillsOn = false
+
+  function applyPreview(p) {
+    const level = p.level === 'low' || p.level === 'off' ? p.level : 'full'
+    const was = view.preview.level
+    view.preview = { level, reason: p.reason || '', since: p.since || null }
+    const video = $('live-video')
+    video.hidden = level !== 'full'
+    $('sound-bar').hidden = level !== 'full'
+    renderPreviewMessage()
+    if (level === 'full') {
+      stopStills()
+      $('video-status').hidden = false
+      // Back to full (or the first sync): the player starts again.
+      if (!player || was !== 'full') restartVideo(0)
+      return
+    }
+    // The stream is refused or was ended by the server: drop the player (and its retries).
+    clearTimeout(videoTimer)
+    destroyPlayer()
+    if (!video.muted) {
+      video.muted = true
+      renderSound()
+    }
+    if (level === 'low') {
+      $('video-status').hidden = false
+      startStills()
+    } else {
+      stopStills()
+      $('video-status').hidden = true
+    }
+  }
+
+  function renderPreviewMessage() {
+    const el = $('preview-message')
+    const { level, reason, since } = view.preview
+    el.hidden = level === 'full'
+    el.dataset.level = level
+    if (level === 'full') return
+    const rec = view.actors.get('recorder')
+    const recording = rec ? `${rec.state === 'recording' ? 'Recording goes on.' : `The recorder is ${rec.state}.`}` : ''
+    const why = reason ? `The rig is at ${reason}` : 'The rig is short of resources'
+    const at = since ? ` since ${new Date(since).toLocaleTimeString()}` : ''
+    $('preview-title').textContent = level === 'off' ? 'Live video is off' : 'Live video is reduced to one still per second'
+    $('preview-detail').textContent = `${why}${at}. ${recording}`.trim()
+  }
+
+  function startStills() {
+    if (stillsOn) return
+    stillsOn = true
+    stillRun += 1
+    loadStill(stillRun)
+  }
+
+  function stopStills() {
+    stillsOn = false
+    stillRun += 1
+    clearTimeout(stillTimer)
+    const img = $('live-still')
+    img.hidden = true
+    img.removeAttribute('src')
+    if (stillUrl) URL.revokeObjectURL(stillUrl)
+    stillUrl = null
+  }
+
+  /** One still; the next is asked only once this one loaded or failed, so requests never pile up. */
+  async function loadStill(run) {
+    const started = Date.now()
+    let problem = null
+    try {
+      const res = await fetch(new URL(`live/still.jpg?n=${started}`, document.baseURI).href, { cache: 'no-store', credentials: 'same-origin' })
+      if (res.status === 401) return toLogin()
+      if (res.ok) {
+        const blob = await res.blob()
+        if (run !== stillRun) return
+        await showStill(blob, run)
+      } else {
+        const body = await res.json().catch(() => null)
+        problem = body && body.error ? body.error.message : `HTTP ${res.status}`
+      }
+    } catch (err) {
+      problem = `vigil is not reachable (${err.message})`
+    }
+    if (run !== stillRun) return
+    if (problem) {
+      // An old picture shown as live would say all is calm when nothing is known.
+      $('live-still').hidden = true
+      videoStatus(`no picture: ${problem}; retrying`)
+    }
+    stillTimer = setTimeout(() => loadStill(run), Math.max(0, STILL_EVERY_MS - (Date.now() - started)))
+  }
+
+  function showStill(blob, run) {
+    return new Promise((resolve) => {
+      const url = URL.createObjectURL(blob)
+      const img = $('live-still')
+      img.onload = () => {
+        if (run !== stillRun) {
+          URL.revokeObjectURL(url)
+          return resolve()
+        }
+        if (stillUrl) URL.revokeObjectURL(stillUrl)
+        stillUrl = url
+        img.hidden = false
+        videoStatus(`still updated ${new Date().toLocaleTimeString()}`)
+        resolve()
+      }
+      img.onerror = () => {
+        URL.revokeObjectURL(url)
+        videoStatus('the still could not be shown; retrying')
+        resolve()
+      }
+      img.src = url
+    })
+  }
 
   // ---------------------------------------------------------------- wiring
 

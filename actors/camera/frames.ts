@@ -15,12 +15,16 @@ export type SnapshotListener = (jpeg: Buffer) => void
 export class CameraFrames {
   #frame: { gray: Buffer; info: GrayFrameInfo } | null = null
   #jpeg: Buffer | null = null
+  /** When the newest JPEG came (monotonic ms): a stalled camera leaves an old picture behind. */
+  #jpegAt: number | null = null
+  readonly #monotonic: () => number
   readonly #frameListeners = new Set<FrameListener>()
   readonly #snapshotListeners = new Set<SnapshotListener>()
   #onListenerError: (err: unknown) => void
 
-  constructor(onListenerError: (err: unknown) => void = () => {}) {
+  constructor(onListenerError: (err: unknown) => void = () => {}, opts: { monotonic?: () => number } = {}) {
     this.#onListenerError = onListenerError
+    this.#monotonic = opts.monotonic ?? (() => performance.now())
   }
 
   latestFrame(): { gray: Buffer; info: GrayFrameInfo } | null {
@@ -30,6 +34,19 @@ export class CameraFrames {
   /** The newest colour JPEG (1 fps from ffmpeg), or null before the first. */
   latestSnapshot(): Buffer | null {
     return this.#jpeg
+  }
+
+  /** When the newest JPEG arrived (the monotonic clock given at construction), or null before the first. */
+  latestSnapshotAt(): number | null {
+    return this.#jpegAt
+  }
+
+  /**
+   * How old the newest JPEG is, in ms, or null before the first. The JPEG is kept when the
+   * camera stalls or restarts: whoever shows it as "live" (the page's stills) must ask this.
+   */
+  snapshotAgeMs(): number | null {
+    return this.#jpegAt === null ? null : Math.max(0, this.#monotonic() - this.#jpegAt)
   }
 
   onFrame(listener: FrameListener): () => void {
@@ -49,6 +66,7 @@ export class CameraFrames {
 
   publishSnapshot(jpeg: Buffer): void {
     this.#jpeg = jpeg
+    this.#jpegAt = this.#monotonic()
     for (const l of this.#snapshotListeners) this.#call(() => l(jpeg))
   }
 

@@ -29,7 +29,7 @@ export interface GovernorDeps {
   dataDir: string
   log: Logger
   alert(a: AlertInput): void
-  /** DEGRADE → 'low', CRITICAL → 'off', back to 'full' below DEGRADE (the camera's SET_PREVIEW). */
+  /** DEGRADE → 'low', CRITICAL → 'off', back to 'full' below DEGRADE; said on every instance's first sample (infra/preview.ts, the camera's SET_PREVIEW). */
   setPreview?(level: PreviewLevel, reason: string): void
   /** Disk below its critical threshold: stop the recording. Resolves true when a recording was stopped. */
   stopRecording?(reason: string): Promise<boolean | void> | boolean | void

@@ -6,6 +6,7 @@ import type { Clock } from '../../infra/clock.js'
 import type { AlertInput, AlertLog } from '../../infra/alerts.js'
 import type { Feed } from '../../infra/feed.js'
 import type { EventRing } from '../../infra/eventRing.js'
+import type { PreviewState } from '../../infra/preview.js'
 import type { SupervisorHandle } from '../supervisor/index.js'
 import type { Bus } from '../../infra/nats/bus.js'
 import type { CommandRouter } from '../../infra/nats/commands.js'
@@ -59,6 +60,8 @@ export interface RigContext {
   feed: Feed
   /** The last events, newest first (the web's GET /api/v1/events; any other reader). */
   events: EventRing
+  /** The preview level (full, low, off): the governor sets it, the web follows it; outlives both. */
+  preview: PreviewState
   bus: Bus
   router: CommandRouter
   alerts: AlertLog
@@ -83,7 +86,7 @@ export const shutdownOrder = ['recorder', 'motion', 'audio', 'camera', 'media', 
 /** The subsystems of DESIGN.md §3 in start order (nats is added by the rig when embedded). */
 export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promise<SupervisedChild[]> {
   const { config, processes, log } = ctx
-  const frames = new CameraFrames((err) => log.warn({ err }, 'a camera frame listener failed'))
+  const frames = new CameraFrames((err) => log.warn({ err }, 'a camera frame listener failed'), { monotonic: () => ctx.clock.monotonic() })
   const mediaPorts = { rtmpPort: ctx.ports.rtmp, httpPort: ctx.ports.flv }
 
   const logsHandle = new LogsHandle(ctx.logFiles)
@@ -96,7 +99,11 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
   const motionHandle = new MotionHandle(config.motion)
   const governorHandle = new GovernorHandle(config.governor)
   registerGovernorCommands(ctx.router, governorHandle)
-  const setPreview = (level: PreviewLevel) => ctx.supervisor().childActor('camera')?.send({ type: 'SET_PREVIEW', level })
+  // The holder is what viewers get (the web's live routes, the page); the camera keeps the level in its status.
+  const setPreview = (level: PreviewLevel, reason: string) => {
+    ctx.preview.set(level, reason)
+    ctx.supervisor().childActor('camera')?.send({ type: 'SET_PREVIEW', level })
+  }
   const governor = spec('governor', {
     factory: governorChild(
       {
@@ -177,8 +184,8 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
     if (item.actor === 'camera') {
       if (item.state === 'streaming') {
         recordings.sourceResumed()
-        const level = governorHandle.status().preview
-        if (level && level !== 'full') setPreview(level)
+        const level = ctx.preview.level()
+        if (level !== 'full') ctx.supervisor().childActor('camera')?.send({ type: 'SET_PREVIEW', level })
       } else recordings.sourceLost(`camera ${item.state}`)
     } else if (item.actor === 'media' && item.state !== 'running') {
       recordings.sourceLost(`media server ${item.state}`)
@@ -262,7 +269,16 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
         plugins: [
           inspectPlugin({ supervisor: ctx.supervisor, events: ctx.inspectEvents, secrets: config.web.token ? [config.web.token] : [] }),
           // The page's video: the web server reads the media port with a signature only the rig holds.
-          liveVideoPlugin({ sourceUrl: () => signedFlvUrl(mediaPorts, ctx.mediaSigner, undefined, undefined, LIVE_PROXY_SIGN_TTL_S) }),
+          // The governor's preview level decides who gets the video, a still, or neither.
+          liveVideoPlugin({
+            sourceUrl: () => signedFlvUrl(mediaPorts, ctx.mediaSigner, undefined, undefined, LIVE_PROXY_SIGN_TTL_S),
+            preview: ctx.preview,
+            still: () => {
+              const jpeg = frames.latestSnapshot()
+              const ageMs = frames.snapshotAgeMs()
+              return jpeg && ageMs !== null ? { jpeg, ageMs } : null
+            },
+          }),
         ],
       }),
     ),

@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../../infra/clock.js'
 import { AlertLog, type Alert, type AlertInput } from '../../infra/alerts.js'
 import { createFeed, type Feed } from '../../infra/feed.js'
 import { EventRing } from '../../infra/eventRing.js'
+import { PreviewState } from '../../infra/preview.js'
 import { isPortFree, resolvePort } from '../../infra/ports.js'
 import { resolveFfmpeg, resolveNatsServer } from '../../infra/binaries.js'
 import { createBus, type Bus } from '../../infra/nats/bus.js'
@@ -70,6 +71,8 @@ export interface Rig {
   feed: Feed
   /** The last 200 events (motion, sound, recording.*), newest first: GET /api/v1/events. */
   events: EventRing
+  /** The preview level the governor set (full, low, off): the live routes and the page follow it. */
+  preview: PreviewState
   processes: ProcessOwner
   /** Signs media URLs for this rig's media server (in-process tools and tests: a peer publisher). */
   mediaSigner: MediaSigner
@@ -139,6 +142,13 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   // Follows the feed from before any child starts, for the rig's whole life (the feed is the rig's).
   const events = new EventRing()
   events.follow(feed)
+  // The governor sets it, the web's live routes and the page follow it; made here so it
+  // outlives restarts of both. Each change goes on the feed: open pages switch at once.
+  const preview = new PreviewState({ now: () => clock.now(), onListenerError: (err) => log.warn({ err }, 'a preview listener failed') })
+  preview.subscribe((p) => {
+    log.info({ preview: p.level, reason: p.reason }, `preview ${p.level}: ${p.reason}`)
+    feed.next({ type: 'preview', level: p.level, reason: p.reason, at: p.since })
+  })
   const raise = (input: AlertInput) => {
     const alert = alerts.add(input)
     const level = input.severity === 'critical' ? 'error' : input.severity === 'warning' ? 'warn' : 'info'
@@ -204,7 +214,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   const inspectEvents = createEventLog({ secrets })
   // One media secret per rig start: media restarts keep it, so clients' URLs stay valid.
   const mediaSigner = new MediaSigner()
-  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, mediaSigner, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, events, bus, router, alerts, supervisor: () => supervisor }
+  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, mediaSigner, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, events, preview, bus, router, alerts, supervisor: () => supervisor }
   const spec: SpecBuilder = (id, over) => ({
     id,
     restart: 'permanent',
@@ -288,5 +298,5 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   supervisor.start()
   if (!embedded) void connect()
 
-  return { node, ports, dirs, supervisor, router, bus, alerts, alert: raise, feed, events, processes, mediaSigner, requestShutdown, exited }
+  return { node, ports, dirs, supervisor, router, bus, alerts, alert: raise, feed, events, preview, processes, mediaSigner, requestShutdown, exited }
 }

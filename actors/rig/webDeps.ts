@@ -32,6 +32,7 @@ export function webDepsFromRig(
     alert: ctx.alert,
     feed: ctx.feed,
     events: ctx.events,
+    preview: ctx.preview,
     supervisor: ctx.supervisor,
     dirs: { recordings: ctx.dirs.recordings, snapshots: ctx.dirs.snapshots },
     ports: { ...ctx.ports },

@@ -4,6 +4,7 @@ import type { AlertLog } from '../../infra/alerts.js'
 import type { DiskProbe } from '../../infra/disk.js'
 import type { Feed } from '../../infra/feed.js'
 import type { EventRing } from '../../infra/eventRing.js'
+import type { PreviewView } from '../../infra/preview.js'
 import type { Logger } from '../../infra/logger.js'
 import type { CommandRouter } from '../../infra/nats/commands.js'
 import type { AuthPolicy } from './auth.js'
@@ -30,6 +31,8 @@ export interface WebServerDeps {
   feed: Feed
   /** The rig's recent events (GET /api/v1/events): made once per rig, outlives web restarts. */
   events: EventRing
+  /** The rig's preview level (made once per rig): in the sync state, live on the feed. */
+  preview: PreviewView
   supervisor: () => SupervisorView
   dirs: { recordings: string; snapshots: string }
   /** Reported in /api/v1/state: the page builds the video URL from `flv`. */
@@ -120,7 +123,7 @@ export async function buildWebServer(deps: WebServerDeps, access: WebAccess): Pr
   })
 
   const monotonic = deps.monotonic ?? (() => performance.now())
-  const state = () => rigState({ node: deps.node, supervisor: deps.supervisor, alerts: deps.alerts, ports: deps.ports, secrets })
+  const state = () => rigState({ node: deps.node, supervisor: deps.supervisor, alerts: deps.alerts, preview: deps.preview, ports: deps.ports, secrets })
   const readiness = createReadiness({
     supervisor: deps.supervisor,
     natsConnected: deps.natsConnected,

@@ -1,5 +1,6 @@
 import type { AnyActorRef } from 'xstate'
 import type { Alert, AlertLog } from '../../infra/alerts.js'
+import type { PreviewStatus, PreviewView } from '../../infra/preview.js'
 import type { ChildStatusView } from '../supervisor/index.js'
 import { redact } from './redact.js'
 
@@ -29,6 +30,8 @@ export interface RigState {
   children: ChildStatusView[]
   actors: Record<string, ActorView>
   alerts: Alert[]
+  /** What viewers get now (full video, low: a still per second, off: nothing live) and why. */
+  preview: PreviewStatus
   at: string
 }
 
@@ -36,6 +39,7 @@ export interface RigStateSource {
   node: string
   supervisor: () => SupervisorView
   alerts: AlertLog
+  preview: PreviewView
   ports: Record<string, number | null>
   /** Literal secrets that must never leave (web.token). */
   secrets: string[]
@@ -61,6 +65,7 @@ export function rigState(src: RigStateSource): RigState {
     children,
     actors,
     alerts: src.alerts.list(STATE_ALERTS),
+    preview: src.preview.status(),
     at: new Date((src.now ?? Date.now)()).toISOString(),
   }
   // Everything, not only contexts: exit reasons and alert details carry ffmpeg's lines, URLs included.

@@ -13,7 +13,7 @@ import type { RigState } from './state.js'
 
 export type ServerMessage =
   | { type: 'sync_response'; state: RigState }
-  | (FeedItem & { type: 'state' | 'alert' | 'event' })
+  | (FeedItem & { type: 'state' | 'alert' | 'event' | 'preview' })
   | { type: 'pong' }
   | { type: 'error'; code: 'BAD_REQUEST'; message: string }
 

@@ -12,6 +12,8 @@ import { systemClock } from '../../infra/clock.js'
 import { createManualDisk, type ManualDisk } from '../../infra/disk.js'
 import { VigilError, type ErrorCode } from '../../infra/errors.js'
 import { createFeed, type Feed } from '../../infra/feed.js'
+import { PreviewState } from '../../infra/preview.js'
+import { liveVideoPlugin, type LiveVideoDeps } from '../../actors/web/routes/liveVideo.js'
 import { silentLogger, type Logger } from '../../infra/logger.js'
 import { createCommandRouter, type CommandRecord, type CommandRouter } from '../../infra/nats/commands.js'
 import { createSupervisor, type SupervisorHandle } from '../../actors/supervisor/index.js'
@@ -127,6 +129,8 @@ export interface WebRig {
   alerts: AlertLog
   raised: AlertInput[]
   feed: Feed
+  /** The preview level the web follows; the test sets it (the rig's governor does). */
+  preview: PreviewState
   supervisor: SupervisorHandle
   recorder: FakeRecorder
   disk: ManualDisk
@@ -154,6 +158,8 @@ export interface WebRigOptions {
   security?: SecurityState
   /** Serve the inspector (/inspect and its data) too, as the rig does. */
   inspect?: boolean
+  /** Serve /live/cam.flv and /live/still.jpg from these (the rig's preview holder is added). */
+  live?: Omit<LiveVideoDeps, 'preview'>
   log?: Logger
   timing?: WebDeps['timing']
   readyCacheMs?: number
@@ -193,6 +199,9 @@ export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
   registerRecordingDeleteCommand(router, { recordingsDir: dirs.recordings, node: 'webtest', activeSessionId: () => recorder.session?.id ?? null })
   const alerts = new AlertLog({ node: 'webtest' })
   const feed = createFeed()
+  // As the rig does: each change of the level goes on the feed.
+  const preview = new PreviewState()
+  preview.subscribe((p) => feed.next({ type: 'preview', level: p.level, reason: p.reason, at: p.since }))
   const raised: AlertInput[] = []
   const alert = (input: AlertInput) => {
     raised.push(input)
@@ -231,13 +240,17 @@ export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
             ...(opts.tls ? { tls: opts.tls } : {}),
           },
           ...(opts.security ? { security: opts.security } : {}),
-          ...(opts.inspect ? { plugins: [inspectPlugin({ supervisor: () => supervisor })] } : {}),
+          plugins: [
+            ...(opts.inspect ? [inspectPlugin({ supervisor: () => supervisor })] : []),
+            ...(opts.live ? [liveVideoPlugin({ ...opts.live, preview })] : []),
+          ],
           node: 'webtest',
           log,
           router,
           alerts,
           alert,
           feed,
+          preview,
           supervisor: () => supervisor,
           dirs,
           ports: { flv: 18000, rtmp: 11935, web: 0, nats: null },
@@ -280,6 +293,7 @@ export async function startWebRig(opts: WebRigOptions = {}): Promise<WebRig> {
     alerts,
     raised,
     feed,
+    preview,
     supervisor,
     recorder,
     disk,
@@ -447,6 +461,7 @@ export async function webActorOutcome(config: { host: string; port: number }) {
     alerts: new AlertLog({ node: 'webtest' }),
     alert: (a) => raised.push(a),
     feed: createFeed(),
+    preview: new PreviewState(),
     supervisor: () => ({ state: () => 'running', children: () => [], childActor: () => undefined, uptimeS: () => 0 }),
     dirs: { recordings: '/nonexistent/recordings', snapshots: '/nonexistent/snapshots' },
     ports: { flv: 8000 },

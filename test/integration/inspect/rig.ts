@@ -16,6 +16,7 @@ import { inspectPlugin } from '../../../actors/inspect/routes.js'
 import { cameraMachine, type FfmpegCommand, type FfmpegEvent } from '../../../machines/camera.machine.js'
 import { supervisedChild } from '../../helpers/supervised.js'
 import { waitFor } from '../../helpers/wait.js'
+import { PreviewState } from '../../../infra/preview.js'
 
 export const TOKEN = 'inspect-test-token-0123456789'
 
@@ -67,6 +68,7 @@ export async function startInspectRig() {
           alerts,
           alert: () => {},
           feed,
+          preview: new PreviewState(),
           supervisor: () => supervisor,
           dirs: { recordings: root, snapshots: root },
           ports: { flv: 18000 },

@@ -86,12 +86,18 @@ t.test('DNS rebinding: a Host not on the allow-list is refused with 421 before r
 
 t.test('auth on: every route but the public ones refuses a caller without credentials', async (t) => {
   // Wrong tokens on every route would trip the guessing limit (its own test below).
-  const rig = await startWebRig({ token: TEST_TOKEN, inspect: true, security: createSecurityState({ loginLimit: { maxFailures: 10_000 } }) })
+  const rig = await startWebRig({
+    token: TEST_TOKEN,
+    inspect: true,
+    security: createSecurityState({ loginLimit: { maxFailures: 10_000 } }),
+    // The live routes as the rig has them: a still that would show in a body that leaked it.
+    live: { sourceUrl: () => 'http://127.0.0.1:9/live/cam.flv', still: () => ({ jpeg: Buffer.from('jpeg-bytes'), ageMs: 0 }) },
+  })
   t.teardown(() => rig.stop())
   await seedFiles(rig)
   const table = routeTable(rig.app())
   const urls = new Set(table.map((r) => r.url))
-  for (const must of ['/', '/api/v1/state', '/api/v1/alerts', '/api/v1/recordings', '/recordings/*', '/snapshots/*', '/metrics', '/health/ready', '/api/v1/ws', '/inspect', '/api/v1/inspect/state', '/inspect/static/:file']) {
+  for (const must of ['/', '/api/v1/state', '/api/v1/alerts', '/api/v1/recordings', '/recordings/*', '/snapshots/*', '/metrics', '/health/ready', '/api/v1/ws', '/inspect', '/api/v1/inspect/state', '/inspect/static/:file', '/live/cam.flv', '/live/still.jpg']) {
     t.ok(urls.has(must), `${must} is in the route table`)
   }
   const publicRoutes = table.filter((r) => r.role === 'public').map((r) => `${r.method} ${r.url}`)

@@ -32,3 +32,18 @@ t.test('a throwing subscriber is reported and does not stop the others', async (
   t.equal(calls, 1)
   t.match(errors, [{ message: 'ENOSPC' }])
 })
+
+t.test('the newest JPEG carries its time: a camera that stopped leaves an old picture, and says how old', async (t) => {
+  let mono = 1000
+  const frames = new CameraFrames(() => {}, { monotonic: () => mono })
+  t.equal(frames.latestSnapshotAt(), null)
+  t.equal(frames.snapshotAgeMs(), null, 'no picture: no age')
+  frames.publishSnapshot(Buffer.from([0xff, 0xd8, 1]))
+  t.equal(frames.latestSnapshotAt(), 1000)
+  t.equal(frames.snapshotAgeMs(), 0)
+  mono += 7000
+  t.equal(frames.snapshotAgeMs(), 7000, 'seven seconds without a new JPEG')
+  t.same(frames.latestSnapshot(), Buffer.from([0xff, 0xd8, 1]), 'the picture itself is kept')
+  frames.publishSnapshot(Buffer.from([0xff, 0xd8, 2]))
+  t.equal(frames.snapshotAgeMs(), 0, 'a new picture is fresh')
+})

@@ -21,6 +21,7 @@ function start(script: Reading[]) {
   const clock = new SimulatedClock()
   const alerts: GovernorAlert[] = []
   const previews: PreviewLevel[] = []
+  const reasons: string[] = []
   const stops: string[] = []
   const pauses: boolean[] = []
   let n = 0
@@ -35,7 +36,10 @@ function start(script: Reading[]) {
     },
     actions: {
       raiseAlert: (_, a) => alerts.push(a),
-      setPreview: (_, p) => previews.push(p.level),
+      setPreview: (_, p) => {
+        previews.push(p.level)
+        reasons.push(p.reason)
+      },
       stopRecording: (_, p) => stops.push(p.reason),
       pauseAnalysis: (_, p) => pauses.push(p.paused),
     },
@@ -48,6 +52,7 @@ function start(script: Reading[]) {
     clock,
     alerts,
     previews,
+    reasons,
     stops,
     pauses,
     samples: () => n,
@@ -74,7 +79,8 @@ t.test('first sample: NORMAL is quiet and ready; then a sample every sampleMs', 
   t.equal(h.top(), 'normal')
   t.ok(h.actor.getSnapshot().hasTag('ready'))
   t.same(h.alerts, [])
-  t.same(h.previews, [])
+  t.same(h.previews, ['full'], 'the first sample says the preview level, NORMAL too (a governor restarted after a crash at CRITICAL gives the video back)')
+  t.same(h.reasons, ['resource level NORMAL'])
   h.clock.increment(4999)
   await h.settle()
   t.equal(h.samples(), 1)
@@ -93,11 +99,13 @@ t.test('levels up and down: alert per change, preview low → off → full, hyst
   t.equal(h.top(), 'degrade')
   t.match(h.alerts.at(-1), { code: 'governor.level', severity: 'warning', details: { level: 'DEGRADE', previous: 'NORMAL' } })
   t.match(h.alerts.at(-1)!.message, /NORMAL → DEGRADE: cpu 75 %/)
-  t.same(h.previews, ['low'])
+  t.same(h.previews, ['full', 'low'])
+  t.equal(h.reasons.at(-1), 'resource level DEGRADE (cpu 75 %)', 'the reason names the level and its cause (the page shows it)')
   await h.next()
   t.equal(h.top(), 'critical')
   t.match(h.alerts.at(-1), { code: 'governor.level', severity: 'critical', details: { level: 'CRITICAL' } })
-  t.same(h.previews, ['low', 'off'])
+  t.same(h.previews, ['full', 'low', 'off'])
+  t.equal(h.reasons.at(-1), 'resource level CRITICAL (cpu 90 %)')
   t.same(h.stops, [], 'CPU pressure protects the recording, it does not stop it')
   await h.next()
   t.equal(h.alerts.length, 2, 'no alert without a change')
@@ -106,7 +114,7 @@ t.test('levels up and down: alert per change, preview low → off → full, hyst
   await h.next()
   t.equal(h.top(), 'normal')
   t.match(h.alerts.at(-1), { code: 'governor.level', severity: 'info', details: { level: 'NORMAL', previous: 'CRITICAL' } })
-  t.same(h.previews, ['low', 'off', 'full'])
+  t.same(h.previews, ['full', 'low', 'off', 'full'], 'said once per change, not on every sample')
 })
 
 t.test('disk below the critical threshold: a stop is asked on every critical sample, none once it recovers', async (t) => {
