@@ -107,9 +107,14 @@ export interface Step {
   effects: Effect[]
 }
 
-/** Exponential backoff with symmetric jitter: initial·factor^(attempt-1), capped, ±jitter. */
+/**
+ * The first restart after a stable run is immediate (DESIGN.md §9.5): one crash is an
+ * accident, and every millisecond of waiting is footage lost. From the second in a row,
+ * exponential backoff with symmetric jitter: initial·factor^(attempt-2), capped, ±jitter.
+ */
 export function backoffMs(spec: BackoffSpec, attempt: number, random: () => number): number {
-  const base = Math.min(spec.maxMs, spec.initialMs * spec.factor ** Math.max(0, attempt - 1))
+  if (attempt <= 1) return 0
+  const base = Math.min(spec.maxMs, spec.initialMs * spec.factor ** (attempt - 2))
   const spread = base * spec.jitter * (2 * random() - 1)
   return Math.max(0, Math.round(base + spread))
 }

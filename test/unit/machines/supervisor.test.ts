@@ -78,11 +78,12 @@ function harness(specs: ChildSpec[], opts: { strategy?: Strategy; random?: numbe
   }
 }
 
-t.test('backoff: exponential, capped, jitter within bounds', async (t) => {
-  const seq = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((a) => backoffMs(backoff, a, () => 0.5))
-  t.same(seq, [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000])
-  t.equal(backoffMs(backoff, 1, () => 0), 200, 'jitter -20%')
-  t.equal(backoffMs(backoff, 1, () => 1), 300, 'jitter +20%')
+t.test('backoff: the first restart immediate, then exponential, capped, jitter within bounds', async (t) => {
+  const seq = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((a) => backoffMs(backoff, a, () => 0.5))
+  t.same(seq, [0, 250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000])
+  t.equal(backoffMs(backoff, 1, () => 1), 0, 'no jitter on the immediate first restart')
+  t.equal(backoffMs(backoff, 2, () => 0), 200, 'jitter -20%')
+  t.equal(backoffMs(backoff, 2, () => 1), 300, 'jitter +20%')
   t.equal(backoffMs(backoff, 20, () => 1), 36000, 'cap applies before jitter')
 })
 
@@ -113,33 +114,35 @@ t.test('one_for_one: the configured backoff sequence between restarts', async (t
   const h = harness([spec('a'), spec('b')])
   h.actor.send({ type: 'START' })
   const delays: number[] = []
-  for (const expected of [250, 500, 1000, 2000, 4000]) {
+  for (const expected of [0, 250, 500, 1000, 2000, 4000]) {
     h.log.length = 0
     h.crash('a')
-    t.equal(h.status('a'), 'restarting')
-    h.advance(expected - 1)
-    t.same(h.log, [], `no restart before ${expected} ms`)
-    h.advance(1)
+    if (expected > 0) {
+      t.equal(h.status('a'), 'restarting')
+      h.advance(expected - 1)
+      t.same(h.log, [], `no restart before ${expected} ms`)
+      h.advance(1)
+    } else h.advance(0)
     t.same(h.log, ['start a'], `restarted after ${expected} ms`)
     delays.push(h.alerts.at(-1)!.details.delayMs as number)
   }
-  t.same(delays, [250, 500, 1000, 2000, 4000])
+  t.same(delays, [0, 250, 500, 1000, 2000, 4000], 'the first at once, backoff from the second')
   t.equal(h.status('b'), 'running', 'b never touched')
-  t.equal(h.actor.getSnapshot().context.children.a!.gen, 6)
+  t.equal(h.actor.getSnapshot().context.children.a!.gen, 7)
 })
 
 t.test('backoff resets after a stable period', async (t) => {
   const h = harness([spec('a')])
   h.actor.send({ type: 'START' })
   h.crash('a')
-  h.advance(250)
+  h.advance(0)
   h.crash('a')
-  h.advance(500)
+  h.advance(250)
   t.equal(h.actor.getSnapshot().context.children.a!.attempt, 2)
   h.advance(60000)
   t.equal(h.actor.getSnapshot().context.children.a!.attempt, 0, 'stable for resetAfterMs')
   h.crash('a')
-  t.equal(h.alerts.at(-1)!.details.delayMs, 250, 'back to the initial delay')
+  t.equal(h.alerts.at(-1)!.details.delayMs, 0, 'back to an immediate first restart')
 })
 
 t.test('restart intensity: parked as failed with a critical alert, retried after parkMs, others keep running', async (t) => {
