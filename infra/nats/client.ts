@@ -39,16 +39,26 @@ export async function request<T = unknown>(
   return { ...(decoded.value as CommandReply<T>), traceId: echoed }
 }
 
-/** `vigil.<node>.cmd.<actor>.<verb>` with `{ args, idempotencyKey? }`. */
+export interface CommandOptions extends RequestOptions {
+  idempotencyKey?: string
+  /** Epoch ms on the rig's clock past which the command must not begin (DESIGN.md §9.5). */
+  deadline?: number
+}
+
+/** `vigil.<node>.cmd.<actor>.<verb>` with `{ args, idempotencyKey?, deadline? }`. */
 export function command<T = unknown>(
   nc: NatsConnection,
   node: string,
   actor: string,
   verb: string,
   args: Record<string, unknown> = {},
-  opts: RequestOptions & { idempotencyKey?: string } = {},
+  opts: CommandOptions = {},
 ): Promise<RequestResult<T>> {
-  const envelope = opts.idempotencyKey === undefined ? { args } : { args, idempotencyKey: opts.idempotencyKey }
+  const envelope = {
+    args,
+    ...(opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey }),
+    ...(opts.deadline === undefined ? {} : { deadline: opts.deadline }),
+  }
   return request<T>(nc, subjects.command(node, actor, verb), envelope, opts)
 }
 
