@@ -129,7 +129,7 @@ export async function run(argv: string[]): Promise<number> {
     let reply!: RequestResult
     for (let n = 1; n <= tries; n++) {
       reply = await attempt(nc, target, actor, verb, args, key)
-      if (reply.ok || !isRetryable(reply.error.code) || n === tries) break
+      if (reply.ok || !isRetryable(reply.error) || n === tries) break
       const wait = retryDelayMs(n + 1)
       process.stderr.write(`vigil cmd: try ${n} of ${tries}: ${reply.error.code}: ${reply.error.message}; trying again in ${(wait / 1000).toFixed(1)} s (idempotency key ${key})\n`)
       await new Promise((r) => setTimeout(r, wait))

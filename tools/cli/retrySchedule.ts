@@ -1,4 +1,5 @@
-import type { ErrorCode } from '../../infra/errors.js'
+import type { ErrorBody } from '../../infra/errors.js'
+import { PERMISSION_DENIED } from '../../infra/nats/client.js'
 
 /**
  * When `vigil cmd` tries a command again (DESIGN.md §9.5). Pure, so the schedule is tested
@@ -7,8 +8,9 @@ import type { ErrorCode } from '../../infra/errors.js'
  * UNAVAILABLE (no responders, a cut connection, a child between restarts). Everything else
  * is the rig's answer, and asking again would get it again.
  */
-export function isRetryable(code: ErrorCode): boolean {
-  return code === 'TIMEOUT' || code === 'UNAVAILABLE'
+export function isRetryable(error: ErrorBody): boolean {
+  if (error.details?.['reason'] === PERMISSION_DENIED) return false // the server's permissions will say the same
+  return error.code === 'TIMEOUT' || error.code === 'UNAVAILABLE'
 }
 
 export const DEFAULT_TRIES = 3

@@ -1,11 +1,13 @@
 import t from 'tap'
+import { PERMISSION_DENIED } from '../../../infra/nats/client.js'
 import { DEFAULT_TRIES, isRetryable, parseTries, retryDelayMs } from '../../../tools/cli/retrySchedule.js'
 
 t.test('vigil cmd retries only what the rig did not answer for sure', async (t) => {
-  t.ok(isRetryable('TIMEOUT'))
-  t.ok(isRetryable('UNAVAILABLE'))
+  t.ok(isRetryable({ code: 'TIMEOUT', message: 'no reply' }))
+  t.ok(isRetryable({ code: 'UNAVAILABLE', message: 'no responders' }))
+  t.notOk(isRetryable({ code: 'UNAVAILABLE', message: 'may not send', details: { reason: PERMISSION_DENIED } }), 'a permissions refusal will not change')
   for (const code of ['BAD_REQUEST', 'NOT_FOUND', 'ALREADY_RECORDING', 'NOT_RECORDING', 'DISK_FULL', 'SHUTTING_DOWN', 'INTERNAL'] as const) {
-    t.notOk(isRetryable(code), `${code} is the rig's answer`)
+    t.notOk(isRetryable({ code, message: 'x' }), `${code} is the rig's answer`)
   }
 })
 
