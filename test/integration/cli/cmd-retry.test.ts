@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises'
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { freePort } from '../../helpers/natsServer.js'
+import { freePort, startNatsServer } from '../../helpers/natsServer.js'
 import { startTestRig } from '../../helpers/rig.js'
 import { runVigil } from '../../helpers/vigilProcess.js'
 
@@ -82,12 +82,21 @@ t.test('vigil cmd recorder start: the first reply is lost, the retry gets it; th
   t.match(await rig.cmd('recorder', 'stop'), { ok: true })
 })
 
-t.test('vigil cmd: --retries 1 does not retry; a bad --retries is a usage error', async (t) => {
-  const port = await freePort()
-  const once = await runVigil(['cmd', 'supervisor', 'status', '--node', 'nobody', '--server', `nats://127.0.0.1:${port}`, '--retries', '1', '--timeout', '500'])
-  t.equal(once.code, 1, 'no server: exit 1')
-  t.notMatch(once.stderr, /trying again/)
-  const bad = await runVigil(['cmd', 'supervisor', 'status', '--retries', '0'])
+t.test('vigil cmd: no responder is retried --retries N tries in all, each noted; --retries 1 does not retry', async (t) => {
+  const nats = await startNatsServer({ jetstream: false })
+  t.teardown(nats.stop)
+  const server = ['--server', nats.url, '--node', 'nobody', '--timeout', '1000']
+  const [twice, once, bad] = await Promise.all([
+    runVigil(['cmd', 'recorder', 'start', ...server, '--retries', '2']),
+    runVigil(['cmd', 'recorder', 'start', ...server, '--retries', '1']),
+    runVigil(['cmd', 'supervisor', 'status', '--retries', '0']),
+  ])
+  t.equal(twice.code, 1, 'still nobody: exit 1')
+  t.equal(twice.stderr.match(/trying again/g)?.length, 1, `one retry noted (${twice.stderr})`)
+  t.match(twice.stderr, /try 1 of 2: UNAVAILABLE: nobody serves vigil\.nobody\.cmd\.recorder\.start/)
+  t.match(twice.stdout, /"code": "UNAVAILABLE"/, 'the last reply is printed')
+  t.equal(once.code, 1)
+  t.notMatch(once.stderr, /trying again/, '--retries 1: one try')
   t.equal(bad.code, 2)
   t.match(bad.stderr, /--retries takes the number of tries in all/)
 })
