@@ -74,6 +74,7 @@ export const recorderSetup = setup({
     reconnect: ({ context }) => context.settings.reconnectMs,
     sourceWait: ({ context }) => context.settings.sourceWaitMs,
     postRoll: ({ context }) => context.settings.postRollMs ?? 0,
+    diskProbeTimeout: ({ context }) => context.settings.diskProbeTimeoutMs ?? 10_000,
     stallWarn: ({ context }) => context.settings.stallWarnMs,
     /** Counted from the warning, so the auto-stop comes stallStopMs after the last byte. */
     stallStop: ({ context }) => Math.max(0, context.settings.stallStopMs - context.settings.stallWarnMs),
@@ -99,6 +100,14 @@ export const flushQueue = recorderSetup.enqueueActions(({ context, enqueue }) =>
   if (context.shutdown || context.queue.length === 0) return
   for (const command of context.queue) enqueue.raise(command)
   enqueue.assign({ queue: [] })
+})
+
+/** A queued command whose deadline passed leaves the queue unanswered by anything but TIMEOUT. */
+export const dropExpired = recorderSetup.enqueueActions(({ context, event, enqueue }) => {
+  if (event.type !== 'COMMAND.EXPIRED') return
+  if (!context.queue.some((c) => c.requestId === event.requestId)) return
+  enqueue.assign({ queue: context.queue.filter((c) => c.requestId !== event.requestId) })
+  enqueue({ type: 'reply', params: err(event.requestId, 'TIMEOUT', 'the deadline passed while the command waited its turn; it was not run') })
 })
 
 export const rejectQueued = recorderSetup.enqueueActions(({ context, enqueue }) => {

@@ -1,5 +1,5 @@
 import { assign, enqueueActions, raise, type SnapshotFrom } from 'xstate'
-import { summarize, err, ok, rememberKey, updateKeys, recorderSetup, enqueueCommand, flushQueue, rejectQueued, markShutdown, clearPendingStart, beginStop, stallAlert, diskFullAlert, recordBytes, measurePreRoll, openGap, openStallGap, bytesGrew } from './recorder.actions.js'
+import { summarize, err, ok, rememberKey, updateKeys, recorderSetup, enqueueCommand, flushQueue, rejectQueued, dropExpired, markShutdown, clearPendingStart, beginStop, stallAlert, diskFullAlert, recordBytes, measurePreRoll, openGap, openStallGap, bytesGrew } from './recorder.actions.js'
 import { endOf, type ActiveSession } from './recorder.types.js'
 
 /** A session's `events` list is bounded: a chatty sensor must not grow session.json without end. */
@@ -41,6 +41,8 @@ export const recorderMachine = recorderSetup.createMachine({
     recentKeys: [],
   }),
   initial: 'preparing',
+  // In every state: only the queue is looked at, so a start or stop already begun is never cut short.
+  on: { 'COMMAND.EXPIRED': { actions: dropExpired } },
   output: () => ({ normal: true, reason: 'stopped' }),
   states: {
     /** Reconcile crashed sessions and apply retention before serving: the supervisor waits for `ready`. */
@@ -83,6 +85,16 @@ export const recorderMachine = recorderSetup.createMachine({
       on: { START: { actions: enqueueCommand }, STOP_RECORDING: { actions: enqueueCommand }, STOP: { actions: markShutdown } },
       states: {
         checkingDisk: {
+          after: {
+            diskProbeTimeout: {
+              target: '#recorder.idle',
+              actions: {
+                type: 'reply',
+                params: ({ context }) =>
+                  err(context.pendingStart?.requestId, 'UNAVAILABLE', `the disk probe did not answer within ${context.settings.diskProbeTimeoutMs ?? 10_000} ms; the recording was not started`),
+              },
+            },
+          },
           invoke: {
             src: 'probeDisk',
             onDone: [

@@ -21,6 +21,12 @@ export interface RecorderSettings {
    * asked for. 0 (the default here) stops at once.
    */
   postRollMs?: number
+  /**
+   * A start's disk probe that has not answered by then fails the start (UNAVAILABLE): a hung
+   * filesystem must not hold the start, and every command queued behind it, for ever.
+   * Default 10000.
+   */
+  diskProbeTimeoutMs?: number
 }
 
 export const recorderTimingDefaults = { diskProbeMs: 1000, reconnectMs: 1000, sourceWaitMs: 5000 } as const
@@ -157,6 +163,11 @@ export type RecorderEvent =
   | { type: 'SOURCE.RESUMED' }
   /** A motion or sound event while recording: listed in session.json `events`. */
   | { type: 'SESSION.EVENT'; kind: 'motion' | 'sound'; at: string }
+  /**
+   * The command's deadline passed (DESIGN.md §9.5): still queued, it is dropped and answered
+   * TIMEOUT, never run later; already begun (the start or stop in flight), it runs to its end.
+   */
+  | { type: 'COMMAND.EXPIRED'; requestId: string }
 
 export type StopCause = 'requested' | 'shutdown' | 'disk_full' | 'enospc' | 'stall'
 

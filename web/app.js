@@ -414,10 +414,7 @@
 
   // ---------------------------------------------------------------- recorder
 
-  function idempotencyKey() {
-    if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID()
-    return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
-  }
+  const idempotencyKey = window.vigilApi.newKey
 
   const formatBytes = window.vigilFormat.bytes
 
@@ -431,21 +428,12 @@
     return `${error.code}: ${error.message}`
   }
 
+  // 10 s a try, 3 tries (format.js vigilApi); the headers carry the click's idempotency key.
   async function post(path, body, headers) {
     const h = Object.assign({ 'Content-Type': 'application/json' }, headers)
-    let res
-    try {
-      res = await fetch(path, { method: 'POST', headers: h, body: JSON.stringify(body), credentials: 'same-origin' })
-    } catch (err) {
-      return { status: 0, body: { ok: false, error: { code: 'UNAVAILABLE', message: `vigil is not reachable (${err.message})` } } }
-    }
-    let json
-    try {
-      json = await res.json()
-    } catch {
-      json = { ok: false, error: { code: 'INTERNAL', message: `HTTP ${res.status} without a JSON body` } }
-    }
-    return { status: res.status, body: json }
+    const reply = await window.vigilApi.call(path, { method: 'POST', headers: h, body: JSON.stringify(body), credentials: 'same-origin' })
+    if (!reply.body) reply.body = { ok: false, error: { code: 'INTERNAL', message: `HTTP ${reply.status} without a JSON body` } }
+    return reply
   }
 
   async function recorderCommand(verb) {
@@ -454,10 +442,12 @@
     showError('')
     renderRecorder()
     const name = $('record-name').value.trim()
+    // One key per click, the same on every try of it: a retry gets the first try's reply.
+    const key = { 'X-Idempotency-Key': idempotencyKey() }
     const reply =
       verb === 'start'
-        ? await post('/api/v1/recorder/start', name ? { name } : {}, { 'X-Idempotency-Key': idempotencyKey() })
-        : await post('/api/v1/recorder/stop', {})
+        ? await post('/api/v1/recorder/start', name ? { name } : {}, key)
+        : await post('/api/v1/recorder/stop', {}, key)
     view.busy = null
     if (reply.status === 401) return toLogin()
     if (!reply.body.ok) showError(describeError(reply.status, reply.body.error))

@@ -180,12 +180,13 @@
 
   async function deleteSession(s) {
     if (!window.confirm(`Delete “${s.name || s.id}” (${s.startedAt ? new Date(s.startedAt).toLocaleString() : s.id})? This cannot be undone.`)) return
-    let res
-    try {
-      res = await fetch(`/api/v1/recordings/${encodeURIComponent(s.id)}`, { method: 'DELETE', credentials: 'same-origin' })
-    } catch (err) {
-      return rowError(s.id, `vigil is not reachable (${err.message})`)
-    }
+    // 10 s a try, 3 tries, one key for the click: a retry whose first 204 was lost gets 204, not 404.
+    const res = await window.vigilApi.call(`/api/v1/recordings/${encodeURIComponent(s.id)}`, {
+      method: 'DELETE',
+      headers: { 'X-Idempotency-Key': window.vigilApi.newKey() },
+      credentials: 'same-origin',
+    })
+    if (res.status === 0) return rowError(s.id, res.body.error.message)
     if (res.status === 401) return toLogin()
     if (res.status === 204) {
       if (player.id === s.id) {
@@ -197,8 +198,7 @@
       sessions = sessions.filter((x) => x.id !== s.id)
       return render()
     }
-    const body = await res.json().catch(() => null)
-    const e = body && body.error
+    const e = res.body && res.body.error
     const why = res.status === 403 ? 'only an operator may delete recordings' : e ? `${e.code}: ${e.message}` : `HTTP ${res.status}`
     rowError(s.id, why)
   }

@@ -20,6 +20,7 @@ export function registerRecorderCommands(router: CommandRouter, handle: Recorder
       return handle.start({
         ...(args.name === undefined ? {} : { name: args.name }),
         ...(ctx.idempotencyKey === undefined ? {} : { idempotencyKey: ctx.idempotencyKey }),
+        signal: ctx.signal,
       })
     },
   })
@@ -30,7 +31,7 @@ export function registerRecorderCommands(router: CommandRouter, handle: Recorder
     args: NoArgs,
     handler: async (_args, ctx) => {
       ctx.log.info('recorder stop requested')
-      return handle.stop()
+      return handle.stop({ signal: ctx.signal })
     },
   })
   router.register({

@@ -70,12 +70,18 @@ export interface StartArgs {
   idempotencyKey?: string
   /** Set by the recording modes only (never from a command's args). */
   trigger?: StartTrigger
+  /** The command's deadline (CommandContext.signal): aborted while still queued, it is dropped. */
+  signal?: AbortSignal
+}
+
+export interface StopArgs {
+  signal?: AbortSignal
 }
 
 export interface RecorderActor {
   readonly actor: Actor<typeof recorderMachine>
   start(args?: StartArgs): Promise<SessionSummary>
-  stop(): Promise<SessionSummary>
+  stop(args?: StopArgs): Promise<SessionSummary>
   status(): RecorderStatus
   /** The runtime saw the media server or camera go away / come back (e.g. their restarts). */
   sourceLost(reason: string): void
@@ -241,14 +247,28 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
     error: (err) => dispose(err instanceof Error ? err.message : String(err)),
   })
 
-  const command = (send: (requestId: string) => void): Promise<SessionSummary> => {
+  const command = (send: (requestId: string) => void, signal: AbortSignal | undefined): Promise<SessionSummary> => {
     const status = actor.getSnapshot().status
     if (status !== 'active') {
       return Promise.reject(new VigilError(status === 'done' ? 'SHUTTING_DOWN' : 'UNAVAILABLE', `the recorder is not running (${status})`))
     }
+    if (signal?.aborted) return Promise.reject(new VigilError('TIMEOUT', 'the deadline passed before the command reached the recorder; it was not run'))
     const requestId = `rec-${++nextRequest}`
+    // The machine decides whether the command had begun: only a queued one is dropped.
+    const expire = () => actor.send({ type: 'COMMAND.EXPIRED', requestId })
+    signal?.addEventListener('abort', expire, { once: true })
+    const settled = () => signal?.removeEventListener('abort', expire)
     return new Promise<SessionSummary>((resolve, reject) => {
-      pending.set(requestId, { resolve, reject })
+      pending.set(requestId, {
+        resolve: (s) => {
+          settled()
+          resolve(s)
+        },
+        reject: (e) => {
+          settled()
+          reject(e)
+        },
+      })
       send(requestId)
     })
   }
@@ -270,10 +290,11 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
           ...(args.idempotencyKey === undefined ? {} : { idempotencyKey: args.idempotencyKey }),
           ...(args.trigger === undefined ? {} : { trigger: args.trigger }),
         }),
+        args.signal,
       )
     },
-    stop() {
-      return command((requestId) => actor.send({ type: 'STOP_RECORDING', requestId, mono: clock.monotonic() }))
+    stop(args = {}) {
+      return command((requestId) => actor.send({ type: 'STOP_RECORDING', requestId, mono: clock.monotonic() }), args.signal)
     },
     status() {
       const snap = actor.getSnapshot()
@@ -337,8 +358,8 @@ export class RecorderHandle {
     return this.#current ? this.#current.start(args) : Promise.reject(new VigilError('UNAVAILABLE', 'the recorder is not running'))
   }
 
-  stop(): Promise<SessionSummary> {
-    return this.#current ? this.#current.stop() : Promise.reject(new VigilError('UNAVAILABLE', 'the recorder is not running'))
+  stop(args?: StopArgs): Promise<SessionSummary> {
+    return this.#current ? this.#current.stop(args) : Promise.reject(new VigilError('UNAVAILABLE', 'the recorder is not running'))
   }
 
   status(): RecorderStatus {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { Config } from '../../infra/config/schema.js'
 import { PRIVATE_UMASK, prepareDataDir, type DataDirs } from '../../infra/config/load.js'
@@ -16,6 +17,7 @@ import { connectNats } from '../../infra/nats/connect.js'
 import { natsCredentialOptions } from '../../infra/nats/credentials.js'
 import { keepStreams } from '../../infra/nats/streams.js'
 import { createCommandRouter, type CommandRouter } from '../../infra/nats/commands.js'
+import { createIdempotencyStore } from '../../infra/nats/idempotency.js'
 import { createSupervisor, type SupervisedChild, type SupervisorHandle } from '../supervisor/index.js'
 import { registerSupervisorCommands } from './commands.js'
 import { createEventLog } from '../inspect/events.js'
@@ -133,6 +135,8 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     node,
     log,
     clock,
+    // DESIGN.md §9.5: a retry after a restart gets the reply its first try got.
+    idempotency: createIdempotencyStore({ file: join(dirs.root, 'commands', 'idempotency.jsonl'), now: () => clock.now(), log }),
     onCommand: (record) => {
       webMetrics.observeCommand(record)
       logFiles.commandLog.write(record)

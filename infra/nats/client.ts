@@ -9,6 +9,9 @@ export interface RequestOptions {
   traceId?: string
 }
 
+/** `details.reason` of the UNAVAILABLE a client gets when the server's permissions refuse the request. */
+export const PERMISSION_DENIED = 'permission denied'
+
 /** The reply plus the trace id it travelled under (the one sent, or the one the server echoed). */
 export type RequestResult<T = unknown> = CommandReply<T> & { traceId: string }
 
@@ -39,16 +42,26 @@ export async function request<T = unknown>(
   return { ...(decoded.value as CommandReply<T>), traceId: echoed }
 }
 
-/** `vigil.<node>.cmd.<actor>.<verb>` with `{ args, idempotencyKey? }`. */
+export interface CommandOptions extends RequestOptions {
+  idempotencyKey?: string
+  /** Epoch ms on the rig's clock past which the command must not begin (DESIGN.md §9.5). */
+  deadline?: number
+}
+
+/** `vigil.<node>.cmd.<actor>.<verb>` with `{ args, idempotencyKey?, deadline? }`. */
 export function command<T = unknown>(
   nc: NatsConnection,
   node: string,
   actor: string,
   verb: string,
   args: Record<string, unknown> = {},
-  opts: RequestOptions & { idempotencyKey?: string } = {},
+  opts: CommandOptions = {},
 ): Promise<RequestResult<T>> {
-  const envelope = opts.idempotencyKey === undefined ? { args } : { args, idempotencyKey: opts.idempotencyKey }
+  const envelope = {
+    args,
+    ...(opts.idempotencyKey === undefined ? {} : { idempotencyKey: opts.idempotencyKey }),
+    ...(opts.deadline === undefined ? {} : { deadline: opts.deadline }),
+  }
   return request<T>(nc, subjects.command(node, actor, verb), envelope, opts)
 }
 
@@ -62,7 +75,8 @@ function failureReply(err: unknown, subject: string, timeoutMs: number): Command
     return errorReply('UNAVAILABLE', `nobody serves ${subject} (is vigil running on that node?)`)
   }
   if (/permissions violation/i.test(`${e.message ?? ''} ${(e.cause as { message?: string } | undefined)?.message ?? ''}`)) {
-    return errorReply('UNAVAILABLE', `this NATS identity may not send to ${subject} (server permissions)`)
+    // Marked: asking again will not change the server's permissions (vigil cmd does not retry it).
+    return errorReply('UNAVAILABLE', `this NATS identity may not send to ${subject} (server permissions)`, { reason: PERMISSION_DENIED })
   }
   return errorReply('UNAVAILABLE', `request on ${subject} failed: ${e.message ?? String(err)}`)
 }

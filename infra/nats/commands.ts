@@ -6,6 +6,7 @@ import { VigilError, httpStatusOf, type ErrorBody, type ErrorCode } from '../err
 import type { Logger } from '../logger.js'
 import { SERVICE_NAME, parseCommandSubject, subjects } from '../subjects.js'
 import { encodeJson, headersWithTrace, isTraceId, newTraceId, traceIdOf } from './codec.js'
+import { argsDigest, createIdempotencyStore, type IdempotencyStore } from './idempotency.js'
 import {
   MAX_COMMAND_BYTES,
   badRequest,
@@ -24,6 +25,17 @@ export interface CommandContext {
   log: Logger
   idempotencyKey?: string
   source: CommandSource
+  /**
+   * Epoch ms (the rig's clock) by which the caller gets an answer: the envelope's deadline,
+   * or now + the router's default bound. Past it the caller has been told TIMEOUT.
+   */
+  deadline: number
+  /**
+   * Aborted when `deadline` passes. A handler that makes the command wait its turn (the
+   * recorder's queue) drops it then if it has not begun, so it never runs later (no ghost
+   * start); one that has begun runs to its end.
+   */
+  signal: AbortSignal
 }
 
 export interface CommandSpec<S extends TSchema = TSchema> {
@@ -58,6 +70,8 @@ export interface CommandRecord {
   code: 'OK' | ErrorCode
   ms: number
   idempotencyKey?: string
+  /** The reply was the one kept for this idempotency key (or joined its first run): nothing ran again. */
+  replayed?: true
 }
 
 export interface DispatchOptions {
@@ -86,7 +100,22 @@ export interface CommandRouterOptions {
   maxPayloadBytes?: number
   /** Reported by $SRV.INFO. */
   version?: string
+  /**
+   * Where ok replies to keyed commands are kept (DESIGN.md §9.5); the rig passes one on disk
+   * under its data dir. Default: in memory, so a router made by a test or a tool still
+   * honours keys within its life.
+   */
+  idempotency?: IdempotencyStore
+  /** The bound on a command sent without a deadline: its caller gets TIMEOUT, never silence. */
+  defaultTimeoutMs?: number
+  /** No deadline, however far, holds a caller longer than this. */
+  maxTimeoutMs?: number
 }
+
+/** Every command answers within this when its caller gave no deadline (the longest, recorder.stop, takes < 1 s). */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000
+export const MAX_COMMAND_TIMEOUT_MS = 10 * 60_000
+export const KEY_REUSED = 'idempotency key reused with other args'
 
 interface Entry {
   spec: CommandSpec
@@ -138,6 +167,11 @@ export function createCommandRouter(opts: CommandRouterOptions): CommandRouter {
   const log = opts.log.child({ component: 'commands' })
   const maxBytes = opts.maxPayloadBytes ?? MAX_COMMAND_BYTES
   const registry = new Map<string, Entry>()
+  const kept = opts.idempotency ?? createIdempotencyStore({ now: () => clock.now(), log: opts.log })
+  const defaultTimeoutMs = opts.defaultTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS
+  const maxTimeoutMs = opts.maxTimeoutMs ?? MAX_COMMAND_TIMEOUT_MS
+  /** Keyed commands still running: a retry that arrives meanwhile waits for the same run. */
+  const inFlight = new Map<string, { digest: string; done: Promise<CommandReply> }>()
   let refusal: ErrorCode | undefined
   let service: Service | undefined
   let catchAll: Subscription | undefined
@@ -154,6 +188,7 @@ export function createCommandRouter(opts: CommandRouterOptions): CommandRouter {
   async function run(actor: string, verb: string, payload: unknown, traceId: string, source: CommandSource): Promise<CommandReply> {
     const started = clock.monotonic()
     let idempotencyKey: string | undefined
+    let replayed = false
     let reply: CommandReply
     try {
       reply = await execute()
@@ -164,9 +199,10 @@ export function createCommandRouter(opts: CommandRouterOptions): CommandRouter {
     }
     const ms = Math.round((clock.monotonic() - started) * 1000) / 1000
     const code = reply.ok ? 'OK' : reply.error.code
-    log.info({ traceId, actor, verb, code, ms, source }, 'command')
+    log.info({ traceId, actor, verb, code, ms, source, ...(replayed ? { replayed } : {}) }, 'command')
     const record: CommandRecord = { at: new Date(clock.now()).toISOString(), node, traceId, actor, verb, source, ok: reply.ok, code, ms }
     if (idempotencyKey !== undefined) record.idempotencyKey = idempotencyKey
+    if (replayed) record.replayed = true
     try {
       opts.onCommand?.(record)
     } catch (err) {
@@ -183,17 +219,90 @@ export function createCommandRouter(opts: CommandRouterOptions): CommandRouter {
       idempotencyKey = envelope.value.idempotencyKey
       const args = entry.args.validate(envelope.value.args)
       if (!args.ok) return args
-      const ctx: CommandContext = { traceId, log: opts.log.child({ traceId, actor, verb }), source }
-      if (idempotencyKey !== undefined) ctx.idempotencyKey = idempotencyKey
-      try {
-        const result = await entry.spec.handler(args.value as never, ctx)
-        return { ok: true, result: result === undefined ? {} : result }
-      } catch (err) {
-        if (err instanceof VigilError) return forCaller(err.toBody(), traceId, actor, verb)
-        log.error({ err, traceId, actor, verb }, 'command handler failed')
-        return internalReply(traceId)
+      const now = clock.now()
+      const asked = envelope.value.deadline
+      if (asked !== undefined && asked <= now) {
+        return errorReply('TIMEOUT', `the command's deadline passed ${now - asked} ms before it could begin; it was not run`, { deadline: asked, now })
       }
+      const boundMs = Math.min(asked === undefined ? defaultTimeoutMs : asked - now, maxTimeoutMs)
+      // A key on a read-only command changes nothing: there is no second effect to prevent.
+      const key = entry.spec.readOnly === true ? undefined : idempotencyKey
+      const scope = keyOf(actor, verb)
+      const digest = key === undefined ? '' : argsDigest(args.value)
+      if (key !== undefined) {
+        const reused = () =>
+          badRequest(`idempotency key ${JSON.stringify(key)} was sent with other args for ${scope}: use a new key for a new request`, {
+            reason: KEY_REUSED,
+            scope,
+          })
+        const earlier = kept.get(scope, key)
+        if (earlier) {
+          if (earlier.argsDigest !== digest) return reused()
+          replayed = true
+          return { ok: true, result: earlier.result }
+        }
+        const running = inFlight.get(`${scope}\u0000${key}`)
+        if (running) {
+          if (running.digest !== digest) return reused()
+          replayed = true
+          return withinBound(running.done, boundMs, undefined)
+        }
+      }
+      const abort = new AbortController()
+      const ctx: CommandContext = {
+        traceId,
+        log: opts.log.child({ traceId, actor, verb }),
+        source,
+        deadline: now + boundMs,
+        signal: abort.signal,
+      }
+      if (key !== undefined) ctx.idempotencyKey = key
+      const done = runHandler(entry, args.value, ctx, key === undefined ? undefined : { scope, key, digest })
+      if (key !== undefined) {
+        const id = `${scope}\u0000${key}`
+        inFlight.set(id, { digest, done })
+        void done.finally(() => inFlight.delete(id))
+      }
+      return withinBound(done, boundMs, abort)
     }
+  }
+
+  /** The handler's reply, its ok result kept under the key first (on disk before the caller hears of it). Never rejects. */
+  async function runHandler(entry: Entry, args: unknown, ctx: CommandContext, keyed: { scope: string; key: string; digest: string } | undefined): Promise<CommandReply> {
+    const { actor, verb } = entry.spec
+    let reply: CommandReply
+    try {
+      const result = await entry.spec.handler(args as never, ctx)
+      reply = { ok: true, result: result === undefined ? {} : result }
+    } catch (err) {
+      if (err instanceof VigilError) return forCaller(err.toBody(), ctx.traceId, actor, verb)
+      log.error({ err, traceId: ctx.traceId, actor, verb }, 'command handler failed')
+      return internalReply(ctx.traceId)
+    }
+    if (keyed) await kept.put({ scope: keyed.scope, key: keyed.key, argsDigest: keyed.digest, result: reply.result })
+    return reply
+  }
+
+  /**
+   * The caller hears within the bound: the reply, or TIMEOUT. At the bound the handler is
+   * told (its signal) so a command that has not begun is dropped; one that has begun goes
+   * on, and its ok reply is still kept under its key for the caller's retry.
+   */
+  function withinBound(done: Promise<CommandReply>, boundMs: number, abort: AbortController | undefined): Promise<CommandReply> {
+    let timer: NodeJS.Timeout | undefined
+    const expired = new Promise<CommandReply>((resolve) => {
+      timer = setTimeout(() => {
+        abort?.abort()
+        resolve(
+          errorReply(
+            'TIMEOUT',
+            `no result within ${Math.round(boundMs)} ms: a command not begun by then is dropped, one already begun runs to its end (a retry with the same idempotency key gets its reply)`,
+            { timeoutMs: Math.round(boundMs) },
+          ),
+        )
+      }, boundMs)
+    })
+    return Promise.race([done, expired]).finally(() => clearTimeout(timer))
   }
 
   /**

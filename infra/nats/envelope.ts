@@ -12,6 +12,11 @@ import { MAX_ARGS_DEPTH, jsonShapeProblem } from '../jsonShape.js'
 export interface CommandEnvelope {
   args: Record<string, unknown>
   idempotencyKey?: string
+  /**
+   * Epoch ms on the rig's clock (DESIGN.md §9.5): a command not begun by then is answered
+   * TIMEOUT and never run; one already begun runs to its end.
+   */
+  deadline?: number
 }
 
 export type CommandReply<T = unknown> = { ok: true; result: T } | { ok: false; error: ErrorBody }
@@ -22,7 +27,7 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ErrorBody }
 export const MAX_COMMAND_BYTES = 64 * 1024
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 128
 
-const ENVELOPE_KEYS = new Set(['args', 'idempotencyKey'])
+const ENVELOPE_KEYS = new Set(['args', 'idempotencyKey', 'deadline'])
 
 export const badRequest = (message: string, details?: Record<string, unknown>): { ok: false; error: ErrorBody } => ({
   ok: false,
@@ -49,7 +54,7 @@ export function parseEnvelope(payload: Uint8Array | string | unknown, maxBytes =
   } else if (payload === undefined || payload === null) {
     return { ok: true, value: { args: {} } }
   }
-  if (!isPlainObject(value)) return badRequest('request must be a JSON object: { "args": {…}, "idempotencyKey"?: string }')
+  if (!isPlainObject(value)) return badRequest('request must be a JSON object: { "args": {…}, "idempotencyKey"?: string, "deadline"?: epoch ms }')
   // Before anything else walks it: prototype keys and deep nesting (infra/jsonShape.ts).
   // The envelope is level 0, so its args may nest MAX_ARGS_DEPTH levels.
   const shape = jsonShapeProblem(value, MAX_ARGS_DEPTH)
@@ -57,12 +62,13 @@ export function parseEnvelope(payload: Uint8Array | string | unknown, maxBytes =
   if (shape) return badRequest(shape.message, { reason: shape.reason, path: shape.path })
   const unknown = Object.keys(value).filter((k) => !ENVELOPE_KEYS.has(k))
   if (unknown.length > 0) {
-    return badRequest(`unknown request field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (allowed: args, idempotencyKey)`, {
+    return badRequest(`unknown request field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (allowed: args, idempotencyKey, deadline)`, {
       fields: unknown.map((k) => ({ path: `/${k}`, message: 'Unexpected property' })),
     })
   }
   const args = value['args'] ?? {}
   if (!isPlainObject(args)) return badRequest('"args" must be a JSON object', { fields: [{ path: '/args', message: 'Expected object' }] })
+  const envelope: CommandEnvelope = { args }
   const key = value['idempotencyKey']
   if (key !== undefined) {
     if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
@@ -70,9 +76,18 @@ export function parseEnvelope(payload: Uint8Array | string | unknown, maxBytes =
         fields: [{ path: '/idempotencyKey', message: 'Expected string' }],
       })
     }
-    return { ok: true, value: { args, idempotencyKey: key } }
+    envelope.idempotencyKey = key
   }
-  return { ok: true, value: { args } }
+  const deadline = value['deadline']
+  if (deadline !== undefined) {
+    if (typeof deadline !== 'number' || !Number.isSafeInteger(deadline) || deadline <= 0) {
+      return badRequest('"deadline" must be a time in epoch milliseconds (a positive integer)', {
+        fields: [{ path: '/deadline', message: 'Expected integer' }],
+      })
+    }
+    envelope.deadline = deadline
+  }
+  return { ok: true, value: envelope }
 }
 
 /** A compiled argument schema: defaults filled in, every bad field reported with its path. */

@@ -40,7 +40,7 @@ export interface TestRig {
   dataDir: string
   natsUrl: string
   /** A command on this rig; never throws (errors are replies). */
-  cmd<T = unknown>(actor: string, verb: string, args?: Record<string, unknown>, opts?: { idempotencyKey?: string; timeoutMs?: number }): Promise<RequestResult<T>>
+  cmd<T = unknown>(actor: string, verb: string, args?: Record<string, unknown>, opts?: { idempotencyKey?: string; timeoutMs?: number; deadline?: number }): Promise<RequestResult<T>>
   /** Waits until supervisor.status shows every child running (or `ids` running). */
   ready(ids?: string[], timeoutMs?: number): Promise<void>
   child(id: string): Promise<{ id: string; state: string; status: string; restarts: number; pids: number[] }>
@@ -172,7 +172,11 @@ export async function startTestRig(t: Test, opts: TestRigOptions = {}): Promise<
     processes.killAll()
   })
   const cmd: TestRig['cmd'] = (actor, verb, args = {}, o = {}) =>
-    command(client, node, actor, verb, args, { timeoutMs: o.timeoutMs ?? 10000, ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}) })
+    command(client, node, actor, verb, args, {
+      timeoutMs: o.timeoutMs ?? 10000,
+      ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
+      ...(o.deadline === undefined ? {} : { deadline: o.deadline }),
+    })
   type Child = { id: string; state: string; status: string; restarts: number; pids: number[] }
   const children = async () => {
     const r = await cmd<{ state: string; children: Child[] }>('supervisor', 'status')

@@ -21,12 +21,19 @@ export interface ApiDeps {
 
 const errors = { 400: { $ref: 'vigil.error#' }, 401: { $ref: 'vigil.error#' }, 403: { $ref: 'vigil.error#' } }
 
-const IdempotencyHeaders = Type.Object({
+/** Every mutating route honours it (DESIGN.md §9.5): the page sends one per click, reused on each retry. */
+export const IdempotencyHeaders = Type.Object({
   'x-idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' })),
 })
 /** No body, `null` or `{}`: Fastify hands an absent body to the validator as null. */
 const StartBody = Type.Union([Type.Null(), Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false })])
 const StopBody = Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })])
+
+/** The command envelope with the request's `X-Idempotency-Key`, if it sent one. */
+export function envelopeOf(args: Record<string, unknown>, headers: Record<string, unknown>): { args: Record<string, unknown>; idempotencyKey?: string } {
+  const key = headers['x-idempotency-key']
+  return typeof key === 'string' ? { args, idempotencyKey: key } : { args }
+}
 
 function answer(reply: FastifyReply, result: CommandReply): FastifyReply {
   if (result.ok) return reply.code(200).send(result)
@@ -65,10 +72,8 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (request, reply) => {
       const body = (request.body ?? {}) as { name?: string }
-      const key = request.headers['x-idempotency-key'] as string | undefined
       const args = body.name === undefined ? {} : { name: body.name }
-      const payload = key === undefined ? { args } : { args, idempotencyKey: key }
-      return answer(reply, await router.dispatch('recorder', 'start', payload, { traceId: request.id, source: 'http' }))
+      return answer(reply, await router.dispatch('recorder', 'start', envelopeOf(args, request.headers), { traceId: request.id, source: 'http' }))
     },
   )
 
@@ -77,8 +82,8 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       config: { role: 'operator' },
       validatorCompiler: strictValidatorCompiler,
-      schema: { body: StopBody, response: errors },
+      schema: { headers: IdempotencyHeaders, body: StopBody, response: errors },
     },
-    async (request, reply) => answer(reply, await router.dispatch('recorder', 'stop', { args: {} }, { traceId: request.id, source: 'http' })),
+    async (request, reply) => answer(reply, await router.dispatch('recorder', 'stop', envelopeOf({}, request.headers), { traceId: request.id, source: 'http' })),
   )
 }

@@ -3,6 +3,7 @@ import type { EventRing } from '../../../infra/eventRing.js'
 import { EVENT_RING_CAPACITY } from '../../../infra/eventRing.js'
 import type { CommandRouter } from '../../../infra/nats/commands.js'
 import { sendErrorBody } from '../httpErrors.js'
+import { IdempotencyHeaders, envelopeOf } from './api.js'
 import { redact } from '../redact.js'
 
 /**
@@ -31,11 +32,12 @@ export function registerRecordingsRoutes(app: FastifyInstance, deps: RecordingsR
     {
       config: { role: 'operator' },
       // The command checks the id against the session-id pattern before it becomes a path.
-      schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } }, response: errors },
+      // X-Idempotency-Key: a retried delete whose first reply was lost gets that 204, not a 404.
+      schema: { headers: IdempotencyHeaders, params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } }, response: errors },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string }
-      const result = await deps.router.dispatch('recorder', 'delete', { args: { id } }, { traceId: request.id, source: 'http' })
+      const result = await deps.router.dispatch('recorder', 'delete', envelopeOf({ id }, request.headers), { traceId: request.id, source: 'http' })
       if (!result.ok) return sendErrorBody(reply, result.error)
       return reply.code(204).send()
     },

@@ -37,7 +37,7 @@ const settle = async () => {
 }
 
 function harness(
-  opts: { free?: number | Error; finalizeGate?: () => Promise<void>; settings?: Partial<RecorderSettings>; openFails?: boolean; prepareGate?: Promise<void> } = {},
+  opts: { free?: number | Error; finalizeGate?: () => Promise<void>; settings?: Partial<RecorderSettings>; openFails?: boolean; prepareGate?: Promise<void>; probeGate?: () => Promise<void> } = {},
 ) {
   const clock = new SimulatedClock()
   const replies: RecorderReply[] = []
@@ -54,6 +54,7 @@ function harness(
       }),
       probeDisk: fromPromise<{ freeBytes: number }, void>(async () => {
         disk.probes += 1
+        if (opts.probeGate) await opts.probeGate()
         if (disk.free instanceof Error) throw disk.free
         return { freeBytes: disk.free }
       }),
@@ -625,4 +626,45 @@ t.test('recording modes: a start carries its trigger into the session; SESSION.E
   t.same(h.finalized[0]?.session.trigger, { kind: 'motion', at: '2025-01-01T00:00:00.000Z' })
   h.actor.send({ type: 'SESSION.EVENT', kind: 'motion', at: 'c' })
   t.equal(h.state(), 'idle', 'an event with no session is ignored')
+})
+
+t.test('deadline: a queued START whose deadline passed is answered TIMEOUT and never runs; a begun one runs to its end', async (t) => {
+  let release!: () => void
+  const gate = new Promise<void>((r) => (release = r))
+  const h = harness({ probeGate: () => gate })
+  await settle()
+  const begun = h.start({ name: 'first' })
+  await settle()
+  t.equal(h.state(), 'starting', 'the first start is in flight (its disk probe)')
+  const queued = h.start({ name: 'ghost' })
+  const queuedStop = h.stop()
+  await settle()
+  h.actor.send({ type: 'COMMAND.EXPIRED', requestId: begun })
+  h.actor.send({ type: 'COMMAND.EXPIRED', requestId: queued })
+  await settle()
+  t.match(h.reply(queued), { ok: false, error: { code: 'TIMEOUT' } }, 'the queued start is answered TIMEOUT at once')
+  t.notOk(h.reply(begun), 'the begun start is not cut short')
+  release()
+  await settle()
+  t.match(h.reply(begun), { ok: true, result: { name: 'first' } }, 'the begun start completes')
+  t.match(h.reply(queuedStop), { ok: true }, 'the stop queued behind it still runs, in order')
+  await h.advance(5000)
+  t.equal(h.published.filter((p) => p.kind === 'recording.started').length, 1, 'no ghost start: one session only')
+  t.equal(h.replies.filter((r) => r.requestId === queued).length, 1, 'answered once')
+  h.actor.send({ type: 'COMMAND.EXPIRED', requestId: 'r-unknown' })
+  await settle()
+  t.equal(h.replies.length, 2 + 1, 'an expiry for a command that is no longer queued answers nothing')
+})
+
+t.test('a disk probe that never answers fails the start (UNAVAILABLE) after diskProbeTimeoutMs and frees the queue', async (t) => {
+  const h = harness({ probeGate: () => new Promise<void>(() => {}), settings: { diskProbeTimeoutMs: 3000 } })
+  await settle()
+  const start = h.start()
+  const stop = h.stop()
+  await h.advance(2000)
+  t.notOk(h.reply(start), 'still waiting within the bound')
+  await h.advance(1000)
+  t.match(h.reply(start), { ok: false, error: { code: 'UNAVAILABLE', message: /did not answer within 3000 ms/ } })
+  t.match(h.reply(stop), { ok: false, error: { code: 'NOT_RECORDING' } }, 'the command queued behind it is answered too')
+  t.equal(h.state(), 'idle')
 })
