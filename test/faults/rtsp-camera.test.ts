@@ -32,7 +32,7 @@ import { isAlive, waitFor } from '../helpers/wait.js'
 import { fmt, probeSegments, readSessionJson, sleep, type CamStatus, type RecStatus, type SessionSummary } from '../integration/pipeline/common.js'
 import { ffmpegsMentioning, footageKept, snapshotSegments } from './footage.js'
 
-// A hang guard: the test takes ~70 s on a quiet machine.
+// A hang guard: the test took 46-52 s on two cores with a soak running beside it.
 t.setTimeout(300_000)
 
 const run = promisify(execFile)
