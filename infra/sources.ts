@@ -34,6 +34,45 @@ export function parseCameraSource(source: string): CameraSource {
   )
 }
 
+export type CodecChoice = 'copy' | 'encode'
+
+/** What the camera's ffmpeg does with the source's video and audio (actors/camera/ffmpegArgs.ts). */
+export interface CameraCodecs {
+  copyVideo: boolean
+  copyAudio: boolean
+}
+
+/**
+ * `camera.videoCodec` / `camera.audioCodec` against the source. An RTSP camera already
+ * sends H.264: copying it costs no encode (the box only decodes it for motion and
+ * snapshots) and keeps the camera's own quality, so copy is its default. Audio is
+ * encoded unless the operator says the camera sends AAC: many cameras send G.711 or
+ * G.726, which FLV (the live stream) or MP4 (the recording) cannot carry, and an AAC
+ * encode of one mono track is cheap. testsrc and v4l2 give raw pictures: nothing to copy.
+ */
+export function cameraCodecs(source: CameraSource, choice: { videoCodec?: CodecChoice; audioCodec?: CodecChoice } = {}): CameraCodecs {
+  const problems = cameraCodecProblems(source, choice)
+  if (problems.length > 0) throw new VigilError('BAD_REQUEST', problems.join('; '))
+  return {
+    copyVideo: (choice.videoCodec ?? (source.kind === 'rtsp' ? 'copy' : 'encode')) === 'copy',
+    copyAudio: choice.audioCodec === 'copy',
+  }
+}
+
+/** One line per field that asks to copy what the source cannot give (config load lists them). */
+export function cameraCodecProblems(source: CameraSource, choice: { videoCodec?: CodecChoice; audioCodec?: CodecChoice }): string[] {
+  const encoded = source.kind === 'rtsp' || source.kind === 'file'
+  if (encoded) return []
+  const problems: string[] = []
+  if (choice.videoCodec === 'copy') {
+    problems.push(`camera.videoCodec: "copy" needs an rtsp:// or file: source; ${source.kind} gives raw pictures, which must be encoded (use "encode" or leave it out)`)
+  }
+  if (choice.audioCodec === 'copy') {
+    problems.push(`camera.audioCodec: "copy" needs an rtsp:// or file: source; ${source.kind} has no encoded sound to copy (use "encode" or leave it out)`)
+  }
+  return problems
+}
+
 /** What `camera.status` shows as the source. */
 export function describeSource(source: string): string {
   return redactCredentials(source.trim())

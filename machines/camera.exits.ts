@@ -30,6 +30,13 @@ const DEVICE_PATTERNS = [
 /** The push to the media server failed: the media actor's problem, not the camera's. */
 const OUTPUT_PATTERNS = [/rtmp:\/\//i, /av_interleaved_write_frame/i, /Error (writing trailer|muxing)/i, /Broken pipe/i]
 
+/**
+ * A copied stream the live stream's container (FLV: H.264 and AAC) cannot carry, e.g. an
+ * H.265 camera with `camera.videoCodec` copy (its default for rtsp://). Retrying cannot
+ * help; the message says which setting does.
+ */
+const UNCOPYABLE = /(Video|Audio) codec (\S+) not compatible with flv/i
+
 /** `[video4linux2,v4l2 @ 0x55…] [error] Cannot open …` → `Cannot open …` */
 function stripPrefixes(line: string): string {
   return line.replace(/^(\[[^\]]*\]\s*)+/, '').trim()
@@ -49,6 +56,15 @@ export function classifyFfmpegExit(exit: { reason: string; stderr: string }, saw
     const hits = raw.filter((l) => patterns.some((p) => p.test(l)))
     const best = hits.find(isSummaryLine) ?? hits[0]
     return best === undefined ? undefined : stripPrefixes(best)
+  }
+  const uncopyable = raw.map((l) => UNCOPYABLE.exec(l)).find((m) => m !== null)
+  if (uncopyable) {
+    const [, kind, codec] = uncopyable
+    const field = kind!.toLowerCase() === 'video' ? 'camera.videoCodec' : 'camera.audioCodec'
+    return {
+      kind: 'device',
+      message: `camera source failed: the camera sends ${codec} ${kind!.toLowerCase()}, which the live stream (FLV: H.264 and AAC) cannot carry as it is; set ${field} to "encode"`,
+    }
   }
   const output = find(OUTPUT_PATTERNS)
   if (output !== undefined) return { kind: 'output', message: `media server unreachable: ${output}` }

@@ -1,4 +1,4 @@
-import { assign, fromCallback, sendTo, setup } from 'xstate'
+import { assign, fromCallback, sendTo, setup, type EventObject } from 'xstate'
 import { stateNameBelow } from './stateName.js'
 import { classifyFfmpegExit } from './camera.exits.js'
 
@@ -11,7 +11,10 @@ export { classifyFfmpegExit, type FailureKind, type FfmpegFailure } from './came
  * idle → capturing.starting ─FRAME→ capturing.streaming (ready)
  *   no FRAME for frameTimeoutMs → capturing.stalled (alert, ffmpeg killed) → reconnecting
  *   ffmpeg exits → reconnecting, or device_error when the source is missing/busy/refusing
- *   reconnecting / device_error wait reconnectBackoff (250 ms · 2^n, ≤ 30 s) → capturing
+ *   reconnecting / device_error wait reconnectBackoff → capturing: the first retry at once
+ *     (a crash or a dropped connection is usually over by then), then 250 ms · 2^n, ≤ 30 s
+ *   … or sooner: SOURCE.REACHABLE from `watchSource` (a network camera that refused
+ *     connections now accepts them: it rebooted) → capturing at once, failures forgotten
  *   STOP → capturing.stopping ('q' to ffmpeg, grace) → stopped (final, normal)
  *
  * Everything after the first start is tagged `ready`: the actor is up and recovering on
@@ -68,11 +71,19 @@ export type FfmpegEvent =
   | { type: 'FRAME' }
   | { type: 'FFMPEG.EXITED'; reason: string; normal: boolean; stderr: string }
 
+/**
+ * What the `watchSource` actor reports while the camera waits to reconnect: the source
+ * refused or timed out at least once during this wait and now accepts connections (an
+ * IP camera back from a reboot). Sent at most once per wait.
+ */
+export type SourceEvent = { type: 'SOURCE.REACHABLE' }
+
 /** What the machine asks of the `ffmpeg` actor: QUIT is the orderly 'q', KILL is now. */
 export type FfmpegCommand = { type: 'QUIT' } | { type: 'KILL' }
 
 export type CameraEvent =
   | FfmpegEvent
+  | SourceEvent
   | { type: 'STOP' }
   /** `camera.restart`: a fresh ffmpeg now, skipping any backoff wait. */
   | { type: 'RESTART' }
@@ -108,9 +119,14 @@ export const CAMERA_DEFAULTS = {
   backoff: { initialMs: 250, maxMs: 30000, resetAfterMs: 60000 },
 } as const
 
-/** The wait before start number `attempt` + 1: 250, 500, 1000 … capped at maxMs. */
+/**
+ * The wait after failure number `attempt`: 0 for the first (DESIGN §9.5: the first restart
+ * of a crashed child is immediate; a camera SIGKILL or a dropped RTSP connection costs
+ * the recording only the restart itself), then 250, 500, 1000 … capped at maxMs.
+ */
 export function reconnectDelayMs(attempt: number, backoff: CameraBackoff = CAMERA_DEFAULTS.backoff): number {
-  const n = Math.max(0, attempt - 1)
+  if (attempt <= 1) return 0
+  const n = attempt - 2
   return Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(n, 30))
 }
 
@@ -133,6 +149,8 @@ export const cameraMachine = setup({
   },
   actors: {
     runFfmpeg: fromCallback<FfmpegCommand, RunFfmpegInput>(() => notProvided('runFfmpeg')),
+    // A source that cannot be watched (testsrc, a device, a file) never reports: the backoff alone decides.
+    watchSource: fromCallback<EventObject>(() => {}),
   },
   actions: {
     recordPid: assign({ pids: (_, params: { pid: number }) => [params.pid] }),
@@ -330,10 +348,12 @@ export const cameraMachine = setup({
     },
     reconnecting: {
       tags: ['ready'],
+      invoke: { id: 'watchSource', src: 'watchSource' },
       after: { reconnectBackoff: { target: 'capturing', actions: 'countRestart' } },
       on: {
         STOP: 'stopped',
         RESTART: { target: 'capturing', actions: 'countRestart' },
+        'SOURCE.REACHABLE': { target: 'capturing', actions: ['forgetFailures', 'countRestart'] },
       },
     },
     device_error: {
@@ -347,10 +367,14 @@ export const cameraMachine = setup({
           details: { attempt: context.attempt, retryInMs: reconnectDelayMs(context.attempt, context.settings.backoff) },
         }),
       },
+      // While a rebooting camera refuses, the waits grow; the moment it accepts again
+      // the next start goes at once (the recording's gap is then the camera's downtime).
+      invoke: { id: 'watchSource', src: 'watchSource' },
       after: { reconnectBackoff: { target: 'capturing', actions: 'countRestart' } },
       on: {
         STOP: 'stopped',
         RESTART: { target: 'capturing', actions: 'countRestart' },
+        'SOURCE.REACHABLE': { target: 'capturing', actions: ['forgetFailures', 'countRestart'] },
       },
     },
     stopped: {

@@ -18,7 +18,7 @@ set -u
 cd "$(dirname "$0")/.."
 
 # The fault files of pass 2, by name. A new fault test that bounds a recovery goes here.
-timed=(alert-buffer audio camera clock cycles disk-full logs-readonly media nats-restart nats-server recorder sigterm-recording supervisor-kill systemd-watchdog)
+timed=(alert-buffer audio camera clock cycles disk-full logs-readonly media nats-restart nats-server recorder rtsp-camera sigterm-recording supervisor-kill systemd-watchdog)
 
 alone=()
 shared=()

@@ -95,8 +95,11 @@ function inputArgs(source: CameraSource, o: FfmpegArgsOptions, size: FrameSize):
     case 'rtsp':
       return {
         // TCP: UDP through NAT and Wi-Fi loses packets and smears frames. The socket
-        // timeout (µs) turns a silent camera into an exit instead of a hang.
-        args: ['-rtsp_transport', 'tcp', '-timeout', '5000000', '-i', source.url],
+        // timeout (µs) turns a silent camera into an exit instead of a hang. No frame-rate
+        // probing: it held the start ~1 s (2.1 s → 0.8-1.3 s to the first frame on loopback),
+        // footage lost at every reconnect, and nothing here needs the guess (timestamps
+        // come from RTP; the motion and snapshot branches resample by time).
+        args: ['-rtsp_transport', 'tcp', '-timeout', '5000000', '-fpsprobesize', '0', '-i', source.url],
         audio: '0:a:0?',
       }
     case 'file':

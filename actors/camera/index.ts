@@ -38,7 +38,8 @@ import { machineChild } from '../supervisor/machineChild.js'
 import { DEFAULT_MOTION, DEFAULT_SNAPSHOT, type MotionFrameSpec, type SnapshotSpec } from './ffmpegArgs.js'
 import type { CameraFrames, GrayFrameInfo } from './frames.js'
 import { runFfmpegLogic } from './runFfmpeg.js'
-import { describeSource, parseCameraSource } from '../../infra/sources.js'
+import { cameraCodecs, describeSource, parseCameraSource, type CodecChoice } from '../../infra/sources.js'
+import { sourceAddress, watchSourceLogic } from './sourceWatch.js'
 
 export { CameraFrames, type GrayFrameInfo } from './frames.js'
 export { parseCameraSource, redactCredentials, describeSource, type CameraSource } from '../../infra/sources.js'
@@ -51,6 +52,10 @@ export interface CameraActorConfig {
   height: number
   fps: number
   frameTimeoutMs: number
+  /** Default: copy for rtsp://, encode otherwise (infra/sources.ts cameraCodecs). */
+  videoCodec?: CodecChoice
+  /** Default: encode. */
+  audioCodec?: CodecChoice
 }
 
 /** A line of logs/frame_drops.jsonl. */
@@ -84,18 +89,23 @@ export interface CameraActorDeps {
   onFrameDrop?(record: CameraFrameDrop): void
   alert?(alert: CameraAlertEvent): void
   clock?: Clock
-  /**
-   * The source already carries H.264 / AAC (rtsp/file only; probed or configured by the
-   * caller): stream-copy it, no re-encode. Its keyframe interval is then the camera's.
-   */
-  copyVideo?: boolean
-  copyAudio?: boolean
   motion?: MotionFrameSpec
   /** null: no snapshot output. */
   snapshot?: SnapshotSpec | null
   previewLevel?: PreviewLevel
-  timing?: { startTimeoutMs?: number; stopGraceMs?: number; killGraceMs?: number; backoff?: Partial<CameraBackoff> }
+  timing?: {
+    startTimeoutMs?: number
+    stopGraceMs?: number
+    killGraceMs?: number
+    backoff?: Partial<CameraBackoff>
+    /** While waiting to reconnect, how often an rtsp:// camera's port is knocked on (sourceWatch.ts). */
+    sourceWatchMs?: number
+  }
 }
+
+/** A camera back from a reboot is noticed within this (a TCP connect each time; no RTSP). */
+const SOURCE_WATCH_MS = 200
+const SOURCE_CONNECT_TIMEOUT_MS = 1000
 
 export type CameraActor = Actor<typeof cameraMachine>
 
@@ -104,6 +114,7 @@ const STOP_GRACE_MS = 4000
 /** The camera machine with its ffmpeg and effects. Throws BAD_REQUEST for an unsupported source. */
 export function provideCamera(deps: CameraActorDeps) {
   const source = parseCameraSource(deps.config.source)
+  const codecs = cameraCodecs(source, deps.config)
   const shownSource = describeSource(deps.config.source)
   const clock = deps.clock ?? systemClock
   const { log } = deps
@@ -127,8 +138,8 @@ export function provideCamera(deps: CameraActorDeps) {
       width: deps.config.width,
       height: deps.config.height,
       fps: deps.config.fps,
-      copyVideo: deps.copyVideo,
-      copyAudio: deps.copyAudio,
+      copyVideo: codecs.copyVideo,
+      copyAudio: codecs.copyAudio,
       motion: deps.motion ?? DEFAULT_MOTION,
       snapshot: deps.snapshot === undefined ? DEFAULT_SNAPSHOT : deps.snapshot,
     },
@@ -142,7 +153,14 @@ export function provideCamera(deps: CameraActorDeps) {
     },
   })
   return cameraMachine.provide({
-    actors: { runFfmpeg },
+    actors: {
+      runFfmpeg,
+      watchSource: watchSourceLogic({
+        address: sourceAddress(source),
+        everyMs: deps.timing?.sourceWatchMs ?? SOURCE_WATCH_MS,
+        connectTimeoutMs: SOURCE_CONNECT_TIMEOUT_MS,
+      }),
+    },
     actions: {
       recordFrameDrop: (_, rec) => {
         log.warn({ reason: rec.reason, framesSeen: rec.framesSeen }, 'camera frames dropped')

@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import { resolve, dirname, isAbsolute } from 'node:path'
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { ConfigSchema, type Config } from './schema.js'
-import { parseAudioSource, parseCameraSource } from '../sources.js'
+import { cameraCodecProblems, parseAudioSource, parseCameraSource, type CodecChoice } from '../sources.js'
 import { isSecretKey, redactCredentials } from '../redaction.js'
 import { jsonShapeProblem } from '../jsonShape.js'
 import { toNodeName } from '../subjects.js'
@@ -237,6 +237,14 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       parse(source)
     } catch (err) {
       problems.push(`${field}.source: ${(err as Error).message}`)
+    }
+  }
+  const camera = candidate.camera as { source?: unknown; videoCodec?: CodecChoice; audioCodec?: CodecChoice } | undefined
+  if (camera && typeof camera.source === 'string' && !['camera.source', 'camera.videoCodec', 'camera.audioCodec'].some(hasProblem)) {
+    try {
+      problems.push(...cameraCodecProblems(parseCameraSource(camera.source), camera))
+    } catch {
+      // An unsupported source is already listed above.
     }
   }
   // Every line once more through the redaction: a cross-field rule may quote a URL.

@@ -116,6 +116,17 @@ export const ConfigSchema = Obj({
     height: Type.Integer({ minimum: 16, default: 720 }),
     fps: Type.Integer({ minimum: 1, maximum: 120, default: 15 }),
     frameTimeoutMs: Ms(2000, 100),
+    // Cross-checked with the source at load (infra/sources.ts cameraCodecs): copy needs a source that carries H.264 / AAC.
+    videoCodec: Type.Optional(
+      Type.Union([Type.Literal('copy'), Type.Literal('encode')], {
+        description: "copy: pass the camera's H.264 through, its own keyframe interval (default for rtsp://) | encode: H.264 with a 1 s keyframe interval (default otherwise; needed for an H.265 or MJPEG camera)",
+      }),
+    ),
+    audioCodec: Type.Optional(
+      Type.Union([Type.Literal('copy'), Type.Literal('encode')], {
+        description: 'copy: pass the camera\'s AAC through (rtsp:// or file: sources that carry AAC) | encode (default): AAC 64 kb/s mono from whatever the source sends',
+      }),
+    ),
   }),
   recorder: Obj({
     segmentS: Type.Integer({ minimum: 1, default: 10 }),

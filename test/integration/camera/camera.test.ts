@@ -184,7 +184,7 @@ t.test('a missing device → device_error with a clear reason; the actor stays u
   t.ok(s.hasTag('ready'))
   t.match(s.context.lastError, /\/dev\/video99: No such file or directory/)
   t.match(cam.alerts[0], { code: 'camera.device_error', message: /video99/ })
-  // It tries again (backoff 250 ms, then 500 ms) and lands in device_error again.
+  // It tries again (at once, then after 250 ms) and lands in device_error again.
   await waitFor(cam.actor, (snap) => snap.context.restarts >= 2 && cameraStateName(snap.value) === 'device_error', { timeout: 10000 })
   t.match(cameraStatus(cam.actor, 'v4l2:/dev/video99'), { state: 'device_error', attempt: 3, pids: [] })
   cam.actor.send({ type: 'STOP' })

@@ -80,12 +80,17 @@ t.test('rtsp: tcp transport and a socket timeout; optional audio', async (t) => 
   const args = base('rtsp://user:pw@10.0.0.9:554/stream1')
   t.equal(after(args, '-rtsp_transport'), 'tcp')
   t.equal(after(args, '-timeout'), '5000000')
+  t.equal(after(args, '-fpsprobesize'), '0', 'no frame-rate probing: a reconnect streams ~1 s sooner')
+  t.ok(args.indexOf('-fpsprobesize') < args.indexOf('-i'), 'an input option')
   t.equal(after(args, '-i'), 'rtsp://user:pw@10.0.0.9:554/stream1')
   t.equal(after(args, '-map', args.indexOf('[vout]')), '0:a:0?', 'audio when the camera has it')
   t.equal(after(args, '-c:v'), 'libx264')
 })
 
 t.test('copy when the source is already H.264: no re-encode, still decoded for motion', async (t) => {
+  const rtsp = base('rtsp://cam/stream', { copyVideo: true })
+  t.same(outputSlice(rtsp, RTMP).slice(4, 6), ['-map', '0:a:0?'], 'the camera\'s sound, when it has some')
+  t.equal(after(outputSlice(rtsp, RTMP), '-c:a'), 'aac', 'encoded unless copyAudio (G.711 fits neither FLV nor MP4)')
   const args = base('rtsp://cam/stream', { copyVideo: true, copyAudio: true })
   const live = outputSlice(args, RTMP)
   t.same(live.slice(0, 4), ['-map', '0:v:0', '-c:v', 'copy'])

@@ -201,6 +201,24 @@ t.test('camera.source and audio.source are checked at load, every problem listed
   }
 })
 
+t.test('camera.videoCodec / audioCodec: copy only from a source that carries encoded media, said at load', async (t) => {
+  const opts = isolated(t, { VIGIL_CAMERA_SOURCE: 'v4l2:/dev/video0' })
+  const file = join(opts.cwd, 'c.json')
+  writeFileSync(file, JSON.stringify({ camera: { videoCodec: 'copy', audioCodec: 'copy' } }))
+  const problems = configError(t, () => loadConfig({ ...opts, file })).problems.join('\n')
+  t.match(problems, /camera\.videoCodec: "copy" needs an rtsp:\/\/ or file: source; v4l2 gives raw pictures/)
+  t.match(problems, /camera\.audioCodec: "copy" needs an rtsp:\/\/ or file: source/)
+  writeFileSync(file, JSON.stringify({ camera: { videoCodec: 'h264' } }))
+  t.match(configError(t, () => loadConfig({ ...opts, file })).problems.join('\n'), /camera\.videoCodec/, 'an unknown value is a schema problem')
+  const rtsp = isolated(t, { VIGIL_CAMERA_SOURCE: 'rtsp://cam/s' })
+  const ok = join(rtsp.cwd, 'c.json')
+  writeFileSync(ok, JSON.stringify({ camera: { videoCodec: 'copy', audioCodec: 'copy' } }))
+  const config = loadConfig({ ...rtsp, file: ok })
+  t.equal(config.camera.videoCodec, 'copy')
+  t.equal(config.camera.audioCodec, 'copy')
+  t.equal(loadConfig(isolated(t, { VIGIL_CAMERA_SOURCE: 'rtsp://cam/s' })).camera.videoCodec, undefined, 'left out: the camera actor decides by source')
+})
+
 t.test('web.users stand in for the token on a public bind; a bad hash is named, never echoed', async (t) => {
   const opts = isolated(t, { VIGIL_WEB_HOST: '0.0.0.0' })
   const hash = 'scrypt$32768$8$1$WQscTf8jMbXOUCfK1eoj7A$-ycbxEZ8whW4Rlt-vHeEnajrmPDwo0mR1HLhk6uab-8'

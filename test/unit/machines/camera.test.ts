@@ -11,6 +11,7 @@ import {
   type FfmpegEvent,
   type FrameDropRecord,
   type RunFfmpegInput,
+  type SourceEvent,
 } from '../../../machines/camera.machine.js'
 
 const V4L2_MISSING =
@@ -35,6 +36,10 @@ interface Harness {
   emit(e: FfmpegEvent): void
   frames(count: number, everyMs?: number): void
   exit(reason: string, stderr?: string): void
+  /** The watchSource actor running now (reconnecting, device_error), or null. */
+  watching(): boolean
+  /** What the real watcher sends when a refusing camera accepts again. */
+  sourceReachable(): void
 }
 
 /** `respond`: the fake ffmpeg exits on KILL and on QUIT, as the real one does. */
@@ -45,6 +50,7 @@ function start(input: Partial<CameraInput> = {}, opts: { respond?: boolean } = {
   const drops: FrameDropRecord[] = []
   const history: string[] = []
   let current: ((e: FfmpegEvent) => void) | undefined
+  let watcher: ((e: SourceEvent) => void) | undefined
   let nextPid = 100
   const machine = cameraMachine.provide({
     actors: {
@@ -62,6 +68,13 @@ function start(input: Partial<CameraInput> = {}, opts: { respond?: boolean } = {
         })
         return () => {
           if (current === send) current = undefined
+        }
+      }),
+      watchSource: fromCallback(({ sendBack }) => {
+        const send = (e: SourceEvent) => sendBack(e)
+        watcher = send
+        return () => {
+          if (watcher === send) watcher = undefined
         }
       }),
     },
@@ -93,6 +106,8 @@ function start(input: Partial<CameraInput> = {}, opts: { respond?: boolean } = {
       }
     },
     exit: (reason, stderr = '') => h.emit({ type: 'FFMPEG.EXITED', reason, normal: false, stderr }),
+    watching: () => watcher !== undefined,
+    sourceReachable: () => watcher?.({ type: 'SOURCE.REACHABLE' }),
   }
   return h
 }
@@ -113,27 +128,45 @@ t.test('starts ffmpeg and streams while frames keep coming', async (t) => {
   h.actor.stop()
 })
 
-t.test('no frame for frameTimeoutMs → stalled (alert, drop, kill) → reconnecting → starting', async (t) => {
+t.test('no frame for frameTimeoutMs → stalled (alert, drop, kill) → reconnecting → starting at once', async (t) => {
   const h = start()
   h.frames(5)
   h.clock.increment(1999)
   t.equal(h.state(), 'streaming')
   h.clock.increment(1)
-  t.same(h.history, ['starting', 'streaming', 'stalled', 'reconnecting'])
+  // The first retry has no wait: reconnecting is passed through within the same instant.
+  t.same(h.history, ['starting', 'streaming', 'stalled', 'reconnecting', 'starting'])
   t.same(h.runs[0]!.commands, [{ type: 'KILL' }], 'the wedged ffmpeg is killed, not asked')
   t.equal(h.alerts.length, 1)
   t.match(h.alerts[0], { code: 'camera.stalled', severity: 'warning' })
   t.same(h.drops, [{ reason: 'no frame for 2000 ms', framesSeen: 5, attempt: 0 }])
   t.equal(h.ctx().lastError, 'stalled: no frame for 2000 ms')
-  t.same(h.ctx().pids, [])
-  t.ok(h.actor.getSnapshot().hasTag('ready'), 'reconnecting is still ready: the actor recovers on its own')
-  h.clock.increment(250)
   t.equal(h.state(), 'starting')
   t.equal(h.runs.length, 2)
   t.same(h.ctx().pids, [102])
   t.equal(h.ctx().restarts, 1)
   h.emit({ type: 'FRAME' })
   t.equal(h.state(), 'streaming')
+  h.actor.stop()
+})
+
+t.test('the second failure in a row waits: reconnecting is ready and recovers on its own', async (t) => {
+  const h = start()
+  h.frames(1)
+  h.exit('killed by SIGKILL')
+  t.equal(h.state(), 'reconnecting')
+  h.clock.increment(0) // a zero delay is still a timer: the next turn of the event loop
+  t.equal(h.state(), 'starting', 'first failure: restarted at once')
+  h.frames(1)
+  h.exit('killed by SIGKILL')
+  t.equal(h.state(), 'reconnecting')
+  t.same(h.ctx().pids, [])
+  t.ok(h.actor.getSnapshot().hasTag('ready'), 'reconnecting is still ready: the actor recovers on its own')
+  h.clock.increment(249)
+  t.equal(h.state(), 'reconnecting')
+  h.clock.increment(1)
+  t.equal(h.state(), 'starting')
+  t.equal(h.runs.length, 3)
   h.actor.stop()
 })
 
@@ -147,32 +180,37 @@ t.test('stalled ffmpeg that does not die: moves on after killGrace (leaving kill
   h.actor.stop()
 })
 
-t.test('reconnect backoff grows 250 ms · 2^n up to 30 s and resets after 60 s of streaming', async (t) => {
+t.test('reconnect backoff: the first retry at once, then 250 ms · 2^n up to 30 s; reset after 60 s of streaming', async (t) => {
   const h = start()
   const waits: number[] = []
-  for (let i = 0; i < 9; i++) {
+  for (let i = 0; i < 10; i++) {
     h.frames(1)
     h.exit('killed by SIGKILL')
-    t.equal(h.state(), 'reconnecting')
+    h.clock.increment(0)
     let waited = 0
     while (h.state() === 'reconnecting') {
       h.clock.increment(50)
       waited += 50
     }
+    t.equal(h.state(), 'starting')
     waits.push(waited)
   }
-  t.same(waits, [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000])
-  t.equal(h.ctx().attempt, 9)
+  t.same(waits, [0, 250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000])
+  t.equal(h.ctx().attempt, 10)
 
   // Streams for a minute: earlier failures are forgotten.
   h.emit({ type: 'FRAME' })
   h.frames(300) // 300 × 200 ms = 60 s
   t.equal(h.ctx().attempt, 0)
   h.exit('killed by SIGKILL')
+  h.clock.increment(0)
+  t.equal(h.state(), 'starting', 'back to the first step: at once')
+  h.frames(1)
+  h.exit('killed by SIGKILL')
   h.clock.increment(249)
   t.equal(h.state(), 'reconnecting')
   h.clock.increment(1)
-  t.equal(h.state(), 'starting', 'back to the first step')
+  t.equal(h.state(), 'starting', 'then 250 ms')
   h.actor.stop()
 })
 
@@ -180,10 +218,12 @@ t.test('a short stream does not reset the backoff', async (t) => {
   const h = start()
   h.frames(1)
   h.exit('killed by SIGKILL')
+  h.frames(1)
+  h.exit('killed by SIGKILL')
   h.clock.increment(250)
   h.frames(100) // 20 s
   h.exit('killed by SIGKILL')
-  t.equal(h.ctx().attempt, 2)
+  t.equal(h.ctx().attempt, 3)
   h.clock.increment(499)
   t.equal(h.state(), 'reconnecting')
   h.clock.increment(1)
@@ -199,15 +239,80 @@ t.test('missing device → device_error with the stderr reason, retried with bac
   t.equal(snap.status, 'active')
   t.ok(snap.hasTag('ready'))
   t.equal(snap.context.lastError, 'camera source failed: /dev/video99: No such file or directory')
-  t.match(h.alerts, [{ code: 'camera.device_error', message: 'camera source failed: /dev/video99: No such file or directory' }])
-  h.clock.increment(250)
+  t.match(h.alerts, [{ code: 'camera.device_error', message: 'camera source failed: /dev/video99: No such file or directory', details: { retryInMs: 0 } }])
+  h.clock.increment(0)
+  t.equal(h.state(), 'starting', 'the first retry at once')
+  h.exit('exited with code 1', V4L2_MISSING)
+  h.clock.increment(249)
+  t.equal(h.state(), 'device_error')
+  h.clock.increment(1)
   t.equal(h.state(), 'starting')
   h.exit('exited with code 1', V4L2_MISSING)
   h.clock.increment(499)
   t.equal(h.state(), 'device_error')
   h.clock.increment(1)
   t.equal(h.state(), 'starting')
-  t.equal(h.runs.length, 3)
+  t.equal(h.runs.length, 4)
+  h.actor.stop()
+})
+
+const RTSP_REFUSED = '[tcp @ 0x1] Connection to tcp://127.0.0.1:8554?timeout=5000000 failed: Connection refused\nrtsp://127.0.0.1:8554/cam: Connection refused'
+
+t.test('a rebooting RTSP camera: the waits grow while it refuses, the next start goes the moment it accepts', async (t) => {
+  const h = start()
+  h.frames(20)
+  // The camera loses power: its connection ends, then every start is refused.
+  h.exit('exited with code 0')
+  t.ok(h.watching(), 'reconnecting watches the source')
+  h.clock.increment(0)
+  t.equal(h.state(), 'starting', 'the first retry at once')
+  t.notOk(h.watching(), 'no watching while an ffmpeg runs')
+  const downAt = h.clock.now()
+  for (const wait of [250, 500, 1000]) {
+    h.exit('exited with code 1', RTSP_REFUSED)
+    t.equal(h.state(), 'device_error')
+    t.ok(h.watching(), 'device_error watches the source')
+    h.clock.increment(wait)
+    t.equal(h.state(), 'starting', `retried after ${wait} ms`)
+  }
+  h.exit('exited with code 1', RTSP_REFUSED)
+  t.equal(h.ctx().attempt, 5)
+  t.equal(h.state(), 'device_error')
+  // 2 s into the 2 s wait the camera is back: no need to wait for the timer.
+  h.clock.increment(300)
+  const runs = h.runs.length
+  h.sourceReachable()
+  t.equal(h.state(), 'starting', 'started at once on SOURCE.REACHABLE')
+  t.equal(h.runs.length, runs + 1)
+  t.equal(h.ctx().attempt, 0, 'failures forgotten: the camera is back, not still failing')
+  t.equal(h.ctx().restarts, 5)
+  t.notOk(h.watching())
+  t.equal(h.clock.now() - downAt, 2050, 'back 2.05 s after the loss (the timer alone: 3.75 s)')
+  // The camera's stream is not ready yet: the next retry is at once again, then 250 ms.
+  h.exit('exited with code 1', RTSP_REFUSED)
+  h.clock.increment(0)
+  t.equal(h.state(), 'starting')
+  h.emit({ type: 'FRAME' })
+  t.equal(h.state(), 'streaming')
+  t.same(
+    h.history.filter((s, i, a) => a.indexOf(s) === i),
+    ['starting', 'streaming', 'reconnecting', 'device_error'],
+    'the states an operator sees',
+  )
+  h.actor.stop()
+})
+
+t.test('SOURCE.REACHABLE from reconnecting (a stall, then a slow camera) starts at once too', async (t) => {
+  const h = start()
+  h.frames(1)
+  h.exit('killed by SIGKILL')
+  h.clock.increment(0)
+  h.frames(1)
+  h.exit('killed by SIGKILL')
+  t.equal(h.state(), 'reconnecting')
+  h.sourceReachable()
+  t.equal(h.state(), 'starting')
+  t.equal(h.ctx().attempt, 0)
   h.actor.stop()
 })
 
@@ -323,15 +428,23 @@ t.test('stopping the actor (supervisor kill) stops the ffmpeg actor', async (t) 
 })
 
 t.test('reconnectDelayMs', async (t) => {
-  t.equal(reconnectDelayMs(0), 250)
-  t.equal(reconnectDelayMs(1), 250)
-  t.equal(reconnectDelayMs(2), 500)
-  t.equal(reconnectDelayMs(8), 30000)
+  t.equal(reconnectDelayMs(0), 0)
+  t.equal(reconnectDelayMs(1), 0, 'the first restart is immediate (DESIGN §9.5)')
+  t.equal(reconnectDelayMs(2), 250)
+  t.equal(reconnectDelayMs(3), 500)
+  t.equal(reconnectDelayMs(9), 30000)
   t.equal(reconnectDelayMs(1000), 30000)
-  t.equal(reconnectDelayMs(3, { initialMs: 100, maxMs: 350, resetAfterMs: 0 }), 350)
+  t.equal(reconnectDelayMs(4, { initialMs: 100, maxMs: 350, resetAfterMs: 0 }), 350)
 })
 
 t.test('classifyFfmpegExit', async (t) => {
+  // ffmpeg 5.1, an H.265 file copied into the live stream (camera.videoCodec copy).
+  const hevc = '[flv @ 0x557012265cc0] Video codec hevc not compatible with flv\nCould not write header for output file #0 (incorrect codec parameters ?): Function not implemented\nError initializing output stream 0:0 -- '
+  t.same(classifyFfmpegExit({ reason: 'exited with code 1', stderr: hevc }, false), {
+    kind: 'device',
+    message: 'camera source failed: the camera sends hevc video, which the live stream (FLV: H.264 and AAC) cannot carry as it is; set camera.videoCodec to "encode"',
+  })
+  t.match(classifyFfmpegExit({ reason: 'exited with code 1', stderr: '[flv @ 0x1] Audio codec adpcm_g726 not compatible with flv' }, false).message, /sends adpcm_g726 audio.*set camera\.audioCodec to "encode"/)
   t.same(classifyFfmpegExit({ reason: 'exited with code 1', stderr: V4L2_MISSING }, false), {
     kind: 'device',
     message: 'camera source failed: /dev/video99: No such file or directory',
