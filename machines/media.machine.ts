@@ -1,15 +1,19 @@
 import { assign, fromCallback, fromPromise, sendTo, setup } from 'xstate'
 import { stateNameBelow } from './stateName.js'
 import { errorMessage, probeLoop } from './probeLoop.js'
+import { describeSilence } from './media.heartbeat.js'
 
 /**
- * media: node-media-server in a child process, watched by a health probe.
+ * media: node-media-server in a child process, watched by its heartbeat and a health probe.
  *
  * idle → serving.starting → serving.running (ready; probing every probeIntervalMs)
  *   → serving.stopping → stopped (final, normal)
- * Any exit of the server process, a start that never reports ready, or `probeMisses`
- * consecutive failed probes end in `failed` (final, not normal): restarting is the
- * supervisor's job, with its backoff and intensity, not a loop in here.
+ * Any exit of the server process, a start that never reports ready, a server that stops
+ * sending its heartbeats for `heartbeatTimeoutMs` (frozen: SIGSTOP, a wedged event loop;
+ * the `server` actor watches them, media.heartbeat.ts, and reports `MEDIA.UNRESPONSIVE`
+ * once), or `probeMisses` consecutive failed probes (a listener broken in a process that
+ * still runs) end in `failed` (final, not normal): restarting is the supervisor's job,
+ * with its backoff and intensity, not a loop in here.
  *
  * `serving` owns the process (invoke `server`): leaving it, for whatever reason, kills it.
  */
@@ -17,6 +21,8 @@ import { errorMessage, probeLoop } from './probeLoop.js'
 export interface MediaSettings {
   probeIntervalMs: number
   probeMisses: number
+  /** Heartbeat silence (ms) after which a running server counts as frozen. */
+  heartbeatTimeoutMs: number
   /** The child must report ready within this (node + tsx startup, two listeners). */
   startTimeoutMs: number
   /** After asking the child to stop, how long before it is killed. */
@@ -38,6 +44,13 @@ export type MediaServerEvent =
   | { type: 'MEDIA.STARTED'; pid: number }
   | { type: 'MEDIA.READY' }
   | { type: 'MEDIA.EXITED'; reason: string; normal: boolean; stderr: string }
+  /** Once, when the ready server's heartbeats stopped for longer than heartbeatTimeoutMs. */
+  | { type: 'MEDIA.UNRESPONSIVE'; silentMs: number }
+
+/** What the `server` actor is given: how long a silence it tolerates. */
+export interface MediaServerInput {
+  heartbeatTimeoutMs: number
+}
 
 /** What the machine asks of the `server` actor. */
 export type MediaServerCommand = { type: 'STOP' }
@@ -49,7 +62,7 @@ export interface MediaOutput {
   reason: string
 }
 
-export const MEDIA_DEFAULTS = { startTimeoutMs: 15000, stopGraceMs: 3000 } as const
+export const MEDIA_DEFAULTS = { heartbeatTimeoutMs: 1500, startTimeoutMs: 15000, stopGraceMs: 3000 } as const
 
 function notProvided(name: string): never {
   throw new Error(`media machine: actor '${name}' was not provided (use createMediaActor)`)
@@ -74,7 +87,7 @@ export const mediaMachine = setup({
     output: {} as MediaOutput,
   },
   actors: {
-    runServer: fromCallback<MediaServerCommand>(() => notProvided('runServer')),
+    runServer: fromCallback<MediaServerCommand, MediaServerInput>(() => notProvided('runServer')),
     probe: fromPromise<void>(async () => notProvided('probe')),
   },
   actions: {
@@ -116,6 +129,7 @@ export const mediaMachine = setup({
       invoke: {
         id: 'server',
         src: 'runServer',
+        input: ({ context }) => ({ heartbeatTimeoutMs: context.settings.heartbeatTimeoutMs }),
         onError: {
           target: 'failed',
           actions: { type: 'recordError', params: ({ event }) => ({ reason: `media server could not start: ${errorMessage(event.error)}` }) },
@@ -146,6 +160,12 @@ export const mediaMachine = setup({
         running: {
           tags: ['ready'],
           entry: 'resetMisses',
+          on: {
+            'MEDIA.UNRESPONSIVE': {
+              target: '#media.failed',
+              actions: { type: 'recordError', params: ({ event }) => ({ reason: describeSilence(event.silentMs) }) },
+            },
+          },
           ...probeLoop('#media.failed'),
         },
         stopping: {

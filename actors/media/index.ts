@@ -1,5 +1,13 @@
 import { createActor, fromCallback, fromPromise, type Actor, type ActorOptions } from 'xstate'
-import { mediaMachine, mediaStateName, type MediaServerCommand, type MediaServerEvent } from '../../machines/media.machine.js'
+import { mediaMachine, mediaStateName, type MediaServerCommand, type MediaServerEvent, type MediaServerInput } from '../../machines/media.machine.js'
+import {
+  HEARTBEAT_INTERVAL_MS,
+  startHeartbeatWatch,
+  watchHeartbeat,
+  type HeartbeatEvent,
+  type HeartbeatWatch,
+} from '../../machines/media.heartbeat.js'
+import { systemClock, type Clock } from '../../infra/clock.js'
 import type { Logger } from '../../infra/logger.js'
 import type { ProcessOwner } from '../../infra/process.js'
 import type { ChildFactory } from '../supervisor/child.js'
@@ -18,6 +26,8 @@ export { mediaStateName } from '../../machines/media.machine.js'
 export interface MediaActorConfig extends MediaPorts {
   probeIntervalMs: number
   probeMisses: number
+  /** `media.heartbeatTimeoutMs`; default MEDIA_DEFAULTS (1500). */
+  heartbeatTimeoutMs?: number
   startTimeoutMs?: number
   stopGraceMs?: number
 }
@@ -31,12 +41,11 @@ export interface MediaActorDeps {
   signer: MediaSigner
   /** node-media-server's store dir, e.g. `<dataDir>/media`; default under the OS temp dir. */
   dataDir?: string
+  /** Times the heartbeats (monotonic); default the system clock. */
+  clock?: Pick<Clock, 'monotonic'>
 }
 
 export type MediaActor = Actor<typeof mediaMachine>
-
-/** After the orderly request, SIGTERM and then SIGKILL this much later. */
-const KILL_AFTER_TERM_MS = 1000
 
 function checkPorts(config: MediaActorConfig): void {
   for (const key of ['rtmpPort', 'httpPort'] as const) {
@@ -54,8 +63,28 @@ export function provideMedia(deps: MediaActorDeps) {
   const ports: MediaPorts = { rtmpPort: deps.config.rtmpPort, httpPort: deps.config.httpPort }
   const probeTimeoutMs = Math.max(200, Math.min(1000, Math.floor(deps.config.probeIntervalMs / 2)))
 
-  const runServer = fromCallback<MediaServerCommand>(({ sendBack, receive }) => {
+  const clock = deps.clock ?? systemClock
+
+  const runServer = fromCallback<MediaServerCommand, MediaServerInput>(({ sendBack, receive, input }) => {
     const send = (e: MediaServerEvent) => sendBack(e)
+    // The heartbeat watch (machines/media.heartbeat.ts) runs from the ready report until
+    // it reports a silence or the machine asks for a stop; its timer is this actor's.
+    const settings = { timeoutMs: input.heartbeatTimeoutMs, checkEveryMs: HEARTBEAT_INTERVAL_MS }
+    let watch: HeartbeatWatch | null = null
+    let checks: NodeJS.Timeout | undefined
+    const stopWatching = () => {
+      clearInterval(checks)
+      watch = null
+    }
+    const step = (event: HeartbeatEvent) => {
+      if (watch === null) return
+      const next = watchHeartbeat(watch, event, settings)
+      watch = next.watch
+      if (next.silentMs === null) return
+      stopWatching()
+      log.warn({ pid: proc.pid, silentMs: Math.round(next.silentMs), heartbeatTimeoutMs: settings.timeoutMs }, 'media server silent: frozen?')
+      send({ type: 'MEDIA.UNRESPONSIVE', silentMs: next.silentMs })
+    }
     const proc = spawnMediaServer(deps.processes, {
       ports,
       signer: deps.signer,
@@ -63,19 +92,31 @@ export function provideMedia(deps: MediaActorDeps) {
       log,
       onReady: (m) => {
         log.info({ pid: m.pid, rtmp: rtmpUrl(ports), flv: flvUrl(ports) }, 'media server ready')
+        watch = startHeartbeatWatch(clock.monotonic())
+        checks = setInterval(() => step({ type: 'check', now: clock.monotonic() }), HEARTBEAT_INTERVAL_MS)
         send({ type: 'MEDIA.READY' })
       },
+      onHeartbeat: () => step({ type: 'beat', now: clock.monotonic() }),
     })
     if (proc.pid > 0) send({ type: 'MEDIA.STARTED', pid: proc.pid })
     void proc.exited.then((info) => {
+      stopWatching()
       send({ type: 'MEDIA.EXITED', reason: info.reason, normal: info.normal, stderr: proc.stderrTail() })
     })
     receive((cmd) => {
+      if (cmd.type !== 'STOP') return
+      // A stopping server stops its heartbeats; that silence is not a freeze.
+      stopWatching()
       // Closing the channel is the server's orderly stop (the same path as "parent died").
-      if (cmd.type === 'STOP' && proc.child.connected) proc.child.disconnect()
+      if (proc.child.connected) proc.child.disconnect()
     })
     return () => {
-      if (proc.isRunning()) void proc.stop(KILL_AFTER_TERM_MS)
+      stopWatching()
+      // A server still running here is frozen, wedged, deaf to its probe, never ready or
+      // ignoring its stop: SIGKILL (it holds no footage to flush; a stopped process dies
+      // too) frees its ports at once for the supervisor's immediate restart, where a
+      // SIGTERM grace left a wedged one holding them while the new one started.
+      if (proc.isRunning()) proc.signal('SIGKILL')
     }
   })
 
@@ -96,10 +137,11 @@ export function createMediaActor(
   deps: MediaActorDeps,
   options: Omit<ActorOptions<ReturnType<typeof provideMedia>>, 'input'> = {},
 ): MediaActor {
-  const { probeIntervalMs, probeMisses, startTimeoutMs, stopGraceMs } = deps.config
+  const { probeIntervalMs, probeMisses, heartbeatTimeoutMs, startTimeoutMs, stopGraceMs } = deps.config
   const input = {
     probeIntervalMs,
     probeMisses,
+    ...(heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs } : {}),
     ...(startTimeoutMs !== undefined ? { startTimeoutMs } : {}),
     ...(stopGraceMs !== undefined ? { stopGraceMs } : {}),
   }

@@ -5,6 +5,9 @@
  * it runs in its own process: a restart is a fresh process, never a half-reset module.
  * The parent learns readiness over IPC (`{ type: 'ready' }`) and this process exits when
  * the IPC channel closes, so a dead supervisor never leaves a server holding the ports.
+ * Once ready it sends `{ type: 'alive' }` every HEARTBEAT_INTERVAL_MS: a frozen process
+ * (SIGSTOP, a wedged event loop) goes silent, which the parent notices within seconds
+ * where a health probe needs several misses (machines/media.heartbeat.ts).
  *
  * Ports come from argv (`--rtmp-port`, `--http-port`) or the interface variables
  * `VIGIL_MEDIA_RTMP_PORT` / `VIGIL_MEDIA_HTTP_PORT`; both listeners bind loopback only.
@@ -22,6 +25,7 @@ import { parseArgs } from 'node:util'
 import type { Server } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import { guardMediaHttp, guardRtmpSession, type NmsSession } from './guard.js'
+import { HEARTBEAT_INTERVAL_MS } from '../../machines/media.heartbeat.js'
 
 /** The parent's first message: what the server may not learn from argv or env. */
 export interface MediaServerConfigMessage {
@@ -34,6 +38,11 @@ export interface MediaServerReadyMessage {
   pid: number
   rtmpPort: number
   httpPort: number
+}
+
+/** Sent every HEARTBEAT_INTERVAL_MS once ready: "my event loop runs". */
+export interface MediaServerHeartbeatMessage {
+  type: 'alive'
 }
 
 interface NmsLogger {
@@ -145,10 +154,23 @@ guardMediaHttp(httpServer, { secret, nowS, onRefused: logRefusal })
 nms.on('prePlay', (session) => guardRtmpSession(session, 'play', { secret, nowS, onRefused: logRefusal }))
 nms.on('prePublish', (session) => guardRtmpSession(session, 'publish', { secret, nowS, onRefused: logRefusal }))
 
+// From its own event loop, so a loop that no longer runs sends none. unref: it never
+// keeps a stopping process alive.
+let heartbeat: NodeJS.Timeout | undefined
+const alive: MediaServerHeartbeatMessage = { type: 'alive' }
+function startHeartbeat(): void {
+  heartbeat = setInterval(() => {
+    // A channel that just closed is the 'disconnect' path's business, not an error here.
+    if (process.connected) process.send?.(alive, undefined, undefined, () => {})
+  }, HEARTBEAT_INTERVAL_MS)
+  heartbeat.unref()
+}
+
 let stopping = false
 async function shutdown(why: string): Promise<void> {
   if (stopping) return
   stopping = true
+  clearInterval(heartbeat)
   process.stderr.write(`[info] media server stopping: ${why}\n`)
   // nms.stop() closes listeners but idle keep-alive sockets could hold the loop open.
   setTimeout(() => process.exit(0), HARD_EXIT_MS).unref()
@@ -170,6 +192,7 @@ Promise.all([listening(nms.rtmpServer.tcpServer, 'RTMP'), listening(nms.httpServ
     const ready: MediaServerReadyMessage = { type: 'ready', pid: process.pid, rtmpPort, httpPort }
     process.stderr.write(`[info] media server ready: rtmp 127.0.0.1:${rtmpPort}, http 127.0.0.1:${httpPort}\n`)
     process.send?.(ready)
+    if (!stopping) startHeartbeat()
   },
   (err: Error) => fail(err.message),
 )

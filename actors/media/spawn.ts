@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import type { Logger } from '../../infra/logger.js'
 import type { OwnedProcess, ProcessOwner } from '../../infra/process.js'
-import type { MediaServerConfigMessage, MediaServerReadyMessage } from './server.js'
+import type { MediaServerConfigMessage, MediaServerHeartbeatMessage, MediaServerReadyMessage } from './server.js'
 import type { MediaSigner } from './signer.js'
 import type { MediaPorts } from './urls.js'
 
@@ -19,6 +19,8 @@ export interface SpawnMediaOptions {
   dataDir?: string
   log?: Logger
   onReady?: (message: MediaServerReadyMessage) => void
+  /** Each heartbeat (every HEARTBEAT_INTERVAL_MS once ready): keep it cheap. */
+  onHeartbeat?: () => void
 }
 
 const LEVELS: Record<string, 'debug' | 'warn' | 'error'> = {
@@ -33,7 +35,8 @@ const LEVELS: Record<string, 'debug' | 'warn' | 'error'> = {
 /**
  * Forks the media server: `node --import tsx server.ts` through ProcessOwner, so it gets
  * setpriv's parent-death signal and a process group like every other child, plus an IPC
- * channel (fd 3) for the secret, the ready report and "parent gone" (channel closed).
+ * channel (fd 3) for the secret, the ready report, the heartbeats and "parent gone"
+ * (channel closed).
  * The secret travels only over that channel: argv is readable by every local user
  * (/proc/<pid>/cmdline), and env would be inherited by whatever the child spawns.
  */
@@ -60,8 +63,9 @@ export function spawnMediaServer(processes: ProcessOwner, opts: SpawnMediaOption
   // Nothing is written there, but a pipe nobody reads can fill and block the child.
   proc.stdout?.resume()
   proc.child.on('message', (message: unknown) => {
-    const m = message as Partial<MediaServerReadyMessage> | null
-    if (m && m.type === 'ready') opts.onReady?.(m as MediaServerReadyMessage)
+    const m = message as Partial<MediaServerReadyMessage> | Partial<MediaServerHeartbeatMessage> | null
+    if (m?.type === 'alive') opts.onHeartbeat?.()
+    else if (m?.type === 'ready') opts.onReady?.(m as MediaServerReadyMessage)
   })
   // An IPC write to a child that just died must not become an uncaught 'error'.
   proc.child.on('error', (err) => log?.debug({ err: err.message }, 'media server channel error'))

@@ -144,7 +144,12 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
 
   const media = spec('media', {
     factory: mediaChild({
-      config: { ...mediaPorts, probeIntervalMs: config.media.probeIntervalMs, probeMisses: config.media.probeMisses },
+      config: {
+        ...mediaPorts,
+        probeIntervalMs: config.media.probeIntervalMs,
+        probeMisses: config.media.probeMisses,
+        heartbeatTimeoutMs: config.media.heartbeatTimeoutMs,
+      },
       processes,
       log: log.child({ actor: 'media' }),
       signer: ctx.mediaSigner,

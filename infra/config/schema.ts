@@ -109,6 +109,13 @@ export const ConfigSchema = Obj({
     httpPort: Port(8000),
     probeIntervalMs: Ms(2000, 100),
     probeMisses: Type.Integer({ minimum: 1, default: 3 }),
+    // At least two heartbeats (250 ms apart) of silence, so one late beat is not a freeze.
+    heartbeatTimeoutMs: Type.Integer({
+      minimum: 500,
+      maximum: 60000,
+      default: 1500,
+      description: 'heartbeat silence after which the media server counts as frozen and is restarted',
+    }),
   }),
   camera: Obj({
     source: Type.String({ minLength: 1, default: 'testsrc', description: 'testsrc | v4l2:/dev/videoN | rtsp://… | file:/path' }),

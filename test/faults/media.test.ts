@@ -2,9 +2,10 @@
  * Issue 3, "Shown by" #3: SIGKILL the media server process (node-media-server in its
  * forked child) during a recording: the supervisor restarts it, the camera pushes
  * again, the recording resumes in the same session and the gap is recorded.
- * SIGSTOP it: the health probe misses `probeMisses` times (every `probeIntervalMs`),
- * media goes `failed`, the frozen server is killed (not left stopped) and the
- * supervisor starts a new one; the recording resumes in the same session with a gap.
+ * SIGSTOP it: its heartbeats stop, media goes `failed` after `media.heartbeatTimeoutMs`
+ * (DESIGN §9.5: it leaves `running` in ≤ 3 s), the frozen server is killed (not left
+ * stopped) and the supervisor starts a new one at once; the recording resumes in the same
+ * session, its gap ending within RECORDER_RESUMES_WITHIN_S of the camera streaming again.
  * Both: the footage kept covers the recorded time but for ~1 s at the fault (footage.ts).
  */
 import t from 'tap'
@@ -110,16 +111,23 @@ async function intoNewSegment(r: TestRig, intoMs: number): Promise<void> {
   await sleep(intoMs)
 }
 
-t.test('SIGSTOP of the media server mid-recording: probe misses → failed, frozen server killed, restarted, recording resumes with a gap', async (t) => {
-  // The design's probe (DESIGN.md §6: every 2 s, 3 misses → restart), set here so the figures say what they measured.
-  const probeIntervalMs = 2000
-  const probeMisses = 3
+/** DESIGN §9.5: a frozen media server leaves `running` in ≤ 3 s; twice that here, for a loaded 2-core CI box. */
+const LEAVES_RUNNING_WITHIN_S = 6
+/**
+ * After the camera streams to the new media server, the recorder needs a new ffmpeg, its 1 s
+ * analysis, a first whole fragment (1 s GOP) and its 1 s growth poll before the gap closes:
+ * measured 3.0–3.2 s on a loaded 2-core box. The freeze must add nothing after that.
+ */
+const RECORDER_RESUMES_WITHIN_S = 5
+
+t.test('SIGSTOP of the media server mid-recording: heartbeat silence → failed in ≤ 3 s, frozen server killed, restarted, recording resumes with a short gap', async (t) => {
+  // The defaults (heartbeat timeout 1.5 s, probe 2 s × 3): the figures are what a rig out of the box does.
+  let heartbeatTimeoutMs = 0
   const r = await startTestRig(t, {
     node: 'mediastop',
     configure: (c) => {
       c.recorder.segmentS = 4
-      c.media.probeIntervalMs = probeIntervalMs
-      c.media.probeMisses = probeMisses
+      heartbeatTimeoutMs = c.media.heartbeatTimeoutMs
     },
   })
   const mediaStates = collect(r.client, `vigil.${r.node}.state.media`)
@@ -159,12 +167,20 @@ t.test('SIGSTOP of the media server mid-recording: probe misses → failed, froz
   const restarting = () =>
     alerts.seen.find((a) => a.data['code'] === 'supervisor.child_restarting' && a.data['source'] === 'media')
   await waitFor(() => restarting() !== undefined, 60000, 'supervisor.child_restarting for media', 50)
-  const failedS = (Date.now() - stoppedAt) / 1000
+  const alertS = (Date.now() - stoppedAt) / 1000
   const alert = restarting()!
-  t.comment(`media failed ${fmt(failedS)} s after SIGSTOP (probe every ${probeIntervalMs} ms, ${probeMisses} misses): ${String(alert.data['message'])}`)
-  t.match(String(alert.data['message']), /health probe failed/, 'the restart names the failed health probe')
+  t.match(String(alert.data['message']), /media server silent for \d+\.\d s \(frozen\?\)/, 'the restart says the server went silent')
   t.equal(alert.subject, `vigil.${r.node}.alert.warning.media`, 'on vigil.<node>.alert.warning.media')
-  t.ok(failedS >= 1, 'not before the probe had a chance to miss')
+  await waitFor(() => mediaStates.seen.slice(statesAtStop).some((m) => m.data['state'] !== 'running'), 10000, 'media left running (published)', 50)
+  // When the rig says media left `running` (its own clock: the rig runs in this process), not when the test heard of it.
+  const left = mediaStates.seen.slice(statesAtStop).find((m) => m.data['state'] !== 'running')!
+  const leftRunningS = (Date.parse(String(left.data['since'])) - stoppedAt) / 1000
+  t.comment(
+    `media left running ${fmt(leftRunningS)} s after SIGSTOP (→ ${String(left.data['state'])}; heartbeat timeout ${heartbeatTimeoutMs} ms), ` +
+      `restart alert heard ${fmt(alertS)} s: ${String(alert.data['message'])}`,
+  )
+  t.ok(leftRunningS <= LEAVES_RUNNING_WITHIN_S, `left running within ${LEAVES_RUNNING_WITHIN_S} s (${fmt(leftRunningS)} s; DESIGN §9.5: ≤ 3 s)`)
+  t.ok(leftRunningS * 1000 >= heartbeatTimeoutMs - 300, `not before the heartbeat timeout (${fmt(leftRunningS)} s; the last beat may precede the SIGSTOP by up to 250 ms)`)
   await waitFor(() => mediaStates.seen.slice(statesAtStop).some((m) => m.data['state'] === 'restarting'), 10000, 'media restarting published', 50)
 
   await waitFor(async () => {
@@ -174,7 +190,7 @@ t.test('SIGSTOP of the media server mid-recording: probe misses → failed, froz
   const mediaBackS = (Date.now() - stoppedAt) / 1000
   const after = await r.child('media')
   t.not(after.pids[0], mediaPid, `a new media server process ${after.pids[0]} (restarts ${after.restarts})`)
-  await waitFor(() => !isAlive(mediaPid), 15000, `the frozen media server ${mediaPid} killed`)
+  await waitFor(() => !isAlive(mediaPid), 5000, `the frozen media server ${mediaPid} killed`)
   t.pass(`the SIGSTOPped media server ${mediaPid} is gone, not left stopped`)
   const path = mediaStates.seen.slice(statesAtStop).map((m) => m.data['state'])
   t.ok(path.includes('restarting') && path.at(-1) === 'running', `media states published: ${path.join(' → ')}`)
@@ -184,6 +200,7 @@ t.test('SIGSTOP of the media server mid-recording: probe misses → failed, froz
     cam = await camStatusOrNull(r)
     return cam?.state === 'streaming'
   }, 60000, 'camera streaming to the new media server', 100)
+  const camBackS = (Date.now() - stoppedAt) / 1000
   const mid = await recStatus(r)
   t.equal(mid.session?.id, started.id, 'same session after the media restart')
   await waitBytes(r, Math.max(before.session!.bytes, mid.session!.bytes), 60000, 'bytes growing again after the media restart')
@@ -200,22 +217,39 @@ t.test('SIGSTOP of the media server mid-recording: probe misses → failed, froz
   t.equal(stopped.state, 'finalized')
   const session = await readSessionJson(stopped.dir)
   t.ok(session.gaps.length >= 1, `gap(s) recorded: ${JSON.stringify(session.gaps)}`)
-  // The recorder's ffmpeg gives up on the silent input by its read timeout (rw_timeout 2 s: it exits
-  // ~4 s after the last packet) and flushes its last fragment then; the gap starts at that growth.
-  // Measured: +3.9 s and +4.0 s after the SIGSTOP. Up to 3x that (12 s) is still this fault's
-  // gap (nothing else stops the stream), and a read timeout that takes longer on a busy
-  // machine is not a failure.
+  // The recorder's ffmpeg flushes its last fragment when the frozen server is killed (its
+  // connection closes) — before its own read timeout (rw_timeout 2 s) — and the gap starts
+  // at that growth, so about leftRunningS after the SIGSTOP; a read timeout that comes
+  // first on a busy machine opens it a little earlier.
   const gap = session.gaps.find((g) => Date.parse(g.at) >= stoppedAt - 2500 && Date.parse(g.at) <= stoppedAt + 12000)
-  t.ok(gap, `a gap opens at the freeze or at ffmpeg's read timeout (${session.gaps.map((g) => `${Date.parse(g.at) - stoppedAt} ms from it`).join(', ')})`)
+  t.ok(gap, `a gap opens at the freeze (${session.gaps.map((g) => `${Date.parse(g.at) - stoppedAt} ms from it, ${g.ms} ms long`).join(', ')})`)
+  // The freeze costs the recording its notice time plus the restart chain a SIGKILL costs too
+  // (new media server, camera reconnect, recorder reconnect: a SIGKILL, noticed at once,
+  // measured a 6.2 s gap on a loaded 2-core box), and nothing more: no read timeout, no
+  // probe misses. Not "time to notice + 1 s": the chain after the notice took 5.2–7.4 s here.
+  const gapBoundS = camBackS + RECORDER_RESUMES_WITHIN_S
+  const gapS = (gap?.ms ?? Infinity) / 1000
+  t.ok(gapS <= gapBoundS, `footage gap ${fmt(gapS)} s ≤ camera streaming again ${fmt(camBackS)} s + ${RECORDER_RESUMES_WITHIN_S} s = ${fmt(gapBoundS)} s`)
   const probed = await probeSegments(stopped.dir, session.segments.map((s) => s.file))
   for (const p of probed) t.ok(p.streams.includes('video') && p.duration > 0, `${p.file} plays (${p.streams.join(',')}, ${fmt(p.duration)} s)`)
   t.comment(
-    `media failed ${fmt(failedS)} s, running again ${fmt(mediaBackS)} s, recording bytes growing ${fmt(resumedS)} s after the SIGSTOP; ` +
+    `media left running ${fmt(leftRunningS)} s, running again ${fmt(mediaBackS)} s, camera streaming ${fmt(camBackS)} s, ` +
+      `recording bytes growing ${fmt(resumedS)} s after the SIGSTOP; ` +
+      `footage gap ${fmt(gapS)} s opening ${gap ? fmt((Date.parse(gap.at) - stoppedAt) / 1000) : '?'} s after it ` +
+      `(bound ${fmt(gapBoundS)} s; time to notice + 1 s would be ${fmt(leftRunningS + 1)} s); ` +
       `alerts ${alerts.seen.map((a) => `${String(a.data['severity'])} ${String(a.data['code'])}`).join(', ')}`,
   )
   // The seconds between the freeze and that flush count as recorded though no media came:
-  // allowed here, the segments on disk before the freeze are checked one by one instead.
-  await footageKept(t, { dir: stopped.dir, session, probed, faults: 1, before: onDisk, extra: { s: 3, why: 'frozen source: gap opens at the read-timeout flush (~4 s)' } })
+  // allowed here (the time the freeze took to notice), the segments on disk before the
+  // freeze are checked one by one instead.
+  await footageKept(t, {
+    dir: stopped.dir,
+    session,
+    probed,
+    faults: 1,
+    before: onDisk,
+    extra: { s: Math.ceil(leftRunningS * 10) / 10, why: 'frozen source: the gap opens when the frozen server is killed' },
+  })
   await waitFor(async () => (await ffmpegsMentioning(started.dir)).length === 0, 15000, 'no recorder ffmpeg left after the stop')
   t.pass('no recorder ffmpeg left')
 })

@@ -51,7 +51,10 @@ interface Teardown {
   teardown(fn: () => unknown): void
 }
 
-async function startMedia(t: Teardown, probe: { probeIntervalMs: number; probeMisses: number } = { probeIntervalMs: 2000, probeMisses: 3 }) {
+async function startMedia(
+  t: Teardown,
+  probe: { probeIntervalMs: number; probeMisses: number; heartbeatTimeoutMs?: number } = { probeIntervalMs: 2000, probeMisses: 3 },
+) {
   const processes = new ProcessOwner()
   const ports = await resolveMediaPorts({ rtmpPort: 0, httpPort: 0 })
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-media-it-'))
@@ -114,8 +117,32 @@ t.test('SIGKILL of the server process → failed (for the supervisor to restart)
   t.match(done.output?.reason, /^media server killed by SIGKILL/)
 })
 
+t.test('a frozen server (SIGSTOP) goes silent → failed within the heartbeat timeout, and the stopped process is killed', async (t) => {
+  // The default probe (2 s × 3) would take 6 s: only the heartbeat can be this quick.
+  const { actor, states } = await startMedia(t)
+  await waitFor(actor, (s) => s.hasTag('ready'), { timeout: 20000 })
+  const pid = actor.getSnapshot().context.pids[0]!
+  // Some heartbeats first: the watch judges beats, not only the ready report.
+  await new Promise((r) => setTimeout(r, 1000))
+  t.equal(actor.getSnapshot().status, 'active', 'a live server is not reported silent')
+  const stoppedAt = performance.now()
+  process.kill(pid, 'SIGSTOP')
+  t.teardown(() => {
+    if (isAlive(pid)) process.kill(pid, 'SIGCONT')
+  })
+  const done = await waitFor(actor, (s) => s.status === 'done', { timeout: 10000 })
+  const tookMs = performance.now() - stoppedAt
+  t.comment(`failed ${Math.round(tookMs)} ms after SIGSTOP: ${done.output?.reason}`)
+  t.match(done.output, { normal: false, reason: /^media server silent for \d+\.\d s \(frozen\?\)$/ })
+  t.ok(tookMs < 3000, `left running within 3 s (${Math.round(tookMs)} ms)`)
+  t.same(states, ['starting', 'running', 'failed'])
+  t.ok(await gone(pid, 2000), 'leaving the state killed the stopped server (SIGKILL, no grace)')
+})
+
 t.test('a wedged server (SIGSTOP) fails 3 probes → failed, and the stopped process is killed', async (t) => {
-  const { actor, states } = await startMedia(t, { probeIntervalMs: 300, probeMisses: 3 })
+  // The heartbeat watch turned all but off: this is the probe's own path (a listener
+  // broken in a process that still runs).
+  const { actor, states } = await startMedia(t, { probeIntervalMs: 300, probeMisses: 3, heartbeatTimeoutMs: 60000 })
   await waitFor(actor, (s) => s.hasTag('ready'), { timeout: 20000 })
   const pid = actor.getSnapshot().context.pids[0]!
   process.kill(pid, 'SIGSTOP')

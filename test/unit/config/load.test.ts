@@ -141,6 +141,21 @@ t.test('a file with several bad fields lists every one by path', async (t) => {
   for (const p of err.problems) t.match(err.message, p, 'the message carries every problem')
 })
 
+t.test('media.heartbeatTimeoutMs: 1500 by default; below two heartbeats, above a minute or not whole is refused', async (t) => {
+  t.equal(loadConfig(isolated(t)).media.heartbeatTimeoutMs, 1500)
+  for (const bad of [400, 60001, 1500.5, 'fast']) {
+    const opts = isolated(t)
+    const file = join(opts.cwd, 'bad.json')
+    writeFileSync(file, JSON.stringify({ media: { heartbeatTimeoutMs: bad } }))
+    const err = configError(t, () => loadConfig({ ...opts, file }))
+    t.ok(err.problems.some((p) => p.startsWith('media.heartbeatTimeoutMs:')), `${JSON.stringify(bad)} is refused: ${err.problems.join('; ')}`)
+  }
+  const opts = isolated(t)
+  const file = join(opts.cwd, 'ok.json')
+  writeFileSync(file, JSON.stringify({ media: { heartbeatTimeoutMs: 3000 } }))
+  t.equal(loadConfig({ ...opts, file }).media.heartbeatTimeoutMs, 3000)
+})
+
 t.test('invalid JSON names the file', async (t) => {
   const opts = isolated(t)
   const file = join(opts.cwd, 'broken.json')

@@ -1,6 +1,14 @@
 import t from 'tap'
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate'
-import { describeServerExit, mediaMachine, mediaStateName, type MediaServerCommand, type MediaServerEvent } from '../../../machines/media.machine.js'
+import {
+  describeServerExit,
+  mediaMachine,
+  mediaStateName,
+  type MediaInput,
+  type MediaServerCommand,
+  type MediaServerEvent,
+  type MediaServerInput,
+} from '../../../machines/media.machine.js'
 
 /** Lets fromPromise settlements (microtasks) reach the machine. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
@@ -10,19 +18,23 @@ interface Harness {
   clock: SimulatedClock
   commands: MediaServerCommand[]
   probes: { count: number }
+  /** What each runServer was given. */
+  inputs: MediaServerInput[]
   state(): string
   emit(event: MediaServerEvent): void
 }
 
 /** `probeResults`: true = hit, false = miss, consumed in order; then hits. */
-function start(probeResults: boolean[] = [], opts: { exitOnStop?: boolean } = {}): Harness {
+function start(probeResults: boolean[] = [], opts: { exitOnStop?: boolean; input?: Partial<MediaInput> } = {}): Harness {
   const clock = new SimulatedClock()
   const commands: MediaServerCommand[] = []
   const probes = { count: 0 }
+  const inputs: MediaServerInput[] = []
   let sendBack: ((e: MediaServerEvent) => void) | undefined
   const machine = mediaMachine.provide({
     actors: {
-      runServer: fromCallback<MediaServerCommand>(({ sendBack: sb, receive }) => {
+      runServer: fromCallback<MediaServerCommand, MediaServerInput>(({ sendBack: sb, receive, input }) => {
+        inputs.push(input)
         sendBack = sb as (e: MediaServerEvent) => void
         receive((cmd) => {
           commands.push(cmd)
@@ -36,19 +48,20 @@ function start(probeResults: boolean[] = [], opts: { exitOnStop?: boolean } = {}
       }),
     },
   })
-  const actor = createActor(machine, { input: { probeIntervalMs: 2000, probeMisses: 3 }, clock })
+  const actor = createActor(machine, { input: { probeIntervalMs: 2000, probeMisses: 3, ...opts.input }, clock })
   actor.start()
   return {
     actor,
     clock,
     commands,
     probes,
+    inputs,
     state: () => mediaStateName(actor.getSnapshot().value),
     emit: (e) => sendBack?.(e),
   }
 }
 
-async function readyHarness(probeResults: boolean[] = [], opts: { exitOnStop?: boolean } = {}): Promise<Harness> {
+async function readyHarness(probeResults: boolean[] = [], opts: { exitOnStop?: boolean; input?: Partial<MediaInput> } = {}): Promise<Harness> {
   const h = start(probeResults, opts)
   h.emit({ type: 'MEDIA.STARTED', pid: 4242 })
   h.emit({ type: 'MEDIA.READY' })
@@ -168,6 +181,39 @@ t.test('an actor that throws on start is a failure, not a crash', async (t) => {
   const actor = createActor(machine, { input: { probeIntervalMs: 2000, probeMisses: 3 }, clock: new SimulatedClock() })
   actor.start()
   t.same(actor.getSnapshot().output, { normal: false, reason: 'media server could not start: spawn EACCES' })
+})
+
+t.test('the server actor is given the heartbeat timeout (default 1500 ms, or the configured one)', async (t) => {
+  const h = start()
+  t.same(h.inputs, [{ heartbeatTimeoutMs: 1500 }])
+  h.actor.stop()
+  const custom = start([], { input: { heartbeatTimeoutMs: 4000 } })
+  t.same(custom.inputs, [{ heartbeatTimeoutMs: 4000 }])
+  custom.actor.stop()
+})
+
+t.test('a silent server (MEDIA.UNRESPONSIVE) → failed at once, with the silence in the reason', async (t) => {
+  const h = await readyHarness()
+  h.clock.increment(1600)
+  await settle()
+  t.equal(h.state(), 'running', 'no probe has missed yet')
+  h.emit({ type: 'MEDIA.UNRESPONSIVE', silentMs: 1620 })
+  const snap = h.actor.getSnapshot()
+  t.equal(snap.status, 'done')
+  t.equal(mediaStateName(snap.value), 'failed')
+  t.same(snap.output, { normal: false, reason: 'media server silent for 1.6 s (frozen?)' })
+  t.equal(snap.context.lastError, 'media server silent for 1.6 s (frozen?)')
+  t.same(snap.context.pids, [], 'the frozen process is no longer reported as ours (leaving `serving` kills it)')
+  t.equal(h.probes.count, 0, 'the heartbeat, not the probe, noticed it')
+})
+
+t.test('a silence reported while stopping is not a failure: the stop ends normally', async (t) => {
+  const h = await readyHarness([], { exitOnStop: false })
+  h.actor.send({ type: 'STOP' })
+  h.emit({ type: 'MEDIA.UNRESPONSIVE', silentMs: 1600 })
+  t.equal(h.state(), 'stopping')
+  h.clock.increment(3000)
+  t.same(h.actor.getSnapshot().output, { normal: true, reason: 'stopped' })
 })
 
 t.test('describeServerExit without stderr', async (t) => {
