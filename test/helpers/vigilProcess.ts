@@ -9,6 +9,7 @@ import { freePort } from '../../infra/ports.js'
 import { waitFor } from './wait.js'
 import { command } from '../../infra/nats/client.js'
 import { childEnv } from '../../infra/process.js'
+import { isolatedVigilEnv } from '../../tools/vigilEnv.js'
 
 /**
  * What a test's `vigil start` runs with unless the test says otherwise: a small camera (two
@@ -106,20 +107,7 @@ export async function startVigil(t: Test, opts: { node: string; env?: Record<str
   const natsPort = await freePort()
   const child = spawn(process.execPath, [vigilBin, 'start', ...(opts.args ?? [])], {
     cwd: dataDir,
-    env: {
-      // A test runner that is itself a systemd service must not have its rigs ping its socket.
-      ...childEnv(process.env),
-      VIGIL_NODE: opts.node,
-      VIGIL_DATA_DIR: dataDir,
-      VIGIL_NATS_PORT: String(natsPort),
-      // 1883 may be taken (a broker on the box, another test's rig).
-      VIGIL_MQTT_PORT: '0',
-      VIGIL_WEB_PORT: '0',
-      VIGIL_MEDIA_RTMP_PORT: '0',
-      VIGIL_MEDIA_HTTP_PORT: '0',
-      VIGIL_LOG_LEVEL: 'info',
-      ...opts.env,
-    },
+    env: isolatedVigilEnv({ node: opts.node, dataDir, natsPort }, { VIGIL_LOG_LEVEL: 'info', ...opts.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''

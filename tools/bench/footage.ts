@@ -14,6 +14,7 @@ import { command } from '../../infra/nats/client.js'
 import { freePort } from '../../infra/ports.js'
 import { repoRoot } from '../../test/helpers/natsServer.js'
 import { dist } from './stats.js'
+import { isolatedVigilEnv } from '../vigilEnv.js'
 import { cmdline, descendants, disownPid, isAlive, killAndWait, ownDir, ownPid, sleep, waitFor } from './harness.js'
 
 export interface FootageOptions {
@@ -80,17 +81,7 @@ async function trial(i: number, ffprobe: string, o: FootageOptions): Promise<Foo
   let out = ''
   const child = spawn(process.execPath, [join(repoRoot, 'bin/vigil.js'), 'start'], {
     cwd: dataDir,
-    env: {
-      ...process.env,
-      VIGIL_NODE: node,
-      VIGIL_DATA_DIR: dataDir,
-      VIGIL_NATS_PORT: String(natsPort),
-      VIGIL_MQTT_PORT: '0',
-      VIGIL_WEB_PORT: '0',
-      VIGIL_MEDIA_RTMP_PORT: '0',
-      VIGIL_MEDIA_HTTP_PORT: '0',
-      VIGIL_LOG_LEVEL: 'warn',
-    },
+    env: isolatedVigilEnv({ node, dataDir, natsPort }, { VIGIL_LOG_LEVEL: 'warn' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   ownPid(child.pid)

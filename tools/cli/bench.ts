@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
-import { parseArgs } from 'node:util'
+import { parseFlags } from './parseFlags.js'
 import { repoRoot } from '../../test/helpers/natsServer.js'
 import { writeDocs } from '../bench/report.js'
 import { runBench } from '../bench/suite.js'
@@ -27,39 +27,32 @@ part failed.
 `
 
 export async function run(argv: string[]): Promise<number> {
-  let values
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        only: { type: 'string' },
-        requests: { type: 'string', default: '1000' },
-        trials: { type: 'string', default: '5' },
-        'idle-seconds': { type: 'string', default: '20' },
-        'idle-rigs': { type: 'string', default: '1,2,4' },
-        'idle-camera': { type: 'string', default: '1280x720@15' },
-        'footage-trials': { type: 'string', default: '3' },
-        'footage-seconds': { type: 'string', default: '6' },
-        alerts: { type: 'string', default: '10000' },
-        'restart-gap-s': { type: 'string', default: '61' },
-        camera: { type: 'string', default: '640x360@15' },
-        'live-readers': { type: 'string', default: '1,4' },
-        'live-seconds': { type: 'string', default: '20' },
-        'no-docs': { type: 'boolean' },
-        'docs-only': { type: 'boolean' },
-        note: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values
-  } catch (err) {
-    process.stderr.write(`vigil bench: ${(err as Error).message}\n`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(help)
-    return 0
-  }
+  const parsed = parseFlags(
+    'bench',
+    argv,
+    {
+      only: { type: 'string' },
+      requests: { type: 'string', default: '1000' },
+      trials: { type: 'string', default: '5' },
+      'idle-seconds': { type: 'string', default: '20' },
+      'idle-rigs': { type: 'string', default: '1,2,4' },
+      'idle-camera': { type: 'string', default: '1280x720@15' },
+      'footage-trials': { type: 'string', default: '3' },
+      'footage-seconds': { type: 'string', default: '6' },
+      alerts: { type: 'string', default: '10000' },
+      'restart-gap-s': { type: 'string', default: '61' },
+      camera: { type: 'string', default: '640x360@15' },
+      'live-readers': { type: 'string', default: '1,4' },
+      'live-seconds': { type: 'string', default: '20' },
+      'no-docs': { type: 'boolean' },
+      'docs-only': { type: 'boolean' },
+      note: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    help,
+  )
+  if ('exit' in parsed) return parsed.exit
+  const { values } = parsed
   const cam = /^(\d+)x(\d+)@(\d+)$/.exec(values.camera!)
   const idleCam = /^(\d+)x(\d+)@(\d+)$/.exec(values['idle-camera']!)
   if (!cam || !idleCam) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { parseFlags } from './parseFlags.js'
 import { nkeys } from '@nats-io/transport-node'
 import { generateNatsConfig, natsConfigProblem, type Identity } from '../natsConfig/generate.js'
 
@@ -37,35 +37,28 @@ function writePrivate(file: string, text: string, force: boolean): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        rigs: { type: 'string' },
-        operators: { type: 'string' },
-        out: { type: 'string' },
-        cluster: { type: 'string', default: '1' },
-        host: { type: 'string', default: '0.0.0.0' },
-        port: { type: 'string', default: '4222' },
-        'cluster-port': { type: 'string', default: '6222' },
-        advertise: { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'tls-ca': { type: 'string' },
-        force: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values
-  } catch (err) {
-    process.stderr.write(`vigil nats-config: ${(err as Error).message}\n${help}`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(help)
-    return 0
-  }
+  const parsed = parseFlags(
+    'nats-config',
+    argv,
+    {
+      rigs: { type: 'string' },
+      operators: { type: 'string' },
+      out: { type: 'string' },
+      cluster: { type: 'string', default: '1' },
+      host: { type: 'string', default: '0.0.0.0' },
+      port: { type: 'string', default: '4222' },
+      'cluster-port': { type: 'string', default: '6222' },
+      advertise: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      force: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    help, { usageOnError: true },
+  )
+  if ('exit' in parsed) return parsed.exit
+  const { values } = parsed
   const usage = (msg: string) => {
     process.stderr.write(`vigil nats-config: ${msg}\n`)
     return 2

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { parseFlags } from './parseFlags.js'
 import { nameReaper } from '../procs.js'
 import { writeSoakDocs } from '../soak/report.js'
 import { DEFAULT_SOAK, runSoak } from '../soak/run.js'
@@ -28,33 +28,25 @@ Use a quiet machine: the load average is recorded with every sample.
 const SIZE = /^(\d+)x(\d+)@(\d+)$/
 
 export async function run(argv: string[]): Promise<number> {
-  let values
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        minutes: { type: 'string', default: String(DEFAULT_SOAK.minutes) },
-        'sample-s': { type: 'string', default: String(DEFAULT_SOAK.sampleS) },
-        'read-s': { type: 'string', default: String(DEFAULT_SOAK.readS) },
-        'warmup-min': { type: 'string', default: String(DEFAULT_SOAK.warmupS / 60) },
-        camera: { type: 'string', default: '320x240@15' },
-        'record-s': { type: 'string', default: String(DEFAULT_SOAK.drivers.recordS) },
-        viewers: { type: 'string', default: String(DEFAULT_SOAK.drivers.viewers) },
-        'churn-s': { type: 'string', default: String(DEFAULT_SOAK.drivers.churnEveryS) },
-        'no-docs': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values
-  } catch (err) {
-    process.stderr.write(`vigil soak: ${(err as Error).message}\n`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(help)
-    return 0
-  }
+  const parsed = parseFlags(
+    'soak',
+    argv,
+    {
+      minutes: { type: 'string', default: String(DEFAULT_SOAK.minutes) },
+      'sample-s': { type: 'string', default: String(DEFAULT_SOAK.sampleS) },
+      'read-s': { type: 'string', default: String(DEFAULT_SOAK.readS) },
+      'warmup-min': { type: 'string', default: String(DEFAULT_SOAK.warmupS / 60) },
+      camera: { type: 'string', default: '320x240@15' },
+      'record-s': { type: 'string', default: String(DEFAULT_SOAK.drivers.recordS) },
+      viewers: { type: 'string', default: String(DEFAULT_SOAK.drivers.viewers) },
+      'churn-s': { type: 'string', default: String(DEFAULT_SOAK.drivers.churnEveryS) },
+      'no-docs': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    help,
+  )
+  if ('exit' in parsed) return parsed.exit
+  const { values } = parsed
   const num = (flag: string, min: number): number | null => {
     const raw = (values as Record<string, unknown>)[flag] as string
     const n = Number(raw)

@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { command, type RequestResult } from '../../infra/nats/client.js'
 import { freePort } from '../../infra/ports.js'
-import { childEnv } from '../../infra/process.js'
 import { disownPid, ownDir, ownPid } from '../procs.js'
+import { isolatedVigilEnv } from '../vigilEnv.js'
 
 const vigilBin = resolve(fileURLToPath(import.meta.url), '../../../bin/vigil.js')
 
@@ -78,17 +78,7 @@ export async function startSoakRig(cam: CameraSize, node = 'soak'): Promise<Soak
   const token = randomBytes(24).toString('hex')
   const child: ChildProcess = spawn(process.execPath, [vigilBin, 'start'], {
     cwd: dataDir,
-    env: {
-      ...childEnv(process.env),
-      VIGIL_NODE: node,
-      VIGIL_DATA_DIR: dataDir,
-      VIGIL_NATS_PORT: String(natsPort),
-      VIGIL_MQTT_PORT: '0',
-      VIGIL_WEB_PORT: '0',
-      VIGIL_MEDIA_RTMP_PORT: '0',
-      VIGIL_MEDIA_HTTP_PORT: '0',
-      VIGIL_WEB_TOKEN: token,
-    },
+    env: isolatedVigilEnv({ node, dataDir, natsPort }, { VIGIL_WEB_TOKEN: token }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   ownPid(child.pid)
