@@ -56,7 +56,8 @@ export async function openBrowser(t: Test, opts: { viewport?: { width: number; h
   const page = context.pages()[0] ?? (await context.newPage())
   const pageErrors: string[] = []
   const consoleProblems: string[] = []
-  page.on('pageerror', (err) => pageErrors.push(err.message))
+  // With the top of its stack: a minified library's message alone can be one letter.
+  page.on('pageerror', (err) => pageErrors.push(err.stack ? `${err.message} @ ${err.stack.split('\n').slice(0, 4).join(' | ')}` : err.message))
   page.on('response', (res) => {
     if (res.status() >= 400) consoleProblems.push(`HTTP ${res.status()} ${res.url()}`)
   })

@@ -1,4 +1,5 @@
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { PassThrough } from 'node:stream'
 import type { FastifyPluginAsync } from 'fastify'
 import type { PreviewStatus, PreviewView } from '../../../infra/preview.js'
 import { sendError } from '../httpErrors.js'
@@ -66,9 +67,31 @@ function openUpstream(url: string, timeoutMs: number, signal: AbortSignal): Prom
   })
 }
 
+/**
+ * The upstream through a PassThrough the response owns: a viewer who leaves destroys it
+ * and the upstream with it; the media server ending (or failing) ends it. `end()` finishes
+ * the response with a proper end of the chunked body: a player reading it sees the
+ * stream end (mpegts.js: LOADING_COMPLETE), where a destroyed socket is an early EOF it
+ * rejects a promise with, uncaught, in the page.
+ */
 interface OpenStream {
-  upstream: IncomingMessage
-  response: ServerResponse
+  /** What the response sends: the upstream piped through it, so the server can end it cleanly. */
+  body: PassThrough
+  end(): void
+}
+
+function relay(upstream: IncomingMessage): OpenStream {
+  const body = new PassThrough()
+  upstream.pipe(body)
+  const end = () => {
+    upstream.unpipe(body)
+    upstream.destroy()
+    if (!body.writableEnded) body.end()
+  }
+  upstream.once('error', end)
+  upstream.once('close', end)
+  body.once('close', () => upstream.destroy())
+  return { body, end }
 }
 
 export function liveVideoPlugin(deps: LiveVideoDeps): FastifyPluginAsync {
@@ -79,10 +102,7 @@ export function liveVideoPlugin(deps: LiveVideoDeps): FastifyPluginAsync {
     // at once and not when each viewer happens to leave.
     const open = new Set<OpenStream>()
     const endAll = () => {
-      for (const stream of open) {
-        stream.upstream.destroy()
-        stream.response.destroy()
-      }
+      for (const stream of open) stream.end()
       open.clear()
     }
     const unsubscribe = deps.preview.subscribe((status) => {
@@ -130,13 +150,13 @@ export function liveVideoPlugin(deps: LiveVideoDeps): FastifyPluginAsync {
         upstream.destroy()
         return refuse(reply, refusedNow, now)
       }
-      const stream: OpenStream = { upstream, response: reply.raw }
+      const stream = relay(upstream)
       open.add(stream)
       reply.raw.once('close', () => open.delete(stream))
       return reply
         .header('Content-Type', 'video/x-flv')
         .header('Cache-Control', 'no-store')
-        .send(upstream)
+        .send(stream.body)
     })
 
     app.get(
