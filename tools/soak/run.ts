@@ -64,6 +64,8 @@ async function read(rig: SoakRig, t0: number): Promise<{ sample: SoakSample; pid
       atS: Math.round((Date.now() - t0) / 1000),
       rssMb: need('vigil_process_resident_memory_bytes') / MB,
       heapMb: need('vigil_nodejs_heap_size_used_bytes') / MB,
+      heapTotalMb: need('vigil_nodejs_heap_size_total_bytes') / MB,
+      externalMb: need('vigil_nodejs_external_memory_bytes') / MB,
       fds: need('vigil_process_open_fds'),
       handles: need('vigil_nodejs_active_handles_total'),
       children: pids.length,
@@ -86,6 +88,8 @@ function floorOf(readings: SoakSample[]): SoakSample {
     atS: last.atS,
     rssMb: min('rssMb'),
     heapMb: min('heapMb'),
+    heapTotalMb: min('heapTotalMb'),
+    externalMb: min('externalMb'),
     fds: min('fds'),
     handles: min('handles'),
     children: min('children'),
@@ -131,7 +135,7 @@ export async function runSoak(o: SoakOptions, progress: (line: string) => void):
       const a = activity
       progress(
         `soak: ${(s.sample.atS / 60).toFixed(1)} min  rss ${s.sample.rssMb.toFixed(1)} MB  heap ${s.sample.heapMb.toFixed(1)} MB  fds ${s.sample.fds}  handles ${s.sample.handles}  ` +
-          `procs ${s.sample.children}  tree ${s.sample.treeRssMb.toFixed(0)} MB  load ${s.sample.load1.toFixed(2)}  |  cycles ${a.cycles.ok}/${a.cycles.ok + a.cycles.failed}  ws ${a.ws.sessions}  live ${a.live.views}  kills ${a.churn.audioKills + a.churn.cameraKills}`,
+          `procs ${s.sample.children}  tree ${s.sample.treeRssMb.toFixed(0)} MB  load ${s.sample.load1.toFixed(2)}  |  cycles ${a.cycles.ok}/${a.cycles.ok + a.cycles.failed}  ws ${a.ws.sessions}  live ${a.live.views} (${a.live.refused} refused)  kills ${a.churn.audioKills + a.churn.cameraKills}`,
       )
     } catch (err) {
       problems.push(`sample at ${((Date.now() - t0) / 60_000).toFixed(1)} min failed: ${(err as Error).message}`)

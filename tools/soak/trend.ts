@@ -13,6 +13,10 @@ export interface SoakSample {
   rssMb: number
   /** V8 heap in use after whatever GC ran (`nodejs_heap_size_used_bytes`), MB. */
   heapMb: number
+  /** V8 heap reserved (`nodejs_heap_size_total_bytes`), MB: context for RSS, not judged. */
+  heapTotalMb: number
+  /** Memory of Buffers and other objects outside the V8 heap (`nodejs_external_memory_bytes`), MB: context, not judged. */
+  externalMb: number
   /** Open file descriptors of the vigil process. */
   fds: number
   /** libuv handles Node keeps alive (sockets, timers, child pipes). */

@@ -14,6 +14,8 @@ function series(minutes: number, perHour: Partial<Record<keyof SoakSample, numbe
       atS: m * 60,
       rssMb: 120 + (perHour.rssMb ?? 0) * h + wobble,
       heapMb: 38 + (perHour.heapMb ?? 0) * h + wobble / 2,
+      heapTotalMb: 50,
+      externalMb: 3.5,
       fds: 45 + Math.round((perHour.fds ?? 0) * h),
       handles: 22 + Math.round((perHour.handles ?? 0) * h),
       children: 4 + Math.floor((perHour.children ?? 0) * h),
