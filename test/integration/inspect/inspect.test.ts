@@ -45,7 +45,7 @@ t.test('through the web server: machines with layouts, live state, restarts', as
   const firstInstance = cam.instance
   t.ok(firstInstance)
 
-  rig.ffmpegs.at(-1)!.die()
+  await rig.dieIntoBackoff()
   state = await getJson<InspectState>(rig.url('/api/v1/inspect/state'))
   cam = state.children.find((c) => c.child === 'camera')!
   t.same(cam.active, ['camera', 'camera.reconnecting'], 'the state change is seen')

@@ -53,11 +53,11 @@ t.test('/inspect in Chromium: a diagram per actor, live highlight, restarts', { 
   await page.screenshot({ path: join(ARTIFACTS, 'inspect-streaming.png'), fullPage: true })
   t.match(await page.getByTestId('context-json').textContent(), /"framesSeen": 1/, 'clicking a machine shows its context')
 
-  rig.ffmpegs.at(-1)!.die()
+  await rig.dieIntoBackoff()
   await t.resolves(page.locator('[data-testid="state-camera-reconnecting"].active').waitFor({ timeout: 5000 }), 'camera reconnecting is highlighted')
   t.equal(await receiving.evaluate((el) => el.classList.contains('active')), false, 'streaming is not any more')
   await t.resolves(
-    page.getByTestId('timeline').locator('li[data-type="FFMPEG.EXITED"]', { hasText: 'reconnecting' }).waitFor({ timeout: 5000 }),
+    page.getByTestId('timeline').locator('li[data-type="FFMPEG.EXITED"]', { hasText: 'reconnecting' }).first().waitFor({ timeout: 5000 }),
     'the timeline shows the exit and the state it led to',
   )
   await page.screenshot({ path: join(ARTIFACTS, 'inspect-reconnecting.png'), fullPage: true })

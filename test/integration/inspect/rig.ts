@@ -92,6 +92,21 @@ export async function startInspectRig() {
   return {
     supervisor,
     ffmpegs,
+    /**
+     * The camera's ffmpeg dies twice in a row, so the camera waits in `reconnecting` (30 s
+     * here): the first reconnect after a stable stream is immediate (DESIGN.md §9.5), too
+     * short a state to look at.
+     */
+    async dieIntoBackoff() {
+      const before = ffmpegs.length
+      ffmpegs.at(-1)!.die()
+      const deadline = Date.now() + 5000
+      while (ffmpegs.length === before) {
+        if (Date.now() > deadline) throw new Error('the camera did not start a new ffmpeg after the first exit')
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      ffmpegs.at(-1)!.die()
+    },
     url: (path: string) => `http://127.0.0.1:${port}${path}`,
     async stop() {
       await supervisor.shutdown()
