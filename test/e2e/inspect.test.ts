@@ -150,10 +150,10 @@ t.test('the inspector in Chromium: diagrams, live states, restarts through recon
   await waitFor(() => cameraHistory.length > 0, 5000, 'the observer reports the camera')
   t.ok(cameraHistory.at(-1)?.paths.includes('capturing.streaming'), 'the observer sees the camera streaming')
 
-  // One SIGKILL shows `reconnecting` for ~250 ms, the page polls every 500 ms,
-  // so one poll may fall either side of it. Each further kill within the
-  // camera's 60 s stability window doubles the wait (250, 500, 1000 ms), which
-  // the page cannot miss; so kill again until the page has shown it.
+  // The first SIGKILL after a stable stream reconnects at once (DESIGN.md §9.5), so
+  // `reconnecting` lasts a moment and the page, polling every 500 ms, may miss it. Each
+  // further kill within the camera's 60 s stability window waits longer (250, 500,
+  // 1000 ms), which the page cannot miss; so kill again until the page has shown it.
   const cameraSection = page.getByTestId('machine-camera')
   await cameraSection.click()
   let seenAfterKill = false
