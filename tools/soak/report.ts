@@ -50,11 +50,11 @@ export function soakSection(r: SoakResult, resultFile: string): string {
     '',
     '<details><summary>the series (one row a sample)</summary>',
     '',
-    '| min | RSS MB | heap used MB | heap total MB | external MB | fds | handles | processes | tree RSS MB | load |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| min | RSS MB | heap used MB | heap total MB | external MB | fds | handles | processes | tree RSS MB | nats-server MB | media MB | load |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   )
   for (const s of r.samples)
-    lines.push(`| ${f1(s.atS / 60)} | ${f1(s.rssMb)} | ${f1(s.heapMb)} | ${f1(s.heapTotalMb)} | ${f1(s.externalMb)} | ${s.fds} | ${s.handles} | ${s.children} | ${f1(s.treeRssMb)} | ${s.load1.toFixed(2)} |`)
+    lines.push(`| ${f1(s.atS / 60)} | ${f1(s.rssMb)} | ${f1(s.heapMb)} | ${f1(s.heapTotalMb)} | ${f1(s.externalMb)} | ${s.fds} | ${s.handles} | ${s.children} | ${f1(s.treeRssMb)} | ${f1(s.natsRssMb)} | ${f1(s.mediaRssMb)} | ${s.load1.toFixed(2)} |`)
   lines.push('', '</details>', SOAK_END)
   return lines.join('\n')
 }

@@ -8,7 +8,7 @@ import { cpus, loadavg } from 'node:os'
 import { DEFAULT_DRIVERS, emptyActivity, runDrivers, type DriverOptions, type SoakActivity } from './drivers.js'
 import { startSoakRig, type CameraSize, type ChildView, type SoakRig } from './rig.js'
 import { judgeSoak, metricValue, type SoakJudgement, type SoakSample } from './trend.js'
-import { descendants, procTicks } from '../procs.js'
+import { cmdline, descendants, procTicks } from '../procs.js'
 import { isAlive } from '../../test/helpers/wait.js'
 
 export interface SoakOptions {
@@ -57,7 +57,17 @@ async function read(rig: SoakRig, t0: number): Promise<{ sample: SoakSample; pid
   }
   const pids = await descendants(rig.pid)
   let treeKb = 0
-  for (const p of [rig.pid, ...pids]) treeKb += (await procTicks(p))?.rssKb ?? 0
+  let natsKb = 0
+  let mediaKb = 0
+  for (const p of [rig.pid, ...pids]) {
+    const kb = (await procTicks(p))?.rssKb ?? 0
+    treeKb += kb
+    if (p === rig.pid) continue
+    // The two long-lived children whose own growth a tree trend could hide behind.
+    const argv = await cmdline(p)
+    if (/(^|\/)nats-server /.test(argv)) natsKb += kb
+    else if (argv.includes('actors/media/server.ts')) mediaKb += kb
+  }
   return {
     pids,
     sample: {
@@ -70,6 +80,8 @@ async function read(rig: SoakRig, t0: number): Promise<{ sample: SoakSample; pid
       handles: need('vigil_nodejs_active_handles_total'),
       children: pids.length,
       treeRssMb: treeKb / 1024,
+      natsRssMb: natsKb / 1024,
+      mediaRssMb: mediaKb / 1024,
       load1: loadavg()[0]!,
     },
   }
@@ -94,6 +106,8 @@ function floorOf(readings: SoakSample[]): SoakSample {
     handles: min('handles'),
     children: min('children'),
     treeRssMb: min('treeRssMb'),
+    natsRssMb: min('natsRssMb'),
+    mediaRssMb: min('mediaRssMb'),
     load1: last.load1,
   }
 }

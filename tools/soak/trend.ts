@@ -25,6 +25,10 @@ export interface SoakSample {
   children: number
   /** RSS of vigil and everything under it, MB. */
   treeRssMb: number
+  /** The embedded nats-server's RSS, MB (context: JetStream's indexes grow with its streams, to their limits). */
+  natsRssMb: number
+  /** The media server's (node-media-server) RSS, MB (context). */
+  mediaRssMb: number
   /** 1-minute load average of the machine when sampled (context, not judged). */
   load1: number
 }

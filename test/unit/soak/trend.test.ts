@@ -20,6 +20,8 @@ function series(minutes: number, perHour: Partial<Record<keyof SoakSample, numbe
       handles: 22 + Math.round((perHour.handles ?? 0) * h),
       children: 4 + Math.floor((perHour.children ?? 0) * h),
       treeRssMb: 300 + (perHour.treeRssMb ?? 0) * h + wobble,
+      natsRssMb: 20,
+      mediaRssMb: 60,
       load1: 0.5,
     }
   })
