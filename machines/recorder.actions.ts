@@ -191,6 +191,11 @@ export const measurePreRoll = recorderSetup.assign({
     // Only while the footage is unbroken since the command: after a gap the timeline is a
     // later run's, and a leading gap already accounts for a late start.
     if (context.openGap !== null || context.session.gaps.length > 0) return context.session
+    // No timeline yet (ffmpeg reports out_time 0 before its first packet): nothing says
+    // when footage began. Such a run may still write the file's header and then die (a
+    // refused connection), so its gap is not leading by bytes; a reading of 0 kept here
+    // would count the late start twice, as a negative pre-roll and as the gap.
+    if (event.outMs <= 0) return context.session
     const ms = Math.round(event.outMs - (event.mono - context.session.startedMono))
     const prev = context.session.preRollMs
     return prev !== null && prev >= ms ? context.session : { ...context.session, preRollMs: ms }

@@ -611,6 +611,25 @@ t.test('a late start is a leading gap or a pre-roll, never both', async (t) => {
   t.equal(session().preRollMs, null, 'progress after the gap says nothing of the start')
 })
 
+t.test('a first run with no timeline yet (out_time 0) that wrote only the header and died: a gap, no pre-roll', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  const session = () => h.actor.getSnapshot().context.session!
+  // ffmpeg's first progress report comes before its first packet: 0 ms of output.
+  h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 0, mono: 590, firstRun: true })
+  t.equal(session().preRollMs, null, 'out_time 0 says nothing of when footage began')
+  // The segment file's header reaches the disk, then the run dies (CI saw "Connection refused").
+  h.bytes(800, 700)
+  h.ffmpeg.sendBack?.({ type: 'FFMPEG.EXITED', reason: 'exited with code 1', at: '2025-01-01T00:00:01.000Z', mono: 1000 })
+  await h.advance(1000)
+  h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 900, mono: 2100, firstRun: true })
+  h.bytes(5000, 2500)
+  t.equal(session().gaps.length, 1, 'the dead run is a gap')
+  t.equal(session().preRollMs, null, 'and no pre-roll counts the late start a second time')
+})
+
 t.test('recording modes: a start carries its trigger into the session; SESSION.EVENT marks are kept for session.json', async (t) => {
   const h = harness()
   await settle()
