@@ -1,16 +1,17 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseFlags } from './parseFlags.js'
 import { nameReaper } from '../procs.js'
 import { writeSoakDocs } from '../soak/report.js'
-import { DEFAULT_SOAK, runSoak } from '../soak/run.js'
+import { DEFAULT_SOAK, runSoak, type SoakResult } from '../soak/run.js'
 import { SOAK_BOUNDS } from '../soak/trend.js'
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..')
 
 const help = `usage: vigil soak [--minutes 60] [--sample-s 60] [--read-s 5] [--warmup-min 5] [--camera 320x240@15]
                   [--record-s 20] [--viewers 3] [--churn-s 120] [--no-docs]
+       vigil soak --docs-only bench/results/soak-<time>.json   # rewrite the docs section from a result
 
 Runs a real \`vigil start\` for --minutes and uses it the whole time: record cycles (old
 sessions deleted), WebSocket viewers coming and going, the live video watched, an audio or
@@ -41,12 +42,26 @@ export async function run(argv: string[]): Promise<number> {
       viewers: { type: 'string', default: String(DEFAULT_SOAK.drivers.viewers) },
       'churn-s': { type: 'string', default: String(DEFAULT_SOAK.drivers.churnEveryS) },
       'no-docs': { type: 'boolean' },
+      'docs-only': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     help,
   )
   if ('exit' in parsed) return parsed.exit
   const { values } = parsed
+  if (values['docs-only'] !== undefined) {
+    const file = resolve(values['docs-only'])
+    let result: SoakResult
+    try {
+      result = JSON.parse(await readFile(file, 'utf8')) as SoakResult
+    } catch (err) {
+      process.stderr.write(`vigil soak: --docs-only: cannot read ${file}: ${(err as Error).message}\n`)
+      return 2
+    }
+    await writeSoakDocs(result, relative(repoRoot, file), join(repoRoot, 'docs/BENCHMARKS.md'))
+    process.stderr.write(`vigil soak: docs/BENCHMARKS.md "soak" section written from ${relative(repoRoot, file)}\n`)
+    return 0
+  }
   const num = (flag: string, min: number): number | null => {
     const raw = (values as Record<string, unknown>)[flag] as string
     const n = Number(raw)

@@ -6,7 +6,8 @@ import { MIN_JUDGED_S } from './trend.js'
 export const SOAK_START = '<!-- soak:start -->'
 export const SOAK_END = '<!-- soak:end -->'
 
-const f1 = (n: number) => n.toFixed(1)
+// Older result files lack the context series added since: shown as a dash.
+const f1 = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(1))
 const signed = (n: number | null, digits = 2) => (n === null ? '—' : `${n >= 0 ? '+' : ''}${n.toFixed(digits)}`)
 
 export function soakSection(r: SoakResult, resultFile: string): string {
@@ -22,8 +23,9 @@ export function soakSection(r: SoakResult, resultFile: string): string {
       `record cycles of ${d.recordS} s (the finished sessions beyond the last ${d.keepSessions} deleted through \`recorder.delete\`), ` +
       `${d.viewers} WebSocket viewers each leaving and coming back every ${d.viewS} s, the live video (\`/live/cam.flv\`) watched ${d.liveS} s of every ${d.liveEveryS} s, ` +
       `a fault every ${d.churnEveryS} s (SIGKILL of the audio meter's ffmpeg, twice, then the camera's: alerts raised and cleared, processes respawned), ` +
-      `\`logs.rotate\` every ${d.rotateEveryS} s. Sampled every ${o.sampleS} s from the rig's \`/metrics\` (process RSS, V8 heap used, open fds, active handles) ` +
-      `and /proc (the processes under vigil and their RSS). Slopes are least-squares fits per hour over the samples after a ${o.warmupS / 60} min warm-up; ` +
+      `\`logs.rotate\` every ${d.rotateEveryS} s. Read every ${o.readS} s from the rig's \`/metrics\` (process RSS, V8 heap used and total, external memory, open fds, active handles) ` +
+      `and /proc (the processes under vigil and their RSS); each sample (every ${o.sampleS} s) is the floor of its readings, what the rig holds when nothing passing is open. ` +
+      `Slopes are least-squares fits per hour over the samples after a ${o.warmupS / 60} min warm-up; ` +
       `the soak exits 1 if one is over its bound (judged only with ≥ ${MIN_JUDGED_S / 60} min of fitted samples), if vigil dies, does not stop cleanly or leaves a process behind.`,
     '',
     `Started ${r.startedAt}; ${r.machine.cpus} CPUs, Node ${r.machine.node}; load average (1 min) over the run ${f1(Math.min(...loads))}–${f1(Math.max(...loads))} ` +
