@@ -67,6 +67,12 @@ function openUpstream(url: string, timeoutMs: number, signal: AbortSignal): Prom
   })
 }
 
+interface OpenStream {
+  /** What the response sends: the upstream piped through it, so the server can end it cleanly. */
+  body: PassThrough
+  end(): void
+}
+
 /**
  * The upstream through a PassThrough the response owns: a viewer who leaves destroys it
  * and the upstream with it; the media server ending (or failing) ends it. `end()` finishes
@@ -74,12 +80,6 @@ function openUpstream(url: string, timeoutMs: number, signal: AbortSignal): Prom
  * stream end (mpegts.js: LOADING_COMPLETE), where a destroyed socket is an early EOF it
  * rejects a promise with, uncaught, in the page.
  */
-interface OpenStream {
-  /** What the response sends: the upstream piped through it, so the server can end it cleanly. */
-  body: PassThrough
-  end(): void
-}
-
 function relay(upstream: IncomingMessage): OpenStream {
   const body = new PassThrough()
   upstream.pipe(body)
