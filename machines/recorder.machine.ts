@@ -192,16 +192,6 @@ export const recorderMachine = recorderSetup.createMachine({
             },
           },
         ],
-        STOP_RECORDING: [
-          // No tail when there is none to wait for: no post-roll set, or no byte arrived yet
-          // (rapid start/stop cycles stay instant).
-          {
-            guard: ({ context }) => !((context.settings.postRollMs ?? 0) > 0) || (context.session?.bytes ?? 0) === 0,
-            target: 'stopping',
-            actions: beginStop('requested'),
-          },
-          { target: '.postRoll.tail', actions: [beginStop('requested'), assign({ stopTailMs: ({ context }) => context.settings.postRollMs ?? 0 })] },
-        ],
         STOP: { target: 'stopping', actions: beginStop('shutdown') },
         'DISK.SAMPLE': [
           {
@@ -333,7 +323,23 @@ export const recorderMachine = recorderSetup.createMachine({
         postRoll: {
           initial: 'off',
           states: {
-            off: {},
+            // Handled in this region, not on `recording`: a transition of the parallel parent
+            // into one region exits and re-enters every region (SCXML), which restarted the
+            // capture ffmpeg at each stop and lost the very tail it waits for.
+            off: {
+              on: {
+                STOP_RECORDING: [
+                  // No tail when there is none to wait for: no post-roll set, or no byte arrived yet
+                  // (rapid start/stop cycles stay instant).
+                  {
+                    guard: ({ context }) => !((context.settings.postRollMs ?? 0) > 0) || (context.session?.bytes ?? 0) === 0,
+                    target: '#recorder.stopping',
+                    actions: beginStop('requested'),
+                  },
+                  { target: 'tail', actions: [beginStop('requested'), assign({ stopTailMs: ({ context }) => context.settings.postRollMs ?? 0 })] },
+                ],
+              },
+            },
             tail: {
               on: { START: { actions: enqueueCommand }, STOP_RECORDING: { actions: enqueueCommand } },
               after: { postRoll: '#recorder.stopping' },

@@ -573,7 +573,12 @@ t.test('pre-roll: measured from the first run\'s progress (largest reading), han
   progress(9000, 1200, false)
   t.equal(h.actor.getSnapshot().context.session?.preRollMs, 400, 'a later run is ignored')
   h.bytes(1000, 1000)
+  const runs = h.ffmpeg.started
   h.stop()
+  await settle()
+  t.equal(h.actor.getSnapshot().value && JSON.stringify(h.actor.getSnapshot().value).includes('"postRoll":"tail"'), true, 'in the post-roll tail')
+  t.equal(h.ffmpeg.started, runs, 'the tail keeps the running ffmpeg: no new run (it would lose the very tail it waits for)')
+  t.equal(h.ffmpeg.live, 1, 'the same ffmpeg still capturing during the tail')
   await h.advance(1000)
   await settle()
   t.equal(h.finalized.length, 1)
