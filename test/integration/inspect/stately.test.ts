@@ -91,7 +91,12 @@ t.test('vigil start --stately-url: the whole tree reaches the server at that URL
   // Each child from before it starts: registered with what it invoked at creation (the camera's ffmpeg).
   type Registered = { type: string; name?: string; sessionId: string; parentId?: string }
   const registered = () => received.filter((e) => e.type === '@xstate.actor') as unknown as Registered[]
-  await waitFor(() => ['supervisor', 'nats', 'camera', 'recorder', 'web'].every((n) => registered().some((e) => e.name === n)), 30_000, 'the supervisor and every child registered')
+  const wanted = ['supervisor', 'nats', 'camera', 'recorder', 'web']
+  const missing = () => wanted.filter((n) => !registered().some((e) => e.name === n))
+  // A cold `vigil start` (tsx compiling) on a loaded CI box took over 30 s once: 90 s only guards a hang.
+  await waitFor(() => missing().length === 0, 90_000, 'the supervisor and every child registered').catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}; missing ${missing().join(', ')}; ${received.length} messages received, registered: ${registered().map((e) => e.name).join(', ') || 'none'}`)
+  })
   const camera = registered().find((e) => e.name === 'camera')!
   t.ok(registered().some((e) => e.parentId === camera.sessionId), `the camera's invoked actors too (${registered().filter((e) => e.parentId === camera.sessionId).map((e) => e.sessionId).join(', ')})`)
   await waitFor(() => received.some((e) => e.type === '@xstate.event' && e.sessionId === camera.sessionId), 30_000, 'camera events')

@@ -15,9 +15,13 @@ import { waitFor } from '../../helpers/wait.js'
 t.test('a dead receiver never delays alerts; notify.failed after the retry window, once per batch', async (t) => {
   const sockets = new Set<Socket>()
   let accepted = 0
+  // At most one open at a time is the bound; a request that hits notify.timeoutMs on a
+  // slow run is followed by a retry on a new connection, which is fine.
+  let maxOpen = 0
   const dead = createServer((s) => {
     accepted += 1
     sockets.add(s)
+    maxOpen = Math.max(maxOpen, sockets.size)
     s.on('error', () => {}).on('close', () => sockets.delete(s))
   })
   await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()))
@@ -61,8 +65,10 @@ t.test('a dead receiver never delays alerts; notify.failed after the retry windo
   t.pass('all 20 published on NATS while webhook-1 hangs')
   const maxCall = Math.max(...raised.map((r) => r.callMs))
   const maxFeed = Math.max(...raised.map((r) => (fed.get(r.id) ?? Infinity) - r.at))
-  t.ok(maxCall < 50, `raise() returns at once while a receiver hangs (max ${maxCall.toFixed(2)} ms)`)
-  t.ok(maxFeed < 50, `every alert on the feed at once (max ${maxFeed.toFixed(2)} ms)`)
+  // "At once" against the receiver's 5 s timeout: 90 ms was seen with CI and three test
+  // runs sharing two cores, so 300 ms (3x) only catches a raise that waits on the receiver.
+  t.ok(maxCall < 300, `raise() returns at once while a receiver hangs (max ${maxCall.toFixed(2)} ms)`)
+  t.ok(maxFeed < 300, `every alert on the feed at once (max ${maxFeed.toFixed(2)} ms)`)
   const probe = await timedNats(tr, 5)
   t.ok(probe.max < 1000, `alerts reach a NATS subscriber promptly while the receiver hangs: max ${probe.max.toFixed(1)} ms over ${probe.n}`)
 
@@ -72,7 +78,7 @@ t.test('a dead receiver never delays alerts; notify.failed after the retry windo
     const w1 = st.result.receivers[0]!
     t.equal(w1.state, 'sending', 'webhook-1: one request in flight')
     t.ok(w1.pending >= 20, `webhook-1 pending ${w1.pending}`)
-    t.equal(accepted, 1, 'one connection to the dead receiver: bounded concurrency (one at a time per receiver)')
+    t.equal(maxOpen, 1, `one connection at a time to the dead receiver: bounded concurrency (${accepted} accepted in all)`)
     const text = JSON.stringify(st.result)
     t.notOk(text.includes(SECRET) || text.includes('answers-token'), 'no secret or path in notify.status')
     t.equal(w1.signed, true)
