@@ -162,6 +162,9 @@ export const diskFullAlert = (message: string) =>
 /** Bytes grew: record them, and close a gap if the stream just came back. */
 export const recordBytes = recorderSetup.assign(({ context, event }) => {
   if (event.type !== 'BYTES' || context.session === null) return {}
+  // A gap measured by progress closes on progress: the first growth after the camera is
+  // back is the fragment written before the kill, flushed at the new keyframe.
+  if (context.openGap?.media) return { session: { ...context.session, bytes: event.total, segments: event.segments }, lastGrowthMono: event.mono }
   const gap = context.openGap
   const gaps = gap
     ? [...context.session.gaps, { at: gap.at, reason: gap.reason, ms: Math.max(0, Math.round(event.mono - gap.mono)) }]
@@ -187,7 +190,7 @@ export const recordBytes = recorderSetup.assign(({ context, event }) => {
  */
 export const measurePreRoll = recorderSetup.assign({
   session: ({ context, event }) => {
-    if (event.type !== 'PROGRESS' || context.session === null) return context.session
+    if (event.type !== 'PROGRESS' || !event.firstRun || context.session === null) return context.session
     // Only while the footage is unbroken since the command: after a gap the timeline is a
     // later run's, and a leading gap already accounts for a late start.
     if (context.openGap !== null || context.session.gaps.length > 0) return context.session
@@ -208,14 +211,50 @@ export const gapStartMono = (context: RecorderContext, mono: number) => Math.min
 export const openGap = recorderSetup.assign({
   pids: [],
   openGap: ({ context, event }) => {
-    if (context.openGap) return context.openGap
-    if (event.type === 'FFMPEG.EXITED' || event.type === 'SOURCE.LOST') {
+    if (context.openGap) {
+      // The ffmpeg that was to measure it by progress is gone: a new run's bytes close it.
+      const { media: _media, ...bytesGap } = context.openGap
+      return bytesGap
+    }
+    if (event.type === 'FFMPEG.EXITED' || event.type === 'SOURCE.LOST' || event.type === 'SOURCE.PAUSED') {
       const mono = gapStartMono(context, event.mono)
       const at = new Date(Date.parse(event.at) - (event.mono - mono)).toISOString()
-      return { at, mono, reason: event.type === 'SOURCE.LOST' ? `source lost: ${event.reason}` : `ffmpeg ${event.reason}` }
+      return { at, mono, reason: event.type === 'FFMPEG.EXITED' ? `ffmpeg ${event.reason}` : `source lost: ${event.reason}` }
     }
     return null
   },
+})
+
+/**
+ * The camera restarts under a running ffmpeg (SOURCE.PAUSED): the gap is measured from
+ * ffmpeg's own progress, so it is the footage missing, not the distance between two polls
+ * of the files (which added up to two seconds: a fragment is flushed once per keyframe).
+ * Without a reading yet (the run just began), it falls back to the files' growth.
+ */
+export const openPausedGap = recorderSetup.assign({
+  openGap: ({ context, event }) => {
+    if (context.openGap || event.type !== 'SOURCE.PAUSED' || context.session === null) return context.openGap
+    const media = context.lastProgress
+    if (media === null || media.outMs <= 0) {
+      const mono = gapStartMono(context, event.mono)
+      return { at: new Date(Date.parse(event.at) - (event.mono - mono)).toISOString(), mono, reason: `source lost: ${event.reason}` }
+    }
+    return { at: event.at, mono: event.mono, reason: `source lost: ${event.reason}`, media }
+  },
+})
+
+/** Every progress reading of the running ffmpeg; one whose timeline moved closes a gap measured by progress. */
+export const trackProgress = recorderSetup.assign(({ context, event }) => {
+  if (event.type !== 'PROGRESS') return {}
+  const reading = { outMs: event.outMs, mono: event.mono }
+  const gap = context.openGap
+  if (!gap?.media || context.session === null || !(event.outMs > gap.media.outMs)) return { lastProgress: reading }
+  const ms = Math.max(0, Math.round(event.mono - gap.media.mono - (event.outMs - gap.media.outMs)))
+  return {
+    lastProgress: reading,
+    openGap: null,
+    session: { ...context.session, gaps: [...context.session.gaps, { at: gap.at, reason: gap.reason, ms }] },
+  }
 })
 
 /**

@@ -1,5 +1,5 @@
 import { assign, enqueueActions, raise, type SnapshotFrom } from 'xstate'
-import { summarize, err, ok, rememberKey, updateKeys, recorderSetup, enqueueCommand, flushQueue, rejectQueued, dropExpired, markShutdown, clearPendingStart, beginStop, stallAlert, diskFullAlert, recordBytes, measurePreRoll, openGap, openStallGap, bytesGrew } from './recorder.actions.js'
+import { summarize, err, ok, rememberKey, updateKeys, recorderSetup, enqueueCommand, flushQueue, rejectQueued, dropExpired, markShutdown, clearPendingStart, beginStop, stallAlert, diskFullAlert, recordBytes, measurePreRoll, openGap, openPausedGap, trackProgress, openStallGap, bytesGrew } from './recorder.actions.js'
 import { endOf, type ActiveSession } from './recorder.types.js'
 
 /** A session's `events` list is bounded: a chatty sensor must not grow session.json without end. */
@@ -38,6 +38,7 @@ export const recorderMachine = recorderSetup.createMachine({
     freeBytes: null,
     openGap: null,
     lastGrowthMono: null,
+    lastProgress: null,
     recentKeys: [],
   }),
   initial: 'preparing',
@@ -149,7 +150,7 @@ export const recorderMachine = recorderSetup.createMachine({
                     events: [],
                     preRollMs: null,
                   }
-                  return { session, openGap: null, lastGrowthMono: null, stopCause: null, stopRequestId: null, stopMono: null, stopTailMs: 0, recentKeys: rememberKey(context.recentKeys, session.idempotencyKey, summarize(session)) }
+                  return { session, openGap: null, lastGrowthMono: null, lastProgress: null, stopCause: null, stopRequestId: null, stopMono: null, stopTailMs: 0, recentKeys: rememberKey(context.recentKeys, session.idempotencyKey, summarize(session)) }
                 }),
                 { type: 'reply', params: ({ context }) => ok(context.pendingStart?.requestId, summarize(context.session!)) },
                 {
@@ -209,7 +210,7 @@ export const recorderMachine = recorderSetup.createMachine({
           target: 'stopping',
           actions: [beginStop('enospc'), diskFullAlert('recording stopped: no space left on device')],
         },
-        PROGRESS: { guard: ({ event }) => event.firstRun, actions: measurePreRoll },
+        PROGRESS: { actions: [measurePreRoll, trackProgress] },
         'SESSION.EVENT': {
           actions: assign({
             session: ({ context, event }) => context.session && { ...context.session, events: [...context.session.events, { kind: event.kind, at: event.at }].slice(-MAX_EVENTS) },
@@ -242,7 +243,7 @@ export const recorderMachine = recorderSetup.createMachine({
                 input: ({ context }) => ({ dir: context.session!.dir, sessionId: context.session!.id }),
               },
               on: {
-                'FFMPEG.STARTED': { actions: assign({ pids: ({ event }) => [event.pid] }) },
+                'FFMPEG.STARTED': { actions: assign({ pids: ({ event }) => [event.pid], lastProgress: null }) },
                 'FFMPEG.EXITED': [
                   {
                     // Killed from outside (OOM killer, an operator): nothing else reports it, unlike a source that went away.
@@ -270,12 +271,18 @@ export const recorderMachine = recorderSetup.createMachine({
                   },
                 ],
                 'SOURCE.LOST': { target: 'waitingSource', actions: openGap },
+                // ffmpeg reads on through the camera's restart: only the gap is noted.
+                'SOURCE.PAUSED': { actions: openPausedGap },
               },
             },
             /** ffmpeg ended on its own (source closed, network error): same session, next segment number. */
             reconnecting: {
               after: { reconnect: 'capturing' },
-              on: { 'SOURCE.RESUMED': 'capturing', 'SOURCE.LOST': { target: 'waitingSource', actions: openGap } },
+              on: {
+                'SOURCE.RESUMED': 'capturing',
+                'SOURCE.LOST': { target: 'waitingSource', actions: openGap },
+                'SOURCE.PAUSED': { target: 'waitingSource', actions: openGap },
+              },
             },
             /** Told the media server or camera is restarting: no ffmpeg until it is back (or a timed retry). */
             waitingSource: {

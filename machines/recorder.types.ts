@@ -96,6 +96,18 @@ export interface OpenGap {
   at: string
   mono: number
   reason: string
+  /**
+   * The running ffmpeg's last progress reading when the gap opened (SOURCE.PAUSED: it goes
+   * on reading through the camera's restart). The gap then closes on the first reading whose
+   * timeline moved, and lasts the wall time that brought no footage: elapsed − timeline
+   * gained. Absent: the gap closes on the next growth of the files (a new ffmpeg run).
+   */
+  media?: ProgressReading
+}
+
+export interface ProgressReading {
+  outMs: number
+  mono: number
 }
 
 export interface ActiveSession extends OpenedSession {
@@ -160,6 +172,12 @@ export type RecorderEvent =
   | { type: 'FFMPEG.EXITED'; reason: string; at: string; mono: number }
   /** The media server or camera went away: keep the session, stop ffmpeg, open a gap. */
   | { type: 'SOURCE.LOST'; reason: string; at: string; mono: number }
+  /**
+   * The camera is restarting while the media server runs: node-media-server holds the stream
+   * for the same publisher and continues its timeline when it is back, so ffmpeg keeps
+   * reading (no new run to start, no GOP to wait for). A gap opens, measured by progress.
+   */
+  | { type: 'SOURCE.PAUSED'; reason: string; at: string; mono: number }
   | { type: 'SOURCE.RESUMED' }
   /** A motion or sound event while recording: listed in session.json `events`. */
   | { type: 'SESSION.EVENT'; kind: 'motion' | 'sound'; at: string }
@@ -226,6 +244,8 @@ export interface RecorderContext {
    * fires, and that growth, seconds after the freeze, is where such a gap starts.)
    */
   lastGrowthMono: number | null
+  /** The running ffmpeg's newest progress reading; null until its first (each run starts afresh). */
+  lastProgress: ProgressReading | null
   /** Idempotency memory: a retried start (same key) gets the same session, also after it ended. */
   recentKeys: Array<{ key: string; summary: SessionSummary }>
 }

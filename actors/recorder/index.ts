@@ -85,6 +85,8 @@ export interface RecorderActor {
   status(): RecorderStatus
   /** The runtime saw the media server or camera go away / come back (e.g. their restarts). */
   sourceLost(reason: string): void
+  /** The camera is restarting and the media server holds its stream: the running ffmpeg reads on. */
+  sourcePaused(reason: string): void
   sourceResumed(): void
   /** OS processes owned now (ffmpeg), including one still exiting after a stop. */
   pids(): number[]
@@ -307,6 +309,9 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
     sourceLost(reason) {
       actor.send({ type: 'SOURCE.LOST', reason, at: new Date(clock.now()).toISOString(), mono: clock.monotonic() })
     },
+    sourcePaused(reason) {
+      actor.send({ type: 'SOURCE.PAUSED', reason, at: new Date(clock.now()).toISOString(), mono: clock.monotonic() })
+    },
     sourceResumed() {
       actor.send({ type: 'SOURCE.RESUMED' })
     },
@@ -368,6 +373,10 @@ export class RecorderHandle {
 
   sourceLost(reason: string): void {
     this.#current?.sourceLost(reason)
+  }
+
+  sourcePaused(reason: string): void {
+    this.#current?.sourcePaused(reason)
   }
 
   sourceResumed(): void {

@@ -175,10 +175,14 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
   })
 
   // The recorder copies the camera's stream from the media server. node-media-server keeps
-  // a player connected across a publisher's restart, so the recorder's ffmpeg never sees a
-  // camera restart (it goes on with timestamps that jump back, no gap recorded): tell the
-  // recorder, which closes the segment, records the gap and resumes in a new segment.
+  // a player connected across a publisher's restart and, for the same publisher within its
+  // grace window, continues the timeline: the recorder's ffmpeg reads on through a camera
+  // restart and footage resumes with the camera's first frame (no new ffmpeg to start, no
+  // probe, no GOP to wait for). The recorder is told, so it records the gap. Without the
+  // media server (or before it is known to run) the stream is gone: the recorder stops its
+  // ffmpeg and starts a new one when the camera streams again.
   // A camera that comes back after a restart also gets the governor's current preview level.
+  let mediaRunning = false
   ctx.feed.subscribe((item) => {
     // Recording modes (events): motion and sound, as every other listener sees them, open or extend a session.
     if (item.type === 'event' && (item.kind === 'motion' || item.kind === 'sound')) {
@@ -191,9 +195,11 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
         recordings.sourceResumed()
         const level = ctx.preview.level()
         if (level !== 'full') ctx.supervisor().childActor('camera')?.send({ type: 'SET_PREVIEW', level })
-      } else recordings.sourceLost(`camera ${item.state}`)
-    } else if (item.actor === 'media' && item.state !== 'running') {
-      recordings.sourceLost(`media server ${item.state}`)
+      } else if (mediaRunning) recordings.sourcePaused(`camera ${item.state}`)
+      else recordings.sourceLost(`camera ${item.state}`)
+    } else if (item.actor === 'media') {
+      mediaRunning = item.state === 'running'
+      if (!mediaRunning) recordings.sourceLost(`media server ${item.state}`)
     }
   })
   const recorder = spec('recorder', {

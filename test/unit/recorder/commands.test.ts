@@ -30,6 +30,7 @@ function fakeInstance(calls: StartArgs[]): RecorderActor {
     },
     status: () => ({ state: recording ? 'recording' : 'idle', session: null }),
     sourceLost() {},
+    sourcePaused() {},
     sourceResumed() {},
     pids: () => [],
     killProcesses() {},
