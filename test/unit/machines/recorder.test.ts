@@ -692,3 +692,70 @@ t.test('a disk probe that never answers fails the start (UNAVAILABLE) after disk
   t.match(h.reply(stop), { ok: false, error: { code: 'NOT_RECORDING' } }, 'the command queued behind it is answered too')
   t.equal(h.state(), 'idle')
 })
+
+t.test('a camera restart under a running ffmpeg (SOURCE.PAUSED): same run, gap from progress', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  const progress = (outMs: number, mono: number) => h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs, mono, firstRun: true })
+  h.bytes(1000, 1000)
+  progress(1500, 1500)
+  progress(2000, 2000)
+  const at = new Date(2100).toISOString()
+  h.actor.send({ type: 'SOURCE.PAUSED', reason: 'camera reconnecting', at, mono: 2100 })
+  await settle()
+  t.equal(h.ffmpeg.started, 1, 'no new ffmpeg run')
+  t.equal(h.ffmpeg.live, 1, 'the running ffmpeg is kept: it reads on through the restart')
+  t.equal(h.state(), 'recording')
+  t.ok(h.actor.getSnapshot().context.openGap?.media, 'a gap is open, measured by progress')
+  // The fragment written before the kill is flushed at the new keyframe: growth, but not footage after the gap.
+  h.bytes(2000, 3200)
+  t.ok(h.actor.getSnapshot().context.openGap, 'growth of the files does not close it')
+  progress(2000, 3000) // no timeline gained
+  t.ok(h.actor.getSnapshot().context.openGap, 'a reading without new timeline does not close it')
+  // 1300 ms of wall time since the reading at 2000 brought 200 ms of timeline: 1100 ms missing.
+  progress(2200, 3300)
+  const s = h.actor.getSnapshot().context.session!
+  t.equal(h.actor.getSnapshot().context.openGap, null, 'closed by the first reading that gained timeline')
+  t.same(s.gaps, [{ at, reason: 'source lost: camera reconnecting', ms: 1100 }], 'gap = elapsed − timeline gained')
+  t.equal(s.bytes, 2000, 'the bytes were still counted')
+})
+
+t.test('SOURCE.PAUSED, then the ffmpeg ends (a long outage): the next run closes the gap by growth', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.bytes(1000, 1000)
+  h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 1000, mono: 1000, firstRun: true })
+  h.actor.send({ type: 'SOURCE.PAUSED', reason: 'camera reconnecting', at: new Date(1100).toISOString(), mono: 1100 })
+  await settle()
+  h.ffmpeg.sendBack?.({ type: 'FFMPEG.EXITED', reason: 'exited with code 1', at: new Date(5000).toISOString(), mono: 5000 })
+  await settle()
+  const gap = h.actor.getSnapshot().context.openGap
+  t.ok(gap && !gap.media, 'still open, now closed by bytes (its ffmpeg is gone)')
+  await h.advance(1000) // the reconnect delay
+  await settle()
+  t.equal(h.ffmpeg.started, 2, 'a new run')
+  h.bytes(3000, 6500)
+  const s = h.actor.getSnapshot().context.session!
+  t.equal(s.gaps.length, 1)
+  t.equal(s.gaps[0]!.ms, 5400, 'from the camera\'s loss (1100) to the new run\'s first growth (6500)')
+})
+
+t.test('SOURCE.PAUSED while no ffmpeg runs (reconnecting): waits for the source like SOURCE.LOST', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.bytes(1000, 1000)
+  h.ffmpeg.sendBack?.({ type: 'FFMPEG.EXITED', reason: 'exited with code 1', at: new Date(2000).toISOString(), mono: 2000 })
+  await settle()
+  h.actor.send({ type: 'SOURCE.PAUSED', reason: 'camera reconnecting', at: new Date(2100).toISOString(), mono: 2100 })
+  await settle()
+  t.match(JSON.stringify(h.actor.getSnapshot().value), /waitingSource/)
+  h.actor.send({ type: 'SOURCE.RESUMED' })
+  await settle()
+  t.equal(h.ffmpeg.started, 2, 'started again when the camera is back')
+})
