@@ -133,13 +133,23 @@ export function ffmpegCaptureLogic(deps: CaptureDeps) {
       const firstRun = startNumber === 1
       p.stdout?.setEncoding('utf8')
       let progress = ''
+      // A report is a block of lines ended by `progress=continue`, or `progress=end` for the
+      // last one, written as ffmpeg exits: that one holds packets flushed from its queues, not
+      // new footage (it would close a gap measured by progress while the source is still gone).
+      let blockOutMs: number | null = null
       p.stdout?.on('data', (chunk: string) => {
         progress += chunk
         const lines = progress.split('\n')
         progress = lines.pop() ?? ''
         for (const line of lines) {
           const outMs = progressOutMs(line)
-          if (outMs !== null && !closed) sendBack({ type: 'PROGRESS', outMs, mono: deps.clock.monotonic(), firstRun })
+          if (outMs !== null) blockOutMs = outMs
+          else if (line.startsWith('progress=')) {
+            if (line.trim() === 'progress=continue' && blockOutMs !== null && !closed) {
+              sendBack({ type: 'PROGRESS', outMs: blockOutMs, mono: deps.clock.monotonic(), firstRun })
+            }
+            blockOutMs = null
+          }
         }
       })
       deps.live.add(p)

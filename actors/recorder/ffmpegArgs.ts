@@ -8,11 +8,13 @@ export interface RecorderFfmpegOptions {
   /** First segment number of this run: a session resumed after a source loss keeps counting. */
   startNumber: number
   /**
-   * Network read timeout. A source that stops sending without closing the socket
-   * (a frozen publisher) otherwise blocks ffmpeg forever; with it ffmpeg exits and
-   * the machine reconnects. Measured with ffmpeg 5.1 on RTMP (source SIGSTOPped):
-   * 2000 ms → exit (code 0, "Input/output error") ~4 s after the last packet, a
-   * 3000 ms timeout took ~9 s; either way under the 10 s stall warning.
+   * Network read timeout, the last resort against a read that never ends. A frozen media
+   * server is noticed by its heartbeat and a frozen or restarting camera by the camera
+   * actor, which tell the recorder; through a camera restart ffmpeg must read on (the
+   * media server continues the stream when the camera is back), so this is longer than a
+   * camera's restart or an RTSP camera's short reboot. Measured with ffmpeg 5.1 on RTMP
+   * (source SIGSTOPped): 2000 ms → exit (code 0, "Input/output error") ~4 s after the last
+   * packet, 3000 ms ~9 s. Default 8000 ms.
    */
   readTimeoutMs?: number
   /**
@@ -67,7 +69,7 @@ export const SEGMENT_PATTERN = 'seg-%05d.mp4'
 export function recorderFfmpegArgs(o: RecorderFfmpegOptions): string[] {
   if (!Number.isInteger(o.startNumber) || o.startNumber < 1) throw new Error(`bad segment start number ${o.startNumber}`)
   if (!(o.segmentS > 0)) throw new Error(`bad segment length ${o.segmentS}`)
-  const readTimeoutUs = Math.round((o.readTimeoutMs ?? 2000) * 1000)
+  const readTimeoutUs = Math.round((o.readTimeoutMs ?? 8000) * 1000)
   const analyzeUs = Math.round((o.analyzeMs ?? 1000) * 1000)
   // The segment muxer expands % in the whole path: a literal % in the dir must be doubled.
   const output = join(o.sessionDir.replace(/%/g, '%%'), SEGMENT_PATTERN)
