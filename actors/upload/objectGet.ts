@@ -19,7 +19,8 @@ export async function getObjectToFile(js: JetStreamClient, meta: ObjectMeta, pat
     let size = 0
     let got = 0
     if (meta.chunks > 0) {
-      const consumer = await js.consumers.get(RECORDINGS_STREAM, { filter_subjects: [subjects.recordingChunks(meta.nuid)], deliver_policy: DeliverPolicy.All })
+      // One filter as a string (filter_subject): nats-server 2.9 has no filter_subjects list.
+      const consumer = await js.consumers.get(RECORDINGS_STREAM, { filter_subjects: subjects.recordingChunks(meta.nuid), deliver_policy: DeliverPolicy.All })
       const messages = await consumer.consume({ max_messages: 64 })
       // A chunk missing from the stream would keep the loop waiting for ever: stop when none came for idleMs.
       const idleMs = opts.idleMs ?? 10_000
