@@ -57,6 +57,7 @@ export async function uploadSession(deps: SessionUploadDeps, id: string, signal?
     // Deleted by retention or an operator before it went up: drop the chunks of a cut put.
     await purgePending(deps, state, new Set())
     await dropState(deps.stateDir, id)
+    log.warn({ session: id }, 'upload: the session is gone from the disk before it was uploaded (retention or a delete)')
     return { outcome: 'gone' }
   }
   if (session.state === 'recording' || deps.activeSession() === id) return { outcome: 'not-final' }
