@@ -11,7 +11,7 @@ import type { ChildFactory } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
 import { listOwnedSessions } from '../recorder/session.js'
 import { uploadSession } from './uploadSession.js'
-import { listStates, loadState } from './uploadState.js'
+import { dropState, listStates, loadState } from './uploadState.js'
 import { isSessionId } from '../recorder/sessionId.js'
 
 /** The recorder's `recording.stopped` carries the session summary: its `id` is the session's. */
@@ -50,7 +50,11 @@ export function createUploadActor(deps: UploadDeps): UploadActor {
     }
     // A session gone from disk with a put still journaled: its chunks are purged by the upload pass.
     for (const id of await listStates(deps.stateDir)) {
-      if (!onDisk.has(id) && Object.keys((await loadState(deps.stateDir, id)).pending).length > 0) out.push(id)
+      if (onDisk.has(id)) continue
+      const state = await loadState(deps.stateDir, id)
+      if (Object.keys(state.pending).length > 0) out.push(id)
+      // Done and gone (deleteLocal, retention): nothing left to do for it.
+      else if (state.done) await dropState(deps.stateDir, id)
     }
     if (out.length > 0) log.info({ sessions: out.length }, 'upload: finalized sessions not yet in the bucket')
     return out
