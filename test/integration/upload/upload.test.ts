@@ -80,4 +80,12 @@ t.test('uploads: finalized sessions go up, come back byte-identical; bad names r
 
   const jsm = await jetstreamManager(ops)
   t.equal((await jsm.streams.info(RECORDINGS_STREAM)).config.num_replicas, 3)
+
+  // A rig's rights on the bucket are the upload's calls, not stream management.
+  const denied = { message: /permission/i }
+  const asRig = await jetstreamManager(await cluster.connectAs('a'), { checkAPI: false, timeout: 3000 })
+  await t.rejects(asRig.streams.delete(RECORDINGS_STREAM), denied, 'a rig may not delete the bucket')
+  await t.rejects(asRig.streams.update(RECORDINGS_STREAM, { max_bytes: 1 }), denied, 'nor shrink it')
+  await t.rejects(asRig.streams.add({ name: 'OTHER', subjects: ['other.>'] }), denied, 'nor make a stream')
+  t.equal((await jsm.streams.info(RECORDINGS_STREAM)).config.max_bytes, -1, 'the bucket is as the operator made it')
 })
