@@ -7,6 +7,8 @@ import { startNatsCluster } from '../../helpers/natsCluster.js'
 import { envWithoutVigil, runVigil } from '../../helpers/vigilProcess.js'
 import { waitFor } from '../../helpers/wait.js'
 import { RECORDINGS_STREAM } from '../../../infra/subjects.js'
+import { objectName } from '../../../actors/upload/names.js'
+import { readMeta } from '../../../actors/upload/objectPut.js'
 import { makeSession, openFilesUnder, startUploadRig, stopped, uploadState } from './rigUpload.js'
 
 const MiB = 1024 * 1024
@@ -39,6 +41,18 @@ t.test('uploads: finalized sessions go up, come back byte-identical; bad names r
 
   for (const s of sessions) await waitFor(async () => (await uploadState(rig.dataDir, s.id))?.done === true, 60_000, `session ${s.id} uploaded`)
   t.same(await openFilesUnder(rig.recordingsDir), [], 'no file of the recordings left open')
+
+  // Resumable by content too: with its state file lost, a session the bucket holds whole is
+  // checked file by file (digest, size, chunk count) and nothing is sent again.
+  const jsmOps = await jetstreamManager(ops)
+  const first = sessions[0]!
+  const nuids = async () => Promise.all([...first.files.keys()].map(async (f) => (await readMeta(jsmOps, objectName({ node: 'a', session: first.id }, f)))?.nuid))
+  const nuidsBefore = await nuids()
+  await rm(join(rig.dataDir, 'upload', `${first.id}.json`))
+  stopped(rig, first.id)
+  await waitFor(async () => (await uploadState(rig.dataDir, first.id))?.done === true, 60_000, 'the session checked again')
+  t.same(await nuids(), nuidsBefore, 'no file sent again')
+  t.ok(rig.logLines.some((l) => l.includes(first.id) && l.includes(`"skipped":${first.files.size}`)), 'every file skipped as already whole')
 
   for (const s of sessions) {
     const r = await pull(`a/${s.id}`)
