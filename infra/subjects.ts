@@ -6,6 +6,10 @@ export const TRACE_HEADER = 'Vigil-Trace-Id'
 export const SERVICE_NAME = 'vigil'
 /** The fleet's KV bucket (DESIGN.md §9.4): key `<node>`. */
 export const RIGS_BUCKET = 'vigil_rigs'
+/** The fleet's Object Store bucket for off-box copies of recordings: `<node>/<session>/<file>`. */
+export const RECORDINGS_BUCKET = 'vigil_recordings'
+/** The stream JetStream keeps that bucket in (the Object Store's `OBJ_` prefix). */
+export const RECORDINGS_STREAM = `OBJ_${RECORDINGS_BUCKET}`
 
 export type Severity = 'info' | 'warning' | 'critical'
 export const severities: readonly Severity[] = ['info', 'warning', 'critical']
@@ -27,6 +31,13 @@ export function toNodeName(raw: string): string {
 
 export function isNodeName(value: string): boolean {
   return TOKEN.test(value)
+}
+
+/** A nuid or a base64url name: letters, digits, `-`, `_`, `=`; never a `.`, `*` or `>`. */
+const PLAIN = /^[A-Za-z0-9_=-]+$/
+function plain(kind: string, value: string): string {
+  if (!PLAIN.test(value)) throw new Error(`invalid ${kind} subject token: ${JSON.stringify(value)}`)
+  return value
 }
 
 const nodeOrAll = (node: string) => (node === '*' ? '*' : token('node', node))
@@ -53,6 +64,14 @@ export const subjects = {
   allOf: (node: string) => `vigil.${token('node', node)}.>`,
   /** Its key in the fleet's KV bucket, as JetStream stores it. */
   rigKey: (node: string) => `$KV.${RIGS_BUCKET}.${token('node', node)}`,
+  /**
+   * The recordings bucket's chunks (`$O.<bucket>.C.<nuid>`, one subject per object version)
+   * and metadata (`$O.<bucket>.M.<base64url(name)>`): the Object Store's own layout, so
+   * `nats object ls/get` read what vigil writes.
+   */
+  recordingChunks: (nuid: string) => `$O.${RECORDINGS_BUCKET}.C.${plain('nuid', nuid)}`,
+  recordingMeta: (encodedName: string) => `$O.${RECORDINGS_BUCKET}.M.${plain('object name', encodedName)}`,
+  recordingsAll: () => `$O.${RECORDINGS_BUCKET}.>`,
 } as const
 
 /** Splits `vigil.<node>.cmd.<actor>.<verb>`; null for anything else (too deep, too shallow). */

@@ -34,6 +34,8 @@ import { webDepsFromRig } from './webDeps.js'
 import type { EventLog } from '../inspect/events.js'
 import { inspectPlugin } from '../inspect/routes.js'
 import { liveVideoPlugin } from '../web/routes/liveVideo.js'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { UploadHandle, registerUploadCommands, uploadChild } from '../upload/index.js'
 
 /** What every subsystem of a rig is built from. */
 export interface RigContext {
@@ -67,6 +69,33 @@ export interface RigContext {
   alerts: AlertLog
   /** The tree, once built (children read it at run time, never while being built). */
   supervisor(): SupervisorHandle
+  /** The rig's NATS connection once made (the uploader waits for it). */
+  natsConnection(): NatsConnection | undefined
+}
+
+/**
+ * The uploader (upload.enabled, DESIGN.md §9.4): copies each finalized session into the
+ * bucket vigil_recordings. Its state files live in `<data>/upload/`.
+ */
+export function uploadSpec(ctx: RigContext, spec: SpecBuilder, activeSession: () => string | null, over: { retryBaseMs?: number; retryMaxMs?: number; timeoutMs?: number } = {}): SupervisedChild {
+  const handle = new UploadHandle()
+  registerUploadCommands(ctx.router, handle)
+  return spec('upload', {
+    factory: uploadChild(
+      {
+        node: ctx.node,
+        recordingsDir: ctx.dirs.recordings,
+        stateDir: join(ctx.dirs.root, 'upload'),
+        deleteLocal: ctx.config.upload.deleteLocal,
+        connection: ctx.natsConnection,
+        feed: ctx.feed,
+        activeSession,
+        log: ctx.log.child({ actor: 'upload' }),
+        ...over,
+      },
+      handle,
+    ),
+  })
 }
 
 /** The proxy connects at once: its signature need not outlive the request. */
@@ -81,7 +110,7 @@ export type SpecBuilder = (id: string, over: Partial<SupervisedChild> & { factor
  * (retained `offline`) just before nats, which is stopped last, after shutdown_complete
  * has been published through it.
  */
-export const shutdownOrder = ['recorder', 'motion', 'audio', 'camera', 'media', 'web', 'notify', 'governor', 'logs', 'mqtt', 'nats']
+export const shutdownOrder = ['recorder', 'upload', 'motion', 'audio', 'camera', 'media', 'web', 'notify', 'governor', 'logs', 'mqtt', 'nats']
 
 /** The subsystems of DESIGN.md §3 in start order (nats is added by the rig when embedded). */
 export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promise<SupervisedChild[]> {
@@ -294,5 +323,6 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
       }),
     ),
   })
-  return [logs, governor, notify, media, camera, recorder, audio, motion, web]
+  const upload = config.upload.enabled ? [uploadSpec(ctx, spec, () => recordings.status().session?.id ?? null)] : []
+  return [logs, governor, notify, media, camera, recorder, ...upload, audio, motion, web]
 }

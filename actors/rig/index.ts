@@ -218,7 +218,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   const inspectEvents = createEventLog({ secrets })
   // One media secret per rig start: media restarts keep it, so clients' URLs stay valid.
   const mediaSigner = new MediaSigner()
-  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, mediaSigner, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, events, preview, bus, router, alerts, supervisor: () => supervisor }
+  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, mediaSigner, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, events, preview, bus, router, alerts, supervisor: () => supervisor, natsConnection: () => nc }
   const spec: SpecBuilder = (id, over) => ({
     id,
     restart: 'permanent',

@@ -29,7 +29,7 @@ export interface LoadOptions {
   cwd?: string
 }
 
-type EnvRule = { path: string[]; kind: 'string' | 'int' | 'list' }
+type EnvRule = { path: string[]; kind: 'string' | 'int' | 'list' | 'bool' }
 
 /** The VIGIL_* variables that are part of the interface (DESIGN.md §7). */
 export const envRules: Record<string, EnvRule> = {
@@ -52,6 +52,8 @@ export const envRules: Record<string, EnvRule> = {
   VIGIL_CAMERA_SOURCE: { path: ['camera', 'source'], kind: 'string' },
   VIGIL_RECORDER_MODE: { path: ['recorder', 'mode'], kind: 'string' },
   VIGIL_LOG_LEVEL: { path: ['logs', 'level'], kind: 'string' },
+  VIGIL_UPLOAD_ENABLED: { path: ['upload', 'enabled'], kind: 'bool' },
+  VIGIL_UPLOAD_DELETE_LOCAL: { path: ['upload', 'deleteLocal'], kind: 'bool' },
   // VIGIL_NOTIFY_WEBHOOK is added to notify.webhooks (withEnvWebhook), not set over them.
 }
 
@@ -133,6 +135,13 @@ function envLayer(env: NodeJS.ProcessEnv, problems: string[]): Json {
         continue
       }
       setPath(layer, rule.path, Number(raw.trim()))
+    } else if (rule.kind === 'bool') {
+      const v = raw.trim().toLowerCase()
+      if (!['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off'].includes(v)) {
+        problems.push(`${name}: must be true or false, got ${JSON.stringify(raw)}`)
+        continue
+      }
+      setPath(layer, rule.path, ['1', 'true', 'yes', 'on'].includes(v))
     } else if (rule.kind === 'list') {
       setPath(layer, rule.path, raw.split(',').map((s) => s.trim()).filter(Boolean))
     } else {

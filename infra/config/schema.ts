@@ -253,6 +253,11 @@ export const ConfigSchema = Obj({
     backoff: BackoffSchema,
     intensity: IntensitySchema,
   }),
+  /** DESIGN.md §9.4: off-box copies of finalized sessions in the Object Store bucket vigil_recordings. */
+  upload: Obj({
+    enabled: Type.Boolean({ default: false, description: 'put every finalized session into the NATS Object Store bucket vigil_recordings (<node>/<session>/<file>), digest-verified, resumable' }),
+    deleteLocal: Type.Boolean({ default: false, description: 'delete the local session once every file of it is verified in the bucket (never the session being recorded)' }),
+  }),
   shutdown: Obj({ timeoutMs: Ms(15000, 1) }),
   inspect: Type.Union([Type.Literal('none'), Type.Literal('stately')], { default: 'none' }),
 })

@@ -1,4 +1,4 @@
-import { SERVICE_NAME, subjects } from '../subjects.js'
+import { RECORDINGS_STREAM, SERVICE_NAME, subjects } from '../subjects.js'
 
 /** What one NATS identity may do, in nats-server's terms (a user's `permissions` block). */
 export interface SubjectPermissions {
@@ -18,13 +18,27 @@ const SERVICE_VERBS = ['PING', 'INFO', 'STATS'] as const
  * - subscribe to its own commands, its own inboxes (`_INBOX_<node>.>`: the client's
  *   `inboxPrefix`), and the services API's discovery subjects (`$SRV.<VERB>`,
  *   `$SRV.<VERB>.vigil`, `$SRV.<VERB>.vigil.<id>`: the id is random per start, hence the `*`).
+ * - the recordings bucket (upload.enabled): put chunks and metas (`$O.vigil_recordings.>`),
+ *   read a meta and the bucket's stream info (to verify an upload: digest, chunk count), and
+ *   purge (a cut put's chunks). Not limited to the rig's own `<node>/` objects: the Object
+ *   Store puts the whole name base64-encoded in one meta subject token and the chunks under a
+ *   random id, and a purge's filter travels in the request body, so no subject permission can
+ *   tell `a/…` from `b/…`. A rig's credentials can so overwrite or purge another rig's
+ *   uploads (docs/FLEET.md says so); they still cannot read another rig's commands.
  * Stream management is left out on purpose: a stream update could shrink every rig's
  * history; an operator makes the streams.
  */
 export function rigPermissions(node: string): SubjectPermissions {
   const discovery = SERVICE_VERBS.flatMap((verb) => [`$SRV.${verb}`, `$SRV.${verb}.${SERVICE_NAME}`, `$SRV.${verb}.${SERVICE_NAME}.*`])
   return {
-    publish: [subjects.allOf(node), subjects.rigKey(node)],
+    publish: [
+      subjects.allOf(node),
+      subjects.rigKey(node),
+      subjects.recordingsAll(),
+      `$JS.API.STREAM.INFO.${RECORDINGS_STREAM}`,
+      `$JS.API.STREAM.MSG.GET.${RECORDINGS_STREAM}`,
+      `$JS.API.STREAM.PURGE.${RECORDINGS_STREAM}`,
+    ],
     subscribe: [subjects.commandsOf(node), `${subjects.inboxPrefix(node)}.>`, ...discovery],
     allowResponses: true,
   }

@@ -1,11 +1,15 @@
 import { silentLogger } from '../../infra/logger.js'
 import { ensureStreams } from '../../infra/nats/streams.js'
+import { ensureRecordingsBucket } from '../../infra/nats/recordingsBucket.js'
+import { RECORDINGS_BUCKET } from '../../infra/subjects.js'
 import { runClient } from './natsArgs.js'
 
 const help = `usage: vigil fleet init [--server URL] [--nkey F | --user U | --creds F] [--ca F] [--config F]
 
 Creates (or brings up to date) the JetStream streams every rig publishes into (VIGIL_ALERTS,
-VIGIL_STATE). Run it once per cluster with an operator's identity: a rig made by
+VIGIL_STATE) and the Object Store bucket ${RECORDINGS_BUCKET} that rigs with upload.enabled
+copy finalized recordings into (three replicas on a cluster of three or more servers, one on
+a single server). Run it once per cluster with an operator's identity: a rig made by
 \`vigil nats-config\` may not manage streams (an update could shrink every rig's history);
 it only publishes. Exit 1 if a stream could not be made.
 `
@@ -20,6 +24,14 @@ export async function run(argv: string[]): Promise<number> {
     const r = await ensureStreams(nc, { log: silentLogger() })
     for (const name of r.ready) process.stdout.write(`${name}  ready\n`)
     for (const f of r.failed) process.stderr.write(`${f.name}  failed: ${f.denied ? 'this identity may not manage streams (use an operator\'s)' : f.reason}\n`)
-    return r.failed.length > 0 ? 1 : 0
+    let bucketFailed = false
+    try {
+      const b = await ensureRecordingsBucket(nc)
+      process.stdout.write(`${RECORDINGS_BUCKET}  ready (R${b.replicas})\n`)
+    } catch (err) {
+      bucketFailed = true
+      process.stderr.write(`${RECORDINGS_BUCKET}  failed: ${(err as Error).message}\n`)
+    }
+    return r.failed.length > 0 || bucketFailed ? 1 : 0
   })
 }

@@ -9,7 +9,7 @@ import { describeAuth } from '../../infra/config/natsAuth.js'
 import { webhookOrigin } from '../../infra/config/webhooks.js'
 
 /** Subcommands that live in their own module `./<name>.ts` exporting `run(argv)`. */
-const moduleCommands = ['start', 'cmd', 'alerts', 'status', 'inspect', 'bench', 'nats-config', 'fleet', 'passwd', 'service', 'soak'] as const
+const moduleCommands = ['start', 'cmd', 'alerts', 'status', 'inspect', 'bench', 'nats-config', 'fleet', 'passwd', 'service', 'soak', 'recordings'] as const
 type ModuleCommand = (typeof moduleCommands)[number]
 
 export const usage = `usage: vigil <command> [options]
@@ -27,7 +27,8 @@ commands:
   bench              run the benchmarks
   soak               use a real rig for an hour and judge its memory, fds, handles and processes: vigil soak --minutes 60
   nats-config        write a nats-server config with one identity per rig and operator (--rigs a,b --operators ops --out DIR)
-  fleet init         create the JetStream streams rigs publish into (an operator's identity)
+  fleet init         create the JetStream streams rigs publish into and the recordings bucket (an operator's identity)
+  recordings pull    fetch an uploaded session back, digests checked: vigil recordings pull <node>/<session> --to DIR
   help [command]     this text, or a command's own help
 
 config: --config FILE (or VIGIL_CONFIG, or ./vigil.config.json); every VIGIL_* variable overrides the file.

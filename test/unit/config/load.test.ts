@@ -78,6 +78,8 @@ const envCases: Record<string, { value: string; read: (c: Config) => unknown; ex
   VIGIL_CAMERA_SOURCE: { value: 'v4l2:/dev/video0', read: (c) => c.camera.source, expected: 'v4l2:/dev/video0' },
   VIGIL_LOG_LEVEL: { value: 'debug', read: (c) => c.logs.level, expected: 'debug' },
   VIGIL_RECORDER_MODE: { value: 'events', read: (c) => c.recorder.mode, expected: 'events' },
+  VIGIL_UPLOAD_ENABLED: { value: 'true', read: (c) => c.upload.enabled, expected: true },
+  VIGIL_UPLOAD_DELETE_LOCAL: { value: 'yes', read: (c) => c.upload.deleteLocal, expected: true },
 }
 
 t.test('every VIGIL_* variable overrides the file', async (t) => {
@@ -115,6 +117,15 @@ t.test('a bad env value is named by its variable', async (t) => {
   t.match(err.problems.join('\n'), /VIGIL_WEB_PORT: must be a whole number/)
   t.match(err.problems.join('\n'), /nats\.port: .*65535/)
   t.match(err.problems.join('\n'), /logs\.level: must be one of fatal, error, warn, info, debug, trace, silent/)
+})
+
+t.test('upload: off by default; the env takes true/false, yes/no, on/off, 1/0 and names anything else', async (t) => {
+  const d = loadConfig(isolated(t))
+  t.same(d.upload, { enabled: false, deleteLocal: false })
+  t.equal(loadConfig(isolated(t, { VIGIL_UPLOAD_ENABLED: 'off' })).upload.enabled, false)
+  t.equal(loadConfig(isolated(t, { VIGIL_UPLOAD_ENABLED: '1' })).upload.enabled, true)
+  const err = configError(t, () => loadConfig(isolated(t, { VIGIL_UPLOAD_ENABLED: 'sure' })))
+  t.match(err.problems.join('\n'), /VIGIL_UPLOAD_ENABLED: must be true or false, got "sure"/)
 })
 
 t.test('a file with several bad fields lists every one by path', async (t) => {

@@ -21,12 +21,22 @@ const input = (over: Partial<NatsConfigInput> = {}): NatsConfigInput => ({
 
 t.test("a rig's permissions: its own subjects, its inboxes, discovery, replies; nothing of another rig", async (t) => {
   const p = rigPermissions('a')
-  t.same(p.publish, ['vigil.a.>', '$KV.vigil_rigs.a'])
+  t.same(p.publish.slice(0, 2), ['vigil.a.>', '$KV.vigil_rigs.a'])
+  // The recordings bucket (upload.enabled): its subjects and the three JetStream calls an upload makes, on that stream only.
+  t.same(p.publish.slice(2), [
+    '$O.vigil_recordings.>',
+    '$JS.API.STREAM.INFO.OBJ_vigil_recordings',
+    '$JS.API.STREAM.MSG.GET.OBJ_vigil_recordings',
+    '$JS.API.STREAM.PURGE.OBJ_vigil_recordings',
+  ])
   t.same(p.subscribe.slice(0, 2), ['vigil.a.cmd.>', '_INBOX_a.>'])
   t.ok(p.subscribe.includes('$SRV.PING') && p.subscribe.includes('$SRV.INFO.vigil.*') && p.subscribe.includes('$SRV.STATS.vigil'), 'services API discovery')
   t.ok(p.allowResponses)
   const all = [...p.publish, ...p.subscribe]
-  t.notOk(all.some((s) => /\bb\b/.test(s) || s.startsWith('vigil.*') || s === '>' || s.startsWith('_INBOX.') || s.startsWith('$JS.API')), 'no wildcard over rigs, no shared inbox, no stream admin')
+  t.notOk(
+    all.some((s) => /\bb\b/.test(s) || s.startsWith('vigil.*') || s === '>' || s.startsWith('_INBOX.') || (s.startsWith('$JS.API') && !s.endsWith('.OBJ_vigil_recordings'))),
+    'no wildcard over rigs, no shared inbox, no stream admin beyond the recordings bucket',
+  )
 })
 
 t.test('one server: the users, their permissions, JetStream, no anonymous user', async (t) => {
@@ -36,7 +46,7 @@ t.test('one server: the users, their permissions, JetStream, no anonymous user',
   t.equal(conf.file, '/etc/vigil/nats/nats-server.conf')
   t.match(conf.text, /^listen: "0\.0\.0\.0:4222"$/m)
   t.match(conf.text, /store_dir: "\/etc\/vigil\/nats\/jetstream"/)
-  t.match(conf.text, /\{ nkey: "UAAAA"\n\s+permissions: \{\n\s+publish: \{ allow: \["vigil\.a\.>", "\$KV\.vigil_rigs\.a"\] \}/)
+  t.match(conf.text, /\{ nkey: "UAAAA"\n\s+permissions: \{\n\s+publish: \{ allow: \["vigil\.a\.>", "\$KV\.vigil_rigs\.a", "\$O\.vigil_recordings\.>"/)
   t.match(conf.text, /subscribe: \{ allow: \["vigil\.b\.cmd\.>", "_INBOX_b\.>"/)
   t.match(conf.text, /allow_responses: true/)
   t.match(conf.text, /\{ nkey: "UOOOO" \}/, 'the operator: no permissions block, so everything')
