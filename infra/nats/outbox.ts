@@ -69,7 +69,10 @@ export class MessageOutbox {
   #bytes = 0
   #dead = 0
   #lines: string[] = []
+  // Finished since the last write: one `done` line for a burst of acks.
+  #doneBuf: number[] = []
   #writing: Promise<void> | undefined
+  #scheduled = false
   #closed = false
   #droppingSince: number | undefined
   #failing = false
@@ -151,12 +154,14 @@ export class MessageOutbox {
   /** Taken by the server (or given up on): off the list, and a `done` line in this turn's batch. */
   done(seqs: readonly number[]): void {
     const gone = seqs.filter((s) => this.#forget(s))
-    if (gone.length > 0) this.#append(JSON.stringify({ d: gone }))
+    if (gone.length === 0 || this.#closed) return
+    this.#doneBuf.push(...gone)
+    this.#schedule()
   }
 
   /** Resolves once everything added or finished so far is on disk (or its write failed). */
   async synced(): Promise<void> {
-    while (this.#writing || this.#lines.length > 0) await (this.#writing ?? this.#flush())
+    while (this.#writing || this.#lines.length > 0 || this.#doneBuf.length > 0) await (this.#writing ?? this.#flush())
   }
 
   async close(): Promise<void> {
@@ -211,13 +216,26 @@ export class MessageOutbox {
   #append(line: string): void {
     if (this.#closed) return
     this.#lines.push(line)
-    // One batch per turn: a burst raised in one tick is one write and one sync.
-    if (this.#lines.length === 1 && !this.#writing) setImmediate(() => void this.#flush())
+    this.#schedule()
+  }
+
+  /** One batch per turn: a burst raised in one tick is one write and one sync. */
+  #schedule(): void {
+    if (this.#scheduled || this.#writing) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      void this.#flush()
+    })
   }
 
   #flush(): Promise<void> {
     this.#writing ??= (async () => {
-      while (this.#lines.length > 0 && !this.#closed) {
+      while ((this.#lines.length > 0 || this.#doneBuf.length > 0) && !this.#closed) {
+        if (this.#doneBuf.length > 0) {
+          this.#lines.push(JSON.stringify({ d: this.#doneBuf }))
+          this.#doneBuf = []
+        }
         const batch = this.#lines
         this.#lines = []
         try {
@@ -243,7 +261,8 @@ export class MessageOutbox {
       }
     })().finally(() => {
       this.#writing = undefined
-      if (this.#lines.length > 0 && !this.#closed && !this.#failing) void this.#flush()
+      // After a failed write the next add or done tries again.
+      if ((this.#lines.length > 0 || this.#doneBuf.length > 0) && !this.#closed && !this.#failing) this.#schedule()
     })
     return this.#writing
   }
@@ -255,6 +274,7 @@ export class MessageOutbox {
     for (const r of this.#records.values()) lines.push(JSON.stringify({ p: r.seq, s: r.subject, m: r.msgId, t: r.traceId, b: r.body, a: r.at }))
     // Lines queued before this point describe records already reflected above.
     this.#lines = []
+    this.#doneBuf = []
     const fh = await open(tmp, 'w', 0o600)
     try {
       await fh.write(lines.join('\n') + '\n')

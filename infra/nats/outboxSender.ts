@@ -84,17 +84,9 @@ export function createOutboxSender(o: OutboxSenderOptions): OutboxSender {
   let timer: NodeJS.Timeout | undefined
   let giveUpLogged = false
   let settleWaiters: Array<() => void> = []
-  // Done in this turn: one `done` line for a burst of acks.
-  let doneBatch: number[] = []
-
-  function markDone(seq: number): void {
-    if (doneBatch.length === 0) queueMicrotask(() => {
-      const batch = doneBatch
-      doneBatch = []
-      outbox.done(batch)
-    })
-    doneBatch.push(seq)
-  }
+  // Off the outbox's list at once (so the next pump does not send it again); its
+  // `done` line joins the outbox's next batched write.
+  const markDone = (seq: number) => outbox.done([seq])
 
   function release(seq: number, mine: number): void {
     if (inFlight.get(seq) === mine) inFlight.delete(seq)
