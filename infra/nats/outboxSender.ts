@@ -10,9 +10,9 @@ export interface OutboxSenderOptions {
   now(): number
   /** Messages handed over and not yet confirmed, at most (default 256). */
   window?: number
-  /** Wait for one JetStream ack (default 5000 ms). */
+  /** Wait for one JetStream ack (default 2000 ms; an ack under load comes in well under 100 ms). */
   ackTimeoutMs?: number
-  /** First pause after a publish JetStream did not take; doubles up to `retryMaxMs` (250, 2000). */
+  /** First pause after a publish JetStream did not take; doubles up to `retryMaxMs` (250, 500): only one message probes, so a short pause costs little and ends the election's pause sooner. */
   retryMs?: number
   retryMaxMs?: number
   /** Said once (warning) when JetStream has taken nothing for this long while connected (default 60 000). */
@@ -65,9 +65,9 @@ export function createOutboxSender(o: OutboxSenderOptions): OutboxSender {
   const { outbox, now } = o
   const log = o.log.child({ component: 'outbox' })
   const window = Math.max(1, o.window ?? 256)
-  const ackTimeoutMs = o.ackTimeoutMs ?? 5000
+  const ackTimeoutMs = o.ackTimeoutMs ?? 2000
   const firstRetryMs = o.retryMs ?? 250
-  const retryMaxMs = o.retryMaxMs ?? 2000
+  const retryMaxMs = o.retryMaxMs ?? 500
   const warnAfterMs = o.warnAfterMs ?? 60_000
   const encoder = new TextEncoder()
   const stats = { sent: 0, resent: 0, confirmed: 0, duplicates: 0, failed: 0 }

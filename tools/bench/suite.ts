@@ -19,6 +19,7 @@ import { redactCredentials } from '../../infra/redaction.js'
 import { liveVideo } from './liveVideo.js'
 import { webhookLatency } from './webhook.js'
 import { mqttLatency } from './mqtt.js'
+import { fleetBench } from './fleet.js'
 import { told } from './told.js'
 import { resolveFfmpeg } from '../../infra/binaries.js'
 import { camStatus, CLK_TCK, descendants, findChild, isAlive, ownDir, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
@@ -560,6 +561,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
     await step('idle', 'idle cost: supervisor CPU and RSS, 1…n rigs on one nats-server', () => idle(nats.url, o))
     await step('mqtt', 'sound burst → MQTT message at mosquitto_sub (embedded nats-server MQTT listener)', () => mqttLatency({ events: o.mqttEvents, log: o.log }))
     await step('told', 'the person told: one sound event → the page (Chromium), a webhook, MQTT, each timed', () => told({ events: o.mqttEvents, log: o.log }) as unknown as Promise<Results>)
+    await step('fleet', 'fleet: alerts/s into R1 and R3 on a 3-server cluster, failover pause after a stream leader SIGKILL', () => fleetBench({ alerts: Math.min(o.alerts, 5000), kills: o.trials, log: o.log }) as unknown as Promise<Results>)
     await step('footage', 'footage lost: SIGKILL a real `vigil start` mid-recording, ffprobe the segments', () => footage({ trials: o.footageTrials, recordS: o.footageSeconds, log: o.log }))
   } finally {
     if (rig) await rig.stop().catch(() => {})
