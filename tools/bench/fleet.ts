@@ -45,6 +45,15 @@ function owner(): { t: Test; close(): Promise<void> } {
   }
 }
 
+/** 3,4,5,9 → "3-5, 9". */
+const ranges = (xs: number[]) =>
+  xs.reduce<Array<[number, number]>>((acc, x) => {
+    const last = acc.at(-1)
+    if (last && x === last[1] + 1) last[1] = x
+    else acc.push([x, x])
+    return acc
+  }, []).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ')
+
 const raise = (rig: Rig, i: number, tag: string) => rig.alert({ source: 'bench', severity: 'info', code: `bench.${tag}_${i}`, message: 'bench alert' })
 
 async function throughput(rig: Rig, n: number, tag: string): Promise<number> {
@@ -86,9 +95,15 @@ export async function fleetBench(opts: { alerts: number; kills: number; log(line
 
     // Failover: a steady 100 alerts/s; the ack times are watched every 2 ms.
     const pauses: number[] = []
+    const ackedBefore = rig.bus.stats().outbox!.confirmed
     const raised = new Set<string>()
+    const indexOf = new Map<string, number>()
     let seq = 0
-    const ticker = setInterval(() => raised.add(raise(rig, seq++, 'steady').id), 10)
+    const ticker = setInterval(() => {
+      const id = raise(rig, seq, 'steady').id
+      raised.add(id)
+      indexOf.set(id, seq++)
+    }, 10)
     try {
       for (let k = 0; k < opts.kills; k++) {
         await waitFor(async () => (await cluster.streamLeader(ops, 'VIGIL_ALERTS').catch(() => undefined)) !== undefined, 60_000, 'a leader', 100)
@@ -114,7 +129,9 @@ export async function fleetBench(opts: { alerts: number; kills: number; log(line
         await waitFor(() => performance.now() - lastAt < 50 && performance.now() - killedAt > 2000 && rig.bus.stats().outbox!.pending < 10 && seq > mark + 100, 60_000, 'acks flow again', 5)
         clearInterval(watch)
         pauses.push(Math.round(longest))
-        opts.log(`  fleet: kill ${k + 1}/${opts.kills} of leader server ${leader}: no ack for ${Math.round(longest)} ms`)
+        const acked = rig.bus.stats().outbox!.confirmed - ackedBefore
+        const held = (await jsm.streams.info('VIGIL_ALERTS')).state.messages
+        opts.log(`  fleet: kill ${k + 1}/${opts.kills} of leader server ${leader}: no ack for ${Math.round(longest)} ms (acked ${acked}, stream holds ${held})`)
         await cluster.restart(leader)
         // The restarted server catches up before the next kill (else the next leader's loss may cost the quorum).
         await waitFor(async () => {
@@ -136,12 +153,17 @@ export async function fleetBench(opts: { alerts: number; kills: number; log(line
     }
     let lost = 0
     let duplicated = 0
+    const lostAt: number[] = []
     for (const id of raised) {
       const n = seen.get(id) ?? 0
-      if (n === 0) lost++
-      else if (n > 1) duplicated++
+      if (n === 0) {
+        lost++
+        lostAt.push(indexOf.get(id)!)
+      } else if (n > 1) duplicated++
     }
-    opts.log(`  fleet: ${raised.size} steady alerts through ${opts.kills} kills; lost ${lost}, stored more than once ${duplicated}`)
+    if (lostAt.length > 0) opts.log(`  fleet: lost (raise order): ${ranges(lostAt.sort((a, b) => a - b))}`)
+    const box = rig.bus.stats().outbox!
+    opts.log(`  fleet: ${raised.size} steady alerts through ${opts.kills} kills; lost ${lost}, stored more than once ${duplicated} (outbox: sent ${box.sent}, resent ${box.resent}, acked ${box.confirmed}, as duplicates ${box.duplicates}, refused ${box.failed}, dropped ${box.dropped}; stream ${state.messages} messages, seq ${state.first_seq}..${state.last_seq})`)
     return { alerts: opts.alerts, alertsPerS: { r1, r3 }, failoverPauseMs: { ...dist(pauses), samples: pauses }, lost, duplicated }
   } finally {
     await own.close()
