@@ -189,7 +189,6 @@ export function createOutboxSender(o: OutboxSenderOptions): OutboxSender {
     if (!giveUpLogged) {
       giveUpLogged = true
       log.warn({ err, subject: rec.subject }, 'outbox: a message was refused for good (not retried)')
-      if (process.env['VIGIL_DEBUG_OUTBOX']) process.stderr.write(`giveUp ${String((err as Error)?.name)} ${String((err as Error)?.message)} ${JSON.stringify((err as { status?: number }).status)}\n`)
     }
     markDone(rec.seq)
     pump()
