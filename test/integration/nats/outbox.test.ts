@@ -86,6 +86,14 @@ t.test('SIGKILL of the VIGIL_ALERTS leader while a rig raises 1000 alerts: all 1
   t.equal(stored.length, N, `${stored.length} stored in all`)
   t.equal(new Set(stored.map((a) => a.id)).size, N, 'distinct ids: each stored once')
   t.ok(stored.every((a) => ids.has(a.id)), 'all of them the alerts raised')
+
+  // Events take the same way, into VIGIL_EVENTS (R3), by their id.
+  rig.bus.publishEvent('motion', { id: 'ev-after-kill', score: 1 })
+  await waitFor(() => rig.bus.stats().outbox!.pending === 0, 30_000, 'the event acked', 100)
+  const jsm = await jetstreamManager(ops)
+  const ev = await jsm.streams.getMessage('VIGIL_EVENTS', { last_by_subj: 'vigil.r1.event.motion' })
+  t.equal(ev?.json<{ id: string }>().id, 'ev-after-kill', 'the event is in VIGIL_EVENTS')
+  t.equal(ev?.header?.get('Nats-Msg-Id'), 'ev-after-kill', 'stored under its id')
 })
 
 // The issue asks for 60 s without a server. The outbox is on disk and has no clock of its
