@@ -84,11 +84,21 @@ export class MessageOutbox {
     this.#compactAfter = o.compactAfter ?? 1000
   }
 
-  /** Reads what the last run left (oldest first), compacts it, and opens the file for appends. */
+  /**
+   * Reads what the last run left (oldest first), compacts it, and opens the file for appends.
+   * Never throws: a dir it cannot use (read-only, full, a file in the way) leaves the outbox
+   * in memory only, said once; the rig starts anyway, like with an unwritable log dir.
+   */
   static async open(o: OutboxOptions): Promise<MessageOutbox> {
     const box = new MessageOutbox(o)
-    await mkdir(o.dir, { recursive: true, mode: 0o700 })
-    await box.#load()
+    try {
+      await mkdir(o.dir, { recursive: true, mode: 0o700 })
+      await box.#load()
+    } catch (err) {
+      box.#stats.writeFailures++
+      box.#failing = true
+      o.log.warn({ err, dir: o.dir }, 'outbox: cannot use its dir (alerts and events are kept in memory only until it can)')
+    }
     return box
   }
 

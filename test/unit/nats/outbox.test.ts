@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Test } from 'tap'
-import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { silentLogger } from '../../../infra/logger.js'
@@ -107,4 +107,19 @@ t.test('a line cut by a crash is skipped; the rest loads', async (t) => {
   const third = await open(dir)
   t.same([...third.pending()].map((r) => r.seq), [1, 2, 3], 'the load rewrote a clean file: nothing glued to the cut line')
   await third.close()
+})
+
+t.test('a dir it cannot use: the outbox opens anyway and keeps messages in memory', async (t) => {
+  const dir = await dirFor(t)
+  // A file where the outbox dir should be.
+  await writeFile(dir, 'not a dir')
+  const box = await open(join(dir, 'sub'))
+  t.ok(box.stats().writeFailures >= 1, 'the failure counted')
+  box.add(msg(1))
+  box.add(msg(2))
+  await box.synced()
+  t.same([...box.pending()].map((r) => r.seq), [1, 2], 'kept in memory')
+  box.done([1])
+  t.equal(box.size, 1)
+  await box.close()
 })
