@@ -13,6 +13,7 @@ import { PreviewState } from '../../infra/preview.js'
 import { isPortFree, resolvePort } from '../../infra/ports.js'
 import { resolveFfmpeg, resolveNatsServer } from '../../infra/binaries.js'
 import { createBus, type Bus } from '../../infra/nats/bus.js'
+import { MessageOutbox } from '../../infra/nats/outbox.js'
 import { connectNats } from '../../infra/nats/connect.js'
 import { natsCredentialOptions } from '../../infra/nats/credentials.js'
 import { keepStreams } from '../../infra/nats/streams.js'
@@ -127,7 +128,9 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   log.info({ ports, dataDir: dirs.root, embeddedNats: embedded, ffmpeg: ffmpeg.path }, 'starting rig')
 
   const alerts = new AlertLog({ node, now: () => clock.now() })
-  const bus = createBus({ node, log, clock, maxBuffered: config.nats.publishBuffer })
+  // Alerts and events raised while no server takes them survive a restart (DESIGN.md §9.4).
+  const outbox = await MessageOutbox.open({ dir: join(dirs.root, 'outbox'), ...config.nats.outbox, log: log.child({ component: 'outbox' }), now: () => clock.now() })
+  const bus = createBus({ node, log, clock, maxBuffered: config.nats.publishBuffer, outbox })
   const logFiles = opts.logFiles ?? createLogFiles({ dir: dirs.logs, config: config.logs })
   // Made before the router, so the command latency histogram outlives web restarts.
   const webMetrics = createWebMetrics({ node })
@@ -262,9 +265,11 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   // its own): each rig made in one process would otherwise keep its files open.
   let exiting: Promise<void> | undefined
   const resolveExit = (code: number) => {
-    exiting ??= (opts.logFiles ? Promise.resolve() : logFiles.close().catch((err: unknown) => log.warn({ err }, 'closing the log files failed'))).then(() =>
-      settleExit(code),
-    )
+    exiting ??= Promise.all([
+      opts.logFiles ? Promise.resolve() : logFiles.close().catch((err: unknown) => log.warn({ err }, 'closing the log files failed')),
+      // What no server took yet stays on disk for the next start.
+      outbox.close().catch((err: unknown) => log.warn({ err }, 'closing the outbox failed')),
+    ]).then(() => settleExit(code))
   }
   let shuttingDown = false
   let forceTimer: NodeJS.Timeout | undefined

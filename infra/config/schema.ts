@@ -40,7 +40,12 @@ export const ConfigSchema = Obj({
     // A stopped or hung embedded server keeps its port and never exits: only a probe that needs its INFO line notices.
     probeIntervalMs: Ms(2000, 100),
     probeMisses: Type.Integer({ minimum: 1, default: 3 }),
-    publishBuffer: Type.Integer({ minimum: 1, default: 1000, description: 'state/alert/event messages kept while NATS is unreachable; the oldest are dropped beyond this' }),
+    publishBuffer: Type.Integer({ minimum: 1, default: 1000, description: 'state messages kept in memory while NATS is unreachable; the oldest are dropped beyond this' }),
+    // Alerts and events wait on disk (<dataDir>/outbox) until a server takes them, across rig restarts.
+    outbox: Obj({
+      maxMessages: Type.Integer({ minimum: 1, default: 10000, description: 'alerts and events kept on disk while no server takes them; the oldest are dropped beyond this' }),
+      maxBytes: Type.Integer({ minimum: 4096, default: 16 * 1024 * 1024, description: 'bound of the outbox file\'s live content, bytes' }),
+    }),
     // One kind of credential; which one, and the files, are checked in natsAuth.ts (one problem line each).
     auth: Type.Optional(
       Type.Object(

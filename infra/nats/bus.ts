@@ -5,6 +5,8 @@ import type { Logger } from '../logger.js'
 import { subjects } from '../subjects.js'
 import type { Alert } from '../alerts.js'
 import { encodeJson, headersWithTrace, newTraceId } from './codec.js'
+import type { MessageOutbox, OutboxStats } from './outbox.js'
+import { createOutboxSender, type OutboxSenderOptions, type OutboxSenderStats } from './outboxSender.js'
 
 /** `vigil.<node>.state.<actor>` (DESIGN.md §4). `since` is ISO 8601 wall time. */
 export interface StateMessage {
@@ -52,6 +54,8 @@ export interface BusStats {
   dropped: number
   /** Rejected by the client (e.g. over max_payload); not retried. */
   failed: number
+  /** Alerts and events on their way through the on-disk outbox (when the bus has one). */
+  outbox?: OutboxStats & OutboxSenderStats
 }
 
 export interface AttachOptions {
@@ -92,6 +96,14 @@ export interface BusOptions {
   maxBuffered?: number
   /** Longest wait for `beforeResume` (default 5000 ms). */
   resumeTimeoutMs?: number
+  /**
+   * Alerts and events go through it (kept on disk until JetStream acks them, or the
+   * server confirms them where it runs no JetStream); state stays in the memory buffer:
+   * only its last value matters. Without one, all three use the memory buffer.
+   */
+  outbox?: MessageOutbox
+  /** Tuning of the outbox's delivery (window, ack timeout, backoff). */
+  outboxSender?: Omit<OutboxSenderOptions, 'outbox' | 'log' | 'now'>
 }
 
 interface Outgoing {
@@ -143,6 +155,15 @@ export function createBus(opts: BusOptions): Bus {
   // and summarised when things work again, so a long outage is two lines, not thousands.
   let droppingSince: number | undefined
   let failingSince: number | undefined
+  const outbox = opts.outbox
+  const sender = outbox ? createOutboxSender({ ...opts.outboxSender, outbox, log, now: () => clock.now() }) : undefined
+  // The sender runs while publishing is usable: started once per usable stretch, not per message.
+  let senderOn = false
+  const stopSender = () => {
+    if (!senderOn) return
+    senderOn = false
+    sender?.stop()
+  }
 
   const usable = () => nc !== undefined && connected && !held && resuming === 0 && !nc.isClosed() && !nc.isDraining()
 
@@ -266,6 +287,10 @@ export function createBus(opts: BusOptions): Bus {
   }
 
   function drainQueue(): void {
+    if (sender && !senderOn && usable()) {
+      senderOn = true
+      sender.start(nc!)
+    }
     while (queue.length > 0) {
       if (!send(queue[0]!)) return
       queue.shift()
@@ -291,6 +316,21 @@ export function createBus(opts: BusOptions): Bus {
     if (queue.length > 0 && usable()) drainQueue()
   }
 
+  /** Alerts and events: through the outbox when there is one, else like state. */
+  function keep(subject: string, body: unknown, traceId: string | undefined, msgId: string): void {
+    if (!outbox) return publish(subject, body, traceId, msgId)
+    let text: string
+    try {
+      text = JSON.stringify(body)
+    } catch (err) {
+      counts.failed++
+      log.warn({ err, subject }, 'nats message could not be encoded')
+      return
+    }
+    outbox.add({ subject, msgId, traceId: traceId ?? newTraceId(), body: text })
+    if (senderOn) sender!.kick()
+  }
+
   function subject<T>(build: () => T): T | undefined {
     try {
       return build()
@@ -310,6 +350,7 @@ export function createBus(opts: BusOptions): Bus {
         if (s.type === 'disconnect') {
           connected = false
           resuming = 0
+          stopSender()
           forgetPendingConfirm()
         } else if (s.type === 'reconnect') {
           connected = true
@@ -324,6 +365,7 @@ export function createBus(opts: BusOptions): Bus {
   }
 
   function detach(): void {
+    stopSender()
     generation++
     stopStatus?.()
     stopStatus = undefined
@@ -342,7 +384,9 @@ export function createBus(opts: BusOptions): Bus {
       beforeResume = o.beforeResume
       void watch(conn, gen)
       void conn.closed().then(() => {
-        if (gen === generation) connected = false
+        if (gen !== generation) return
+        connected = false
+        stopSender()
       })
       resume()
     },
@@ -351,6 +395,7 @@ export function createBus(opts: BusOptions): Bus {
       // `watch` clears it on the client's next `reconnect`, and drains the queue.
       if (!held) log.debug('nats server not answering: holding publishes')
       held = true
+      stopSender()
     },
     release() {
       if (!held) return
@@ -383,14 +428,18 @@ export function createBus(opts: BusOptions): Bus {
         details: input.details ?? {},
       }
       // A repeat of an alert (count > 1) is a new message: the id alone would be deduplicated away.
-      publish(subj, body, o.traceId, `${body.id}:${body.count}`)
+      keep(subj, body, o.traceId, `${body.id}:${body.count}`)
     },
     publishEvent(kind, payload = {}, o = {}) {
       const subj = subject(() => subjects.event(node, kind))
       if (!subj) return
-      publish(subj, { node, kind, at: new Date(clock.now()).toISOString(), ...payload }, o.traceId)
+      // Every event carries an id (receivers dedupe by it; JetStream by its `Nats-Msg-Id`).
+      const id = typeof payload['id'] === 'string' ? payload['id'] : randomUUID()
+      keep(subj, { node, kind, at: new Date(clock.now()).toISOString(), ...payload, id }, o.traceId, id)
     },
     async flush() {
+      // What is in flight through the outbox gets a moment for its ack; what is not stays on disk.
+      if (senderOn) await sender!.settle(2000)
       if (!usable()) return
       try {
         await nc!.flush()
@@ -399,7 +448,19 @@ export function createBus(opts: BusOptions): Bus {
       }
     },
     stats() {
-      return { attached: nc !== undefined, connected: usable(), buffered: queue.length, unconfirmed: unconfirmed.length, ...counts }
+      const base = { attached: nc !== undefined, connected: usable(), buffered: queue.length, unconfirmed: unconfirmed.length, ...counts }
+      if (!outbox || !sender) return base
+      const box = { ...outbox.stats(), ...sender.stats() }
+      return {
+        ...base,
+        buffered: base.buffered + box.pending - box.inFlight,
+        unconfirmed: base.unconfirmed + box.inFlight,
+        published: base.published + box.sent,
+        resent: base.resent + box.resent,
+        dropped: base.dropped + box.dropped,
+        failed: base.failed + box.failed,
+        outbox: box,
+      }
     },
   }
 }

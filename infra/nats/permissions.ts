@@ -13,7 +13,8 @@ const SERVICE_VERBS = ['PING', 'INFO', 'STATS'] as const
 /**
  * A rig (DESIGN.md §9.1): its own subjects and nothing of another rig's.
  * - publish `vigil.<node>.>` (state, alerts, events; JetStream stores them from there, so
- *   no `$JS.API` right is needed) and its own `vigil_rigs` KV key; replies only through
+ *   no `$JS.API` right is needed: the outbox's `js.publish` is a request on the subject
+ *   itself, its ack comes back to the rig's own inbox) and its own `vigil_rigs` KV key; replies only through
  *   `allow_responses`, so it cannot write into another rig's or an operator's inbox unasked.
  * - subscribe to its own commands, its own inboxes (`_INBOX_<node>.>`: the client's
  *   `inboxPrefix`), and the services API's discovery subjects (`$SRV.<VERB>`,

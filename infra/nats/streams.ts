@@ -6,9 +6,16 @@ import { subjects } from '../subjects.js'
 type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'description'> & Partial<StreamConfig>
 
 const DAY_MS = 24 * 60 * 60 * 1000
+/**
+ * How long JetStream remembers a `Nats-Msg-Id`. A rig's outbox sends a message again
+ * when it never saw the ack (the connection died, or the rig restarted before it wrote
+ * "done"); that resend comes at the next connection, so the window must outlast an
+ * outage, not just a round trip (the server's default is 2 minutes).
+ */
+export const DUPLICATE_WINDOW_MS = 60 * 60 * 1000
 
 /**
- * Alerts and state outlive the process (DESIGN.md §1): `vigil alerts` on an
+ * Alerts, events and state outlive the process (DESIGN.md §1): `vigil alerts` on an
  * operator's laptop replays what happened while it was not watching, for every
  * rig on the cluster. Bounded by age and count so the store never competes with
  * recordings for the disk.
@@ -24,6 +31,19 @@ export const vigilStreams: readonly StreamSpec[] = [
     max_age: nanos(30 * DAY_MS),
     max_msgs: 100_000,
     max_bytes: 256 * 1024 * 1024,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+  },
+  {
+    name: 'VIGIL_EVENTS',
+    description: 'vigil events (motion, sound, recordings) of every rig',
+    subjects: [subjects.eventsOf('*')],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(7 * DAY_MS),
+    max_msgs: 200_000,
+    max_bytes: 256 * 1024 * 1024,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
   },
   {
     name: 'VIGIL_STATE',
@@ -37,6 +57,16 @@ export const vigilStreams: readonly StreamSpec[] = [
     max_bytes: 64 * 1024 * 1024,
   },
 ]
+
+/**
+ * Replicas for the server `nc` talks to: 3 when it is one of a cluster of at least 3
+ * (its INFO lists every member's client URL, itself included), else 1: a single server
+ * refuses R>1, and a cluster of 2 cannot keep a quorum through the loss of one.
+ */
+export function replicasFor(info: { cluster?: string; connect_urls?: string[] } | undefined): number {
+  if (!info?.cluster) return 1
+  return (info.connect_urls?.length ?? 0) >= 3 ? 3 : 1
+}
 
 export interface EnsureStreamsResult {
   ready: string[]
@@ -85,16 +115,19 @@ export async function ensureStreams(
     log.warn({ err }, 'JetStream unavailable: alerts and state are live only, not kept')
     return { ready: [], failed: specs.map((s) => ({ name: s.name, reason, transient: isTransient(err) })) }
   }
+  const replicas = replicasFor(nc.info)
   for (const spec of specs) {
     try {
       try {
-        await jsm.streams.info(spec.name)
+        const info = await jsm.streams.info(spec.name)
         // Another rig (or an older vigil) made it: bring the limits in line with ours.
+        // Never fewer replicas than it has: a server down while this runs makes the
+        // cluster look smaller than it is.
         const { name, ...update } = spec
-        await jsm.streams.update(name, update)
+        await jsm.streams.update(name, { ...update, num_replicas: Math.max(replicas, info.config.num_replicas ?? 1) })
       } catch (err) {
         if ((err as { name?: string }).name !== 'StreamNotFoundError') throw err
-        await jsm.streams.add(spec)
+        await jsm.streams.add({ ...spec, num_replicas: replicas })
       }
       result.ready.push(spec.name)
     } catch (err) {
@@ -108,7 +141,7 @@ export async function ensureStreams(
       result.failed.push({ name: spec.name, reason, transient: isTransient(err) })
     }
   }
-  if (result.ready.length > 0) log.info({ streams: result.ready }, 'JetStream streams ready')
+  if (result.ready.length > 0) log.info({ streams: result.ready, replicas }, 'JetStream streams ready')
   return result
 }
 

@@ -94,17 +94,22 @@ export interface EnvRig {
 /**
  * A rig in this process started from an env file's values (its identity, node and
  * servers) with no subsystem children: the router, bus and JetStream keeper are real.
+ * `dataDir`: the caller's (kept; a second rig on it is the first one restarted); else a temp one.
  */
-export async function startEnvRig(t: Test, env: Record<string, string>, configure?: (c: Config) => void): Promise<EnvRig> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'vigil-envrig-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+export async function startEnvRig(t: Test, env: Record<string, string>, configure?: (c: Config) => void, opts: { dataDir?: string } = {}): Promise<EnvRig> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'vigil-envrig-')))
+  if (!opts.dataDir) t.teardown(() => rm(dataDir, { recursive: true, force: true }))
   const config = loadConfig({ env: { ...env, VIGIL_DATA_DIR: dataDir, VIGIL_WEB_PORT: '0', VIGIL_MEDIA_RTMP_PORT: '0', VIGIL_MEDIA_HTTP_PORT: '0' }, cwd: dataDir })
   configure?.(config)
   const logLines: string[] = []
   const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) })
   const processes = new ProcessOwner()
   const rig = await startRig({ config, log, processes, children: () => [] })
+  let exited = false
+  void rig.exited.then(() => (exited = true))
   t.teardown(async () => {
+    // Stopped by the test already (a restart): a second request would force it.
+    if (exited) return processes.killAll()
     rig.requestShutdown('test teardown')
     const timer = setTimeout(() => rig.requestShutdown('test teardown took too long'), 20000)
     await rig.exited

@@ -20,6 +20,7 @@ import { liveVideo } from './liveVideo.js'
 import { webhookLatency } from './webhook.js'
 import { mqttLatency } from './mqtt.js'
 import { uploadThroughput } from './upload.js'
+import { fleetBench } from './fleet.js'
 import { told } from './told.js'
 import { resolveFfmpeg } from '../../infra/binaries.js'
 import { camStatus, CLK_TCK, descendants, findChild, isAlive, ownDir, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
@@ -562,6 +563,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
     await step('mqtt', 'sound burst → MQTT message at mosquitto_sub (embedded nats-server MQTT listener)', () => mqttLatency({ events: o.mqttEvents, log: o.log }))
     await step('told', 'the person told: one sound event → the page (Chromium), a webhook, MQTT, each timed', () => told({ events: o.mqttEvents, log: o.log }) as unknown as Promise<Results>)
     await step('upload', 'off-box copies: upload MB/s into vigil_recordings (R1, R3) vs cp -r of the same files', () => uploadThroughput({ segments: 10, log: o.log }))
+    await step('fleet', 'fleet: alerts/s into R1 and R3 on a 3-server cluster, failover pause after a stream leader SIGKILL', () => fleetBench({ alerts: Math.min(o.alerts, 5000), kills: o.trials, log: o.log }) as unknown as Promise<Results>)
     await step('footage', 'footage lost: SIGKILL a real `vigil start` mid-recording, ffprobe the segments', () => footage({ trials: o.footageTrials, recordS: o.footageSeconds, log: o.log }))
   } finally {
     if (rig) await rig.stop().catch(() => {})

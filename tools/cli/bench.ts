@@ -6,7 +6,7 @@ import { writeDocs } from '../bench/report.js'
 import { runBench } from '../bench/suite.js'
 import { nameReaper } from '../procs.js'
 
-const help = `usage: vigil bench [--only rtt,stall,record,restart,alerts,live,idle,footage,webhook,mqtt,told,upload] [--requests N] [--trials N]
+const help = `usage: vigil bench [--only rtt,stall,record,restart,alerts,live,idle,footage,webhook,mqtt,told,upload,fleet] [--requests N] [--trials N]
                    [--restart-gap-s 61] [--idle-seconds S] [--idle-rigs 1,2,4] [--idle-camera 1280x720@15]
                    [--footage-trials 3] [--footage-seconds 6] [--alerts N] [--camera WxH@FPS] [--no-docs]
                    [--live-readers 1,4] [--live-seconds 20]
@@ -18,7 +18,9 @@ SIGKILL (vigil vs PM2 supervising the same ffmpeg command), alert throughput, id
 1, 2 and 4 rigs sharing one nats-server (--idle-camera, default 1280x720@15), and footage lost
 when a real \`vigil start\` is SIGKILLed mid-recording, and the CPU of the live video through
 the web server (GET /live/cam.flv) vs read from the media port, with --live-readers viewers
-for --live-seconds each, and upload MB/s into the recordings bucket (R1, R3) vs cp (upload). Parts: rtt, stall, record, restart, alerts, live, idle, footage.
+for --live-seconds each; upload MB/s into the recordings bucket (R1, R3) vs cp (upload); fleet: alerts/s from a rig into VIGIL_ALERTS as R1 and R3 on a
+three-server cluster (up to 5000 of --alerts) and the pause after SIGKILLs of the stream's
+leader (--trials kills). Parts: rtt, stall, record, restart, alerts, live, idle, footage, upload, fleet.
 --trials is for stall, record and restart (each restart trial first waits
 --restart-gap-s of stable streaming, so vigil's backoff is reset). A full default run takes
 about 10 minutes. Progress on stderr; results to bench/results/<name>.json (and latest.json);
@@ -65,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`vigil bench: --${k} wants a number, got ${v}\n`)
       return 2
     }
-  const known = ['rtt', 'stall', 'record', 'restart', 'alerts', 'live', 'idle', 'footage', 'webhook', 'mqtt', 'told', 'upload']
+  const known = ['rtt', 'stall', 'record', 'restart', 'alerts', 'live', 'idle', 'footage', 'webhook', 'mqtt', 'told', 'upload', 'fleet']
   const unknown = (values.only ?? '').split(',').map((x) => x.trim()).filter((x) => x && !known.includes(x))
   if (unknown.length > 0) {
     process.stderr.write(`vigil bench: --only: unknown part(s) ${unknown.join(', ')}; parts: ${known.join(', ')}\n`)

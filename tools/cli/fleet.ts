@@ -7,9 +7,10 @@ import { runClient } from './natsArgs.js'
 const help = `usage: vigil fleet init [--server URL] [--nkey F | --user U | --creds F] [--ca F] [--config F]
 
 Creates (or brings up to date) the JetStream streams every rig publishes into (VIGIL_ALERTS,
-VIGIL_STATE) and the Object Store bucket ${RECORDINGS_BUCKET} that rigs with upload.enabled
-copy finalized recordings into (three replicas on a cluster of three or more servers, one on
-a single server). Run it once per cluster with an operator's identity: a rig made by
+VIGIL_EVENTS, VIGIL_STATE) and the Object Store bucket ${RECORDINGS_BUCKET} that rigs with
+upload.enabled copy finalized recordings into: three replicas when the server it reaches is
+one of a cluster of three or more (run it with every server up), one otherwise. Run it once
+per cluster, and again after growing one, with an operator's identity: a rig made by
 \`vigil nats-config\` may not manage streams (an update could shrink every rig's history);
 it only publishes. Exit 1 if a stream could not be made.
 `

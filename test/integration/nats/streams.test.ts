@@ -14,8 +14,8 @@ t.test('alerts and the last state of each actor are kept in JetStream', async (t
   t.teardown(nats.stop)
   const nc = await connect({ servers: nats.url })
   t.teardown(() => nc.close())
-  t.same(await ensureStreams(nc, { log: silentLogger() }), { ready: ['VIGIL_ALERTS', 'VIGIL_STATE'], failed: [] })
-  t.same(await ensureStreams(nc, { log: silentLogger() }), { ready: ['VIGIL_ALERTS', 'VIGIL_STATE'], failed: [] }, 'idempotent')
+  t.same(await ensureStreams(nc, { log: silentLogger() }), { ready: ['VIGIL_ALERTS', 'VIGIL_EVENTS', 'VIGIL_STATE'], failed: [] })
+  t.same(await ensureStreams(nc, { log: silentLogger() }), { ready: ['VIGIL_ALERTS', 'VIGIL_EVENTS', 'VIGIL_STATE'], failed: [] }, 'idempotent')
 
   const bus = createBus({ node: 'rig-a', log: silentLogger(), clock: systemClock })
   bus.attach(nc)
@@ -42,8 +42,8 @@ t.test('a server without JetStream is reported, not thrown', async (t) => {
   t.teardown(() => nc.close())
   const r = await ensureStreams(nc, { log: silentLogger() })
   t.same(r.ready, [])
-  t.same(r.failed.map((f) => f.name), ['VIGIL_ALERTS', 'VIGIL_STATE'])
-  t.same(r.failed.map((f) => f.transient), [false, false], 'not worth retrying')
+  t.same(r.failed.map((f) => f.name), ['VIGIL_ALERTS', 'VIGIL_EVENTS', 'VIGIL_STATE'])
+  t.same(r.failed.map((f) => f.transient), [false, false, false], 'not worth retrying')
 })
 
 const streamNames = async (nc: NatsConnection) => (await jetstreamManager(nc)).streams.names().next()
@@ -73,7 +73,7 @@ t.test('keepStreams: a server restarted (empty store) during the first pass gets
   t.teardown(() => keeper.stop())
   await keeper.idle()
   t.equal(passes, 2, 'a second pass, for the reconnect that came during the first')
-  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_STATE'], 'both streams on the new server')
+  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_EVENTS', 'VIGIL_STATE'], 'every stream on the new server')
 })
 
 t.test('keepStreams: a pass that timed out is tried again once the server answers', async (t) => {
@@ -98,9 +98,9 @@ t.test('keepStreams: a pass that timed out is tried again once the server answer
     },
   })
   t.teardown(() => keeper.stop())
-  await waitFor(() => results.some((r) => r.ready.length === vigilStreams.length), 60_000, 'a pass that made both streams')
-  t.same(results[0]?.transient, [true, true], 'the frozen server: both failed, transient')
-  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_STATE'])
+  await waitFor(() => results.some((r) => r.ready.length === vigilStreams.length), 60_000, 'a pass that made every stream')
+  t.same(results[0]?.transient, [true, true, true], 'the frozen server: every one failed, transient')
+  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_EVENTS', 'VIGIL_STATE'])
 })
 
 t.test('keepStreams: a server without JetStream is asked once, not again and again', async (t) => {
@@ -160,7 +160,7 @@ t.test('keepStreams driven by the bus, as the rig wires it: one pass per connect
   bus.attach(nc, { beforeResume: () => keeper.refresh() })
   await waitFor(() => passes === 2 && bus.stats().connected, 30_000, 'the first pass, then one for the restart during it')
   await keeper.idle()
-  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_STATE'], 'both streams on the server restarted mid-pass')
+  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_EVENTS', 'VIGIL_STATE'], 'every stream on the server restarted mid-pass')
 
   // A later restart: exactly one more pass (the bus asks; the keeper does not also watch).
   await restart()
@@ -168,5 +168,5 @@ t.test('keepStreams driven by the bus, as the rig wires it: one pass per connect
   await keeper.idle()
   await new Promise((r) => setTimeout(r, 300))
   t.equal(passes, 3, 'one pass for that reconnect, not two')
-  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_STATE'])
+  t.same((await streamNames(nc)).sort(), ['VIGIL_ALERTS', 'VIGIL_EVENTS', 'VIGIL_STATE'])
 })

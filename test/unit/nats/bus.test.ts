@@ -114,9 +114,10 @@ t.test('payload shapes of DESIGN.md §4', async (t) => {
   t.equal(c.sent[1]!.subject, 'vigil.rig.alert.critical.recorder')
   t.same(c.sent[2], {
     subject: 'vigil.rig.event.recording.started',
-    body: { node: 'rig', kind: 'recording.started', at: '2026-01-02T03:04:05.000Z', session: 's1' },
+    body: { node: 'rig', kind: 'recording.started', at: '2026-01-02T03:04:05.000Z', session: 's1', id: c.sent[2]!.body['id'] },
     traceId: c.sent[2]!.traceId,
   })
+  t.match(c.sent[2]!.body['id'], /^[0-9a-f-]{36}$/, 'an event without an id gets one')
   t.match(c.sent[2]!.traceId, /^[0-9a-f]{32}$/, 'a trace id is made when none is given')
   t.match(bus.stats(), { unconfirmed: 3 }, 'sent, the PONG not in yet')
   await new Promise((r) => setImmediate(r))
