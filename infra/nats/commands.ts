@@ -199,7 +199,10 @@ export function createCommandRouter(opts: CommandRouterOptions): CommandRouter {
     }
     const ms = Math.round((clock.monotonic() - started) * 1000) / 1000
     const code = reply.ok ? 'OK' : reply.error.code
-    log.info({ traceId, actor, verb, code, ms, source, ...(replayed ? { replayed } : {}) }, 'command')
+    // A read that worked (status polls, several a second from a page or a test) is in
+    // logs/commands.jsonl like every command; the main log keeps changes and failures.
+    const quiet = reply.ok && registry.get(keyOf(actor, verb))?.spec.readOnly === true
+    log[quiet ? 'debug' : 'info']({ traceId, actor, verb, code, ms, source, ...(replayed ? { replayed } : {}) }, 'command')
     const record: CommandRecord = { at: new Date(clock.now()).toISOString(), node, traceId, actor, verb, source, ok: reply.ok, code, ms }
     if (idempotencyKey !== undefined) record.idempotencyKey = idempotencyKey
     if (replayed) record.replayed = true
@@ -249,9 +252,13 @@ export function createCommandRouter(opts: CommandRouterOptions): CommandRouter {
         }
       }
       const abort = new AbortController()
+      // Made on first use: most handlers (every status) never log.
+      let ctxLog: Logger | undefined
       const ctx: CommandContext = {
         traceId,
-        log: opts.log.child({ traceId, actor, verb }),
+        get log() {
+          return (ctxLog ??= opts.log.child({ traceId, actor, verb }))
+        },
         source,
         deadline: now + boundMs,
         signal: abort.signal,
