@@ -57,7 +57,7 @@ async function storedFleetAlerts(nc: NatsConnection): Promise<Alert[]> {
   const info = await jsm.streams.info('VIGIL_ALERTS')
   const out: Alert[] = []
   if (info.state.messages === 0) return out
-  const c = await jetstream(nc).consumers.get('VIGIL_ALERTS', { filter_subjects: ['vigil.*.alert.*.fleet'] })
+  const c = await jetstream(nc).consumers.get('VIGIL_ALERTS', { filter_subjects: 'vigil.*.alert.*.fleet' })
   const pending = (await c.info()).num_pending
   if (pending === 0) return out
   const msgs = await c.fetch({ max_messages: pending, expires: 5000 })
