@@ -6,7 +6,9 @@
  * All at the default heartbeat (10 s): the 35 s bound is the contract's, measured from the kill.
  */
 import t, { type Test } from 'tap'
-import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { nanos } from '@nats-io/transport-node'
+import { command } from '../../../infra/nats/client.js'
 import { KvWatchInclude } from '@nats-io/kv'
 import type { Msg, NatsConnection } from '@nats-io/transport-node'
 import { startNatsCluster, type TestNatsCluster } from '../../helpers/natsCluster.js'
@@ -183,4 +185,35 @@ t.test("a rig's identity: puts its own key, watches the bucket, cannot write ano
   const purge = await kv.purge('b').then(() => 'purged', (e: Error) => e.message)
   t.not(purge, 'purged', `nor purge b's key (${purge})`)
   t.equal((await opsKv.get('b'))?.string(), '{"b":1}', "b's key still unchanged")
+})
+
+t.test("a rig's consumer right on the bucket cannot be aimed at another rig's commands", async (t) => {
+  // The watch needs consumer create; a consumer names its deliver subject. An empty message
+  // on vigil.b.cmd.supervisor.shutdown is a shutdown request (no args needed), and a push
+  // consumer sends empty heartbeats: the server must not deliver there for a.
+  const cluster = await startNatsCluster(t, { rigs: ['a', 'b'], operators: ['ops'] })
+  const ops = await cluster.connectAs('ops', { node: 'ops' })
+  await cluster.jetStreamReady(ops)
+  t.equal((await operatorCli(cluster, ['fleet', 'init'])).code, 0)
+  const b = await startEnvRig(t, await cluster.env('b'))
+  await waitFor(async () => (await command<{ state: string }>(ops, 'b', 'supervisor', 'status', {}, { timeoutMs: 2000 })).ok, 30_000, 'b answers')
+  const asA = await cluster.connectAs('a')
+  const jsm = await jetstreamManager(asA, { checkAPI: false })
+  // Plainly, and in the service endpoints' queue group ("q": a push consumer delivers to a group only when named).
+  for (const [name, group] of [['aimed', undefined], ['aimed-q', 'q']] as const) {
+    const aimed = await jsm.consumers
+      .add(RIGS_STREAM, { name, deliver_subject: 'vigil.b.cmd.supervisor.shutdown', ...(group ? { deliver_group: group } : { idle_heartbeat: nanos(500) }), filter_subject: '$KV.vigil_rigs.a', ack_policy: AckPolicy.None })
+      .then(() => 'created', (e: Error) => e.message)
+    t.comment(`a consumer aimed at b's shutdown${group ? ` (group ${group})` : ''}: ${aimed}`)
+  }
+  // The control: the same consumer aimed at a's own inbox, made after it, gets a's put.
+  const mine: string[] = []
+  asA.subscribe('_INBOX_a.control', { callback: (_e, m) => void mine.push(m.subject) })
+  await asA.flush()
+  await jsm.consumers.add(RIGS_STREAM, { name: 'control', deliver_subject: '_INBOX_a.control', idle_heartbeat: nanos(500), filter_subject: '$KV.vigil_rigs.a', ack_policy: AckPolicy.None })
+  asA.publish('$KV.vigil_rigs.a', '')
+  await waitFor(() => mine.length > 0 && mine.length >= 3, 20_000, "the control consumer's delivery and heartbeats")
+  t.equal(b.rig.supervisor.state(), 'running', 'b did not shut down')
+  const still = await command<{ state: string }>(ops, 'b', 'supervisor', 'status', {}, { timeoutMs: 3000 })
+  t.ok(still.ok && still.result.state === 'running', 'b still answers, running')
 })
