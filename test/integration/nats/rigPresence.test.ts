@@ -217,3 +217,19 @@ t.test("a rig's consumer right on the bucket cannot be aimed at another rig's co
   const still = await command<{ state: string }>(ops, 'b', 'supervisor', 'status', {}, { timeoutMs: 3000 })
   t.ok(still.ok && still.result.state === 'running', 'b still answers, running')
 })
+
+t.test('a rig started before `vigil fleet init` says so once, and writes its entry once the bucket is there', async (t) => {
+  const cluster = await startNatsCluster(t, { rigs: ['a'], operators: ['ops'] })
+  const ops = await cluster.connectAs('ops', { node: 'ops' })
+  await cluster.jetStreamReady(ops)
+  // A short heartbeat (fleet.heartbeatS): the retries come every second.
+  const a = await startEnvRig(t, await cluster.env('a'), (c) => (c.fleet.heartbeatS = 1))
+  const said = () => a.logLines.filter((l) => l.includes('vigil_rigs bucket is not usable yet'))
+  await waitFor(() => said().length > 0, 30_000, 'the rig says the bucket is not there')
+  const init = await operatorCli(cluster, ['fleet', 'init'])
+  t.equal(init.code, 0, init.stderr)
+  const entries = await watchBucket(t, ops)
+  await waitFor(() => entries.get('a')?.heartbeatS === 1, 30_000, "a's entry after fleet init")
+  t.equal(said().length, 1, 'said once, not per heartbeat')
+  await waitFor(() => a.logLines.some((l) => l.includes('the vigil_rigs bucket works again')), 10_000, 'and that it works now')
+})
