@@ -14,7 +14,8 @@ import type { Msg, NatsConnection } from '@nats-io/transport-node'
 import { startNatsCluster, type TestNatsCluster } from '../../helpers/natsCluster.js'
 import { startEnvRig } from '../../helpers/securedNats.js'
 import { startLightRigProcess, type LightRigProcess } from '../../helpers/lightRigProcess.js'
-import { envWithoutVigil, runVigil } from '../../helpers/vigilProcess.js'
+import { spawn } from 'node:child_process'
+import { envWithoutVigil, runVigil, vigilBin } from '../../helpers/vigilProcess.js'
 import { waitFor } from '../../helpers/wait.js'
 import { openRigsBucket, RIGS_STREAM, type RigSummary } from '../../../infra/nats/rigsBucket.js'
 import type { Alert } from '../../../infra/alerts.js'
@@ -70,6 +71,22 @@ async function storedFleetAlerts(nc: NatsConnection): Promise<Alert[]> {
   return out
 }
 
+/** `vigil alerts --follow` as an operator runs it, stopped (SIGTERM) with the test. */
+async function followWithCli(t: Test, cluster: TestNatsCluster): Promise<{ out: () => string }> {
+  const child = spawn(process.execPath, [vigilBin, 'alerts', '--follow'], { env: envWithoutVigil({ ...(await cluster.env('ops')), VIGIL_NODE: 'ops' }), stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+  const exited = new Promise((res) => child.once('exit', res))
+  t.teardown(async () => {
+    child.kill('SIGTERM')
+    await exited
+  })
+  await waitFor(() => err.includes('following vigil.*.alert.>'), 30_000, `vigil alerts --follow subscribed\n${err}`)
+  return { out: () => out }
+}
+
 async function operatorCli(cluster: TestNatsCluster, args: string[]) {
   return runVigil(args, { env: envWithoutVigil({ ...(await cluster.env('ops')), VIGIL_NODE: 'ops' }) })
 }
@@ -88,6 +105,7 @@ t.test('a rig killed: one fleet.rig_offline (critical) within 35 s though two ri
   const entries = await watchBucket(t, ops)
   const seen = followFleetAlerts(ops)
   await ops.flush()
+  const follower = await followWithCli(t, cluster)
 
   await startEnvRig(t, await cluster.env('a'))
   await startEnvRig(t, await cluster.env('b'))
@@ -115,6 +133,11 @@ t.test('a rig killed: one fleet.rig_offline (critical) within 35 s though two ri
   t.same(ids(offline).length, 1, `one alert for the fleet: ${offline.length} messages (${offline.map((s) => s.subject).join(', ')}), one id`)
   t.same(offline.map((s) => s.subject).sort(), ['vigil.a.alert.critical.fleet', 'vigil.b.alert.critical.fleet'], "each on its observer's own subject")
   t.match(offline[0]!.alert, { severity: 'critical', source: 'fleet', details: { node: 'c', reason: 'silent', seenAt: lastSeen } })
+  // `vigil alerts --follow` got both messages (same id) and prints one line.
+  await waitFor(() => follower.out().includes('fleet.rig_offline'), 10_000, `vigil alerts --follow prints it\n${follower.out()}`)
+  const lines = follower.out().split('\n').filter((l) => l.includes('fleet.rig_offline'))
+  t.equal(lines.length, 1, `vigil alerts --follow: one line\n${lines.join('\n')}`)
+  t.match(lines[0], /CRITICAL [ab]\/fleet {2}fleet\.rig_offline {2}rig c is silent: last seen /)
   const stored = await storedFleetAlerts(ops)
   t.equal(stored.filter((a) => a.code === 'fleet.rig_offline' && a.details['node'] === 'c').length, 1, 'VIGIL_ALERTS stored it once (Nats-Msg-Id)')
 
