@@ -7,6 +7,12 @@ export interface AlertInput {
   code: string
   message: string
   details?: Record<string, unknown>
+  /**
+   * Set by a raiser that must agree with other rigs on the id (the fleet's offline/online
+   * alerts: every observer derives the same one per episode). Such an alert is never
+   * folded into another: two rigs going offline are two alerts.
+   */
+  id?: string
 }
 
 /** The published alert (DESIGN.md §4). */
@@ -37,6 +43,7 @@ export interface AlertLogOptions {
 export class AlertLog {
   readonly #alerts: Alert[] = []
   readonly #firstAt = new Map<string, number>()
+  readonly #fixedIds = new Set<string>()
   readonly #counts: Record<Severity, number> = { info: 0, warning: 0, critical: 0 }
   readonly #node: string
   readonly #now: () => number
@@ -55,7 +62,7 @@ export class AlertLog {
     const at = this.#now()
     this.#counts[input.severity] += 1
     const key = `${input.severity}|${input.source}|${input.code}`
-    const existing = this.#alerts.findLast((a) => `${a.severity}|${a.source}|${a.code}` === key)
+    const existing = input.id === undefined ? this.#alerts.findLast((a) => !this.#fixedIds.has(a.id) && `${a.severity}|${a.source}|${a.code}` === key) : undefined
     const firstAt = existing ? this.#firstAt.get(existing.id) : undefined
     if (existing && firstAt !== undefined && at - firstAt < this.#foldWindowMs) {
       existing.count += 1
@@ -65,7 +72,7 @@ export class AlertLog {
       return { ...existing }
     }
     const alert: Alert = {
-      id: randomUUID(),
+      id: input.id ?? randomUUID(),
       node: this.#node,
       source: input.source,
       severity: input.severity,
@@ -77,9 +84,11 @@ export class AlertLog {
     }
     this.#alerts.push(alert)
     this.#firstAt.set(alert.id, at)
+    if (input.id !== undefined) this.#fixedIds.add(alert.id)
     while (this.#alerts.length > this.#capacity) {
       const dropped = this.#alerts.shift()!
       this.#firstAt.delete(dropped.id)
+      this.#fixedIds.delete(dropped.id)
     }
     return { ...alert }
   }

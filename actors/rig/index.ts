@@ -27,6 +27,7 @@ import { createLogFiles, type LogFiles } from '../logs/index.js'
 import { createWebMetrics } from '../web/index.js'
 import { MediaSigner } from '../media/signer.js'
 import { embeddedNatsChild } from './natsChild.js'
+import { createRigPresence } from '../fleet/presence.js'
 import { mqttChildren } from './mqttChild.js'
 import { defaultChildren, shutdownOrder, type RigContext, type SpecBuilder } from './children.js'
 
@@ -196,6 +197,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
       const streams = keepStreams(conn, { log, driven: true })
       bus.attach(conn, { beforeResume: () => streams.refresh() })
       await router.listen(conn)
+      presence.attach(conn)
       await streams.idle()
     }).catch((err: unknown) => {
       // Dialling ends this way at shutdown; otherwise a seed or CA file gone since the config was checked.
@@ -209,6 +211,8 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   const publishShutdownComplete = () => {
     finalPublish ??= (async () => {
       bus.publishState('supervisor', 'shutdown_complete', { uptimeS: supervisor.uptimeS() })
+      // Before the drain: the fleet hears "stopped" (a warning), not a silence (critical).
+      await presence.goodbye()
       await bus.flush().catch((err: unknown) => log.warn({ err }, 'flush before shutdown failed'))
       await router.close()
       if (nc && !nc.isClosed()) await nc.drain().catch((err: unknown) => log.warn({ err }, 'nats drain failed'))
@@ -238,6 +242,23 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     ...mqttChildren(ctx, spec),
   ]
 
+  // DESIGN.md §9.4: this rig's entry in vigil_rigs, and its watch over every other rig's.
+  const presence = createRigPresence({
+    node,
+    heartbeatS: config.fleet.heartbeatS,
+    log,
+    clock,
+    alert: raise,
+    // Tried first; an identity that may not (a rig under `vigil nats-config`) uses the one `vigil fleet init` made.
+    createBucket: true,
+    summary: () => ({
+      state: supervisor.state(),
+      uptimeS: supervisor.uptimeS(),
+      ports: { ...ports },
+      children: supervisor.children().map((c) => ({ id: c.id, state: c.state, status: c.status, restarts: c.restarts })),
+    }),
+  })
+
   const stately =
     (opts.inspect ?? config.inspect) === 'stately'
       ? createStatelyBridge({ ...(opts.statelyUrl ? { url: opts.statelyUrl } : {}), secrets })
@@ -250,10 +271,12 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     alert: raise,
     onChildState: (id, state, details) => {
       publishState(id, state, details)
+      presence.changed()
       if (id === 'nats' && state === 'running') void connect()
     },
     onState: (state) => {
       if (state !== 'shutdown_complete') publishState('supervisor', state, {})
+      presence.changed()
     },
   })
 
@@ -275,6 +298,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   let forceTimer: NodeJS.Timeout | undefined
   const force = (why: string) => {
     log.error({ why }, 'forced shutdown: killing what is left')
+    presence.stop()
     supervisor.killAll()
     processes.killAll()
     clearTimeout(forceTimer)

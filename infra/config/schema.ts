@@ -264,6 +264,10 @@ export const ConfigSchema = Obj({
     deleteLocal: Type.Boolean({ default: false, description: 'delete the local session once every file of it is verified in the bucket (never the session being recorded)' }),
   }),
   shutdown: Obj({ timeoutMs: Ms(15000, 1) }),
+  fleet: Obj({
+    // DESIGN.md §9.4: a rig missing 3 of its heartbeats is offline for the fleet.
+    heartbeatS: Type.Integer({ minimum: 1, maximum: 3600, default: 10, description: "seconds between this rig's writes of its vigil_rigs entry; silent for 3 of them = offline" }),
+  }),
   inspect: Type.Union([Type.Literal('none'), Type.Literal('stately')], { default: 'none' }),
 })
 

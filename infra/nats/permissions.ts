@@ -1,4 +1,4 @@
-import { RECORDINGS_STREAM, SERVICE_NAME, subjects } from '../subjects.js'
+import { RECORDINGS_STREAM, RIGS_BUCKET, SERVICE_NAME, subjects } from '../subjects.js'
 
 /** What one NATS identity may do, in nats-server's terms (a user's `permissions` block). */
 export interface SubjectPermissions {
@@ -19,6 +19,10 @@ const SERVICE_VERBS = ['PING', 'INFO', 'STATS'] as const
  * - subscribe to its own commands, its own inboxes (`_INBOX_<node>.>`: the client's
  *   `inboxPrefix`), and the services API's discovery subjects (`$SRV.<VERB>`,
  *   `$SRV.<VERB>.vigil`, `$SRV.<VERB>.vigil.<id>`: the id is random per start, hence the `*`).
+ * - the `vigil_rigs` bucket (DESIGN.md §9.4): put its own key only, and watch the whole
+ *   bucket: read its stream's info (to open it), and make, look at and delete the push
+ *   consumers a KV watch uses (delivered to its own inboxes: the client's `watcherPrefix`).
+ *   `$JS.FC.…`: the watch's flow-control answers.
  * - the recordings bucket (upload.enabled): put chunks and metas (`$O.vigil_recordings.>`),
  *   read a meta and the bucket's stream info (to verify an upload: digest, chunk count), and
  *   purge (a cut put's chunks). Not limited to the rig's own `<node>/` objects: the Object
@@ -27,7 +31,7 @@ const SERVICE_VERBS = ['PING', 'INFO', 'STATS'] as const
  *   tell `a/…` from `b/…`. A rig's credentials can so overwrite or purge another rig's
  *   uploads (docs/FLEET.md says so); they still cannot read another rig's commands.
  * Stream management is left out on purpose: a stream update could shrink every rig's
- * history; an operator makes the streams.
+ * history; an operator makes the streams and the bucket.
  */
 export function rigPermissions(node: string): SubjectPermissions {
   const discovery = SERVICE_VERBS.flatMap((verb) => [`$SRV.${verb}`, `$SRV.${verb}.${SERVICE_NAME}`, `$SRV.${verb}.${SERVICE_NAME}.*`])
@@ -39,8 +43,23 @@ export function rigPermissions(node: string): SubjectPermissions {
       `$JS.API.STREAM.INFO.${RECORDINGS_STREAM}`,
       `$JS.API.STREAM.MSG.GET.${RECORDINGS_STREAM}`,
       `$JS.API.STREAM.PURGE.${RECORDINGS_STREAM}`,
+      ...rigsBucketReader(),
     ],
     subscribe: [subjects.commandsOf(node), `${subjects.inboxPrefix(node)}.>`, ...discovery],
     allowResponses: true,
   }
+}
+
+/** What watching `vigil_rigs` takes, on the JetStream API of the bucket's stream and nothing else. */
+function rigsBucketReader(): string[] {
+  const stream = `KV_${RIGS_BUCKET}`
+  return [
+    `$JS.API.STREAM.INFO.${stream}`,
+    // The consumer create API: the old form, and the 2.9 form with name and filter.
+    `$JS.API.CONSUMER.CREATE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.*`,
+    `$JS.API.CONSUMER.DELETE.${stream}.*`,
+    `$JS.FC.${stream}.>`,
+  ]
 }

@@ -23,9 +23,18 @@ export async function run(argv: string[]): Promise<number> {
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
       process.stderr.write(`following ${sub.getSubject()} (Ctrl-C to stop)\n`)
+      // The fleet's alerts (fleet.rig_offline/online) come from every rig that saw it, under
+      // one id; a resend after a reconnect too: print each (id, count) once.
+      const seen = new Set<string>()
       for await (const msg of sub) {
         const decoded = decodeJson(msg.data)
-        if (decoded.ok) print(decoded.value as Alert)
+        if (!decoded.ok) continue
+        const a = decoded.value as Alert
+        const key = `${a.id}:${a.count}`
+        if (seen.has(key)) continue
+        seen.add(key)
+        if (seen.size > 10_000) seen.delete(seen.values().next().value!)
+        print(a)
       }
       return 0
     }

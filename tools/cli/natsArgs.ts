@@ -118,10 +118,12 @@ export async function askEachNode<T>(
   actor: string,
   verb: string,
   onReply: (node: string, result: T) => void,
+  /** `quietWhenNone`: the caller says itself that no rig answered (status lists remembered rigs). */
+  opts: { quietWhenNone?: boolean } = {},
 ): Promise<number> {
   const nodes = target.nodeGiven ? [target.node] : await discoverNodes(nc, target.timeoutMs)
   if (nodes.length === 0) {
-    process.stderr.write(`vigil ${command}: no rig answered on this NATS server\n`)
+    if (!opts.quietWhenNone) process.stderr.write(`vigil ${command}: no rig answered on this NATS server\n`)
     return 1
   }
   let failed = false

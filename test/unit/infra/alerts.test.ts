@@ -18,3 +18,15 @@ t.test('folds the same code within the window, keeps the last 100, counts by sev
   t.equal(log.list()[0]!.code, 'c149', 'newest first')
   t.same(log.counts(), { info: 150, warning: 3, critical: 0 })
 })
+
+t.test('an alert with its own id (the fleet agrees on it) keeps it and is never folded', async (t) => {
+  const log = new AlertLog({ node: 'a', now: () => 0 })
+  const b = log.add({ id: 'id-b', source: 'fleet', severity: 'critical', code: 'fleet.rig_offline', message: 'rig b is silent', details: { node: 'b' } })
+  const c = log.add({ id: 'id-c', source: 'fleet', severity: 'critical', code: 'fleet.rig_offline', message: 'rig c is silent', details: { node: 'c' } })
+  t.equal(b.id, 'id-b')
+  t.equal(c.id, 'id-c')
+  t.equal(c.count, 1, 'two rigs offline are two alerts')
+  const plain = log.add({ source: 'fleet', severity: 'critical', code: 'fleet.rig_offline', message: 'x' })
+  t.not(plain.id, 'id-c', 'an alert without an id is not folded onto one with its own')
+  t.equal(log.list().length, 3)
+})

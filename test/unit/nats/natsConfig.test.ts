@@ -22,21 +22,29 @@ const input = (over: Partial<NatsConfigInput> = {}): NatsConfigInput => ({
 t.test("a rig's permissions: its own subjects, its inboxes, discovery, replies; nothing of another rig", async (t) => {
   const p = rigPermissions('a')
   t.same(p.publish.slice(0, 2), ['vigil.a.>', '$KV.vigil_rigs.a'])
-  // The recordings bucket (upload.enabled): its subjects and the three JetStream calls an upload makes, on that stream only.
+  // The recordings bucket (upload.enabled): its subjects and the three JetStream calls an upload makes, on that stream only;
+  // the rigs bucket (vigil_rigs): what a KV watch takes, on that stream only.
   t.same(p.publish.slice(2), [
     '$O.vigil_recordings.>',
     '$JS.API.STREAM.INFO.OBJ_vigil_recordings',
     '$JS.API.STREAM.MSG.GET.OBJ_vigil_recordings',
     '$JS.API.STREAM.PURGE.OBJ_vigil_recordings',
+    '$JS.API.STREAM.INFO.KV_vigil_rigs',
+    '$JS.API.CONSUMER.CREATE.KV_vigil_rigs',
+    '$JS.API.CONSUMER.CREATE.KV_vigil_rigs.>',
+    '$JS.API.CONSUMER.INFO.KV_vigil_rigs.*',
+    '$JS.API.CONSUMER.DELETE.KV_vigil_rigs.*',
+    '$JS.FC.KV_vigil_rigs.>',
   ])
   t.same(p.subscribe.slice(0, 2), ['vigil.a.cmd.>', '_INBOX_a.>'])
   t.ok(p.subscribe.includes('$SRV.PING') && p.subscribe.includes('$SRV.INFO.vigil.*') && p.subscribe.includes('$SRV.STATS.vigil'), 'services API discovery')
   t.ok(p.allowResponses)
   const all = [...p.publish, ...p.subscribe]
   t.notOk(
-    all.some((s) => /\bb\b/.test(s) || s.startsWith('vigil.*') || s === '>' || s.startsWith('_INBOX.') || (s.startsWith('$JS.API') && !s.endsWith('.OBJ_vigil_recordings'))),
-    'no wildcard over rigs, no shared inbox, no stream admin beyond the recordings bucket',
+    all.some((s) => /\bb\b/.test(s) || s.startsWith('vigil.*') || s === '>' || s.startsWith('_INBOX.') || (s.startsWith('$JS.') && !s.endsWith('.OBJ_vigil_recordings') && !s.includes('.KV_vigil_rigs'))),
+    'no wildcard over rigs, no shared inbox, no stream admin beyond the recordings bucket and watching the rigs bucket',
   )
+  t.notOk(all.some((s) => s.includes('KV_vigil_rigs') && /STREAM\.(CREATE|UPDATE|DELETE|PURGE)|MSG\.DELETE/.test(s)), 'nothing that changes the rigs bucket but its own key')
 })
 
 t.test('one server: the users, their permissions, JetStream, no anonymous user', async (t) => {
