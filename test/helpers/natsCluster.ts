@@ -19,8 +19,7 @@ import type { Test } from 'tap'
 import { loadConfig } from '../../infra/config/load.js'
 import { natsCredentialOptions } from '../../infra/nats/credentials.js'
 import { isPortFree } from '../../infra/ports.js'
-import { run as natsConfig } from '../../tools/cli/nats-config.js'
-import { readEnvFile } from './securedNats.js'
+import { readEnvFile, runNatsConfig } from './securedNats.js'
 import { freePort, startNatsServer, type TestNatsServer } from './natsServer.js'
 
 export interface TestNatsCluster {
@@ -71,16 +70,7 @@ export async function startNatsCluster(t: Test, opts: { rigs: string[]; operator
     '--cluster', String(size), '--port', String(port), '--cluster-port', String(clusterPort),
     '--host', '127.0.0.1', '--advertise', '127.0.0.1',
   ]
-  const write = process.stdout.write
-  // The command prints where it wrote; not this test's output.
-  process.stdout.write = (() => true) as typeof process.stdout.write
-  let code
-  try {
-    code = await natsConfig(argv)
-  } finally {
-    process.stdout.write = write
-  }
-  if (code !== 0) throw new Error(`vigil nats-config --cluster ${size} exited ${code}`)
+  await runNatsConfig(argv)
 
   const servers: Array<TestNatsServer | undefined> = new Array(size + 1).fill(undefined)
   const confOf = (i: number) => join(out, `nats-server-${i}.conf`)

@@ -40,6 +40,20 @@ export async function makeTlsFiles(dir: string): Promise<{ ca: string; cert: str
   return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key') }
 }
 
+/** `vigil nats-config ARGV` in this process; throws unless it exits 0. */
+export async function runNatsConfig(argv: string[]): Promise<void> {
+  const write = process.stdout.write
+  // The command prints where it wrote; not this test's output.
+  process.stdout.write = (() => true) as typeof process.stdout.write
+  let code
+  try {
+    code = await natsConfig(argv)
+  } finally {
+    process.stdout.write = write
+  }
+  if (code !== 0) throw new Error(`vigil nats-config ${argv.join(' ')} exited ${code}`)
+}
+
 export interface SecuredBus {
   dir: string
   server: TestNatsServer
@@ -58,16 +72,7 @@ export async function startSecuredBus(t: Test, opts: { rigs: string[]; operators
   const out = join(dir, 'nats')
   const argv = ['--rigs', opts.rigs.join(','), '--operators', opts.operators.join(','), '--out', out, '--port', String(port), '--host', '127.0.0.1', '--advertise', '127.0.0.1']
   if (tls) argv.push('--tls-cert', tls.cert, '--tls-key', tls.key, '--tls-ca', tls.ca)
-  const write = process.stdout.write
-  // The command prints where it wrote; not this test's output.
-  process.stdout.write = (() => true) as typeof process.stdout.write
-  let code
-  try {
-    code = await natsConfig(argv)
-  } finally {
-    process.stdout.write = write
-  }
-  if (code !== 0) throw new Error(`vigil nats-config exited ${code}`)
+  await runNatsConfig(argv)
   // The conf holds the store dir: no -js/-sd from the helper (nats-server refuses a store_dir given twice).
   const server = await startNatsServer({ port, confFile: join(out, 'nats-server.conf'), jetstream: false })
   t.teardown(() => server.stop())
