@@ -75,12 +75,13 @@ function inputArgs(source: CameraSource, o: FfmpegArgsOptions, size: FrameSize):
     case 'testsrc':
       return {
         // -re: lavfi renders as fast as the CPU allows; the rig needs real time.
-        // Rendered at the encoded size: nothing to scale.
-        args: [
-          '-re', '-f', 'lavfi', '-i', `testsrc2=size=${size.width}x${size.height}:rate=${o.fps}`,
-          '-re', '-f', 'lavfi', '-i', TEST_AUDIO,
-        ],
-        audio: '1:a:0',
+        // Rendered at the encoded size: nothing to scale. Picture and sound from ONE lavfi
+        // input: with two inputs, the 1 fps snapshot branch made ffmpeg read the picture up
+        // to a second ahead of the sound, and the FLV muxer held the video until the sound
+        // caught up, so the live stream left in bursts of up to a second (a reader stopped by
+        // SIGTERM waited 150–1000 ms for the next burst; 30–160 ms from one input).
+        args: ['-re', '-f', 'lavfi', '-i', `testsrc2=size=${size.width}x${size.height}:rate=${o.fps}[out0];${TEST_AUDIO}[out1]`],
+        audio: '0:a:0',
       }
     case 'v4l2':
       return {

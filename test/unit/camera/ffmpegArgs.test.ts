@@ -22,10 +22,12 @@ const outputSlice = (args: string[], target: string) => {
 
 t.test('testsrc: moving picture and bursty sound, real time, rendered at size', async (t) => {
   const args = base('testsrc')
-  t.equal(args.filter((a) => a === '-re').length, 2, 'both lavfi inputs paced to real time')
-  t.ok(args.includes('testsrc2=size=1280x720:rate=15'))
-  const audio = args[args.indexOf('testsrc2=size=1280x720:rate=15') + 5]
-  t.match(audio, /^aevalsrc=.*mod\(t.*random/, 'tone plus periodic noise bursts')
+  t.equal(args.filter((a) => a === '-re').length, 1, 'the lavfi input paced to real time')
+  t.equal(args.filter((a) => a === '-i').length, 1, 'picture and sound from one input: they are read in step (no bursts)')
+  const input = args[args.indexOf('-i') + 1]!
+  t.match(input, /^testsrc2=size=1280x720:rate=15\[out0\];/)
+  t.match(input.split(';')[1], /^aevalsrc=.*mod\(t.*random.*\[out1\]$/, 'tone plus periodic noise bursts')
+  t.equal(after(outputSlice(args, RTMP), '-map', 1), '0:a:0', 'the sound is the same input\'s')
   t.notMatch(graph(args), /\[rec\]scale/, 'no scaling of a generated picture')
   t.notOk(args.includes('-nostdin'), 'stdin kept for q')
 })
