@@ -52,7 +52,12 @@ export interface RecorderDeps {
     pollMs: number
     stopGraceMs: number
     readTimeoutMs: number
-    /** A requested stop keeps ffmpeg running this long (the stream arrives late). */
+    /**
+     * A requested stop keeps ffmpeg running this long (the stream arrives late). 300 ms: the
+     * camera's stream reaches the recorder within ~0.1–0.2 s now that it leaves in step (it
+     * left in bursts of up to 1 s, hence the old 500), and the stop reply must come in
+     * ≤ 0.6 s (DESIGN §9.5): tail + ffmpeg's exit + finalize.
+     */
     postRollMs: number
     /** continuous: pause before a new start after one failed. */
     modeRetryMs: number
@@ -120,7 +125,7 @@ function validateStart(args: StartArgs): void {
 export function createRecorderActor(deps: RecorderDeps): RecorderActor {
   const log = deps.log
   const { config, recordingsDir, clock } = deps
-  const timing = { ...recorderTimingDefaults, pollMs: 1000, stopGraceMs: 5000, postRollMs: 500, ...deps.timing }
+  const timing = { ...recorderTimingDefaults, pollMs: 1000, stopGraceMs: 5000, postRollMs: 300, ...deps.timing }
   const ids = deps.sessionIds ?? createSessionIds({ now: () => clock.now() })
   const exits = new ExitTracker()
   const live = new Set<OwnedProcess>()
