@@ -32,7 +32,7 @@ done
 # pass 1 (their output kept apart and printed after it), which saves ~2 minutes of CI.
 fleet=(test/integration/nats/cluster.test.ts test/integration/nats/outbox.test.ts test/integration/nats/rigPresence.test.ts
   test/integration/nats/rigPresenceProcess.test.ts test/integration/upload/upload.test.ts test/integration/upload/outage.test.ts
-  test/integration/upload/rig.test.ts)
+  test/integration/upload/rig.test.ts test/integration/nats/commandFailover.test.ts)
 integration=()
 for f in test/integration/*/*.test.ts; do
   [[ " ${fleet[*]} " == *" $f "* ]] || integration+=("$f")

@@ -38,6 +38,8 @@ export interface PublishOptions {
 export interface BusStats {
   attached: boolean
   connected: boolean
+  /** The server the connection is on (`host:port`), while connected: a fleet's rigs spread over a cluster. */
+  server?: string
   published: number
   /** Waiting for a connection right now. */
   buffered: number
@@ -448,7 +450,14 @@ export function createBus(opts: BusOptions): Bus {
       }
     },
     stats() {
-      const base = { attached: nc !== undefined, connected: usable(), buffered: queue.length, unconfirmed: unconfirmed.length, ...counts }
+      const base = {
+        attached: nc !== undefined,
+        connected: usable(),
+        ...(nc !== undefined && usable() ? { server: nc.getServer() } : {}),
+        buffered: queue.length,
+        unconfirmed: unconfirmed.length,
+        ...counts,
+      }
       if (!outbox || !sender) return base
       const box = { ...outbox.stats(), ...sender.stats() }
       return {

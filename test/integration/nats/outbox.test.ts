@@ -96,11 +96,12 @@ t.test('SIGKILL of the VIGIL_ALERTS leader while a rig raises 1000 alerts: all 1
   t.equal(ev?.header?.get('Nats-Msg-Id'), 'ev-after-kill', 'stored under its id')
 })
 
-// The issue asks for 60 s without a server. The outbox is on disk and has no clock of its
-// own, so a longer outage changes nothing it does; what matters is that the outage spans a
-// rig restart (the second rig reads what the first one left) and that the alerts come back
-// within JetStream's duplicate window. The outage here lasts as long as the rig restart and
-// the cluster's own stop and start (~10–20 s), keeping the test's wall time on two shared cores.
+// The issue: a rig with no server for 60 s and a restart in between. The outbox is on disk
+// and has no clock of its own, but the clients' reconnect loops do (they must still be
+// trying after a minute), so the outage lasts the full 60 s; it spans the rig's restart
+// (the second rig reads what the first one left) and ends within JetStream's duplicate
+// window. (This file runs beside pass 1 of npm test, where waiting costs no CI time.)
+const OUTAGE_MS = 60_000
 t.test('no server at all and a rig restart in between: alerts raised meanwhile arrive afterwards, once each', async (t) => {
   const cluster = await startNatsCluster(t, { rigs: ['r2'], operators: ['ops'] })
   const ops = await fleetInit(t, cluster)
@@ -115,6 +116,7 @@ t.test('no server at all and a rig restart in between: alerts raised meanwhile a
   await waitFor(() => first.rig.bus.stats().outbox!.pending === 0, 30_000, 'an alert stored before the outage')
 
   for (let i = 1; i <= cluster.size; i++) await cluster.stop(i)
+  const downSince = Date.now()
   await waitFor(() => !first.rig.bus.stats().connected, 30_000, 'the rig sees no server')
   const raised = new Set<string>()
   for (let i = 0; i < 20; i++) raised.add(raise(first.rig, `test.down_${i}`, i).id)
@@ -127,6 +129,8 @@ t.test('no server at all and a rig restart in between: alerts raised meanwhile a
   for (let i = 20; i < 25; i++) raised.add(raise(second.rig, `test.down_${i}`, i).id)
   t.equal(second.rig.bus.stats().outbox!.pending, 25, 'and keeps its own with them')
 
+  await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - downSince))))
+  t.comment(`no server for ${((Date.now() - downSince) / 1000).toFixed(1)} s, a rig restart in between`)
   for (let i = 1; i <= cluster.size; i++) await cluster.restart(i)
   await waitFor(() => second.rig.bus.stats().outbox!.pending === 0, 120_000, 'the outbox empty once the cluster is back', 200)
   const watcher = await cluster.connectAs('ops')

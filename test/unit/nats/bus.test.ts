@@ -49,6 +49,7 @@ function fakeConnection() {
     closed: () => closedP,
     isClosed: () => closed,
     isDraining: () => false,
+    getServer: () => '127.0.0.1:4222',
     flush: () => (frozen ? new Promise<void>((res, rej) => pongs.push({ res, rej })) : Promise.resolve()),
   }
   const settle = (how: 'res' | 'rej') => {
@@ -121,7 +122,7 @@ t.test('payload shapes of DESIGN.md §4', async (t) => {
   t.match(c.sent[2]!.traceId, /^[0-9a-f]{32}$/, 'a trace id is made when none is given')
   t.match(bus.stats(), { unconfirmed: 3 }, 'sent, the PONG not in yet')
   await new Promise((r) => setImmediate(r))
-  t.same(bus.stats(), { attached: true, connected: true, buffered: 0, unconfirmed: 0, published: 3, resent: 0, unguarded: 0, dropped: 0, failed: 0 })
+  t.same(bus.stats(), { attached: true, connected: true, server: '127.0.0.1:4222', buffered: 0, unconfirmed: 0, published: 3, resent: 0, unguarded: 0, dropped: 0, failed: 0 })
 })
 
 t.test('since stays while the state stays', async (t) => {

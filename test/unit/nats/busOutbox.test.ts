@@ -35,6 +35,7 @@ function fakeConnection() {
     closed: () => new Promise<void>(() => {}),
     isClosed: () => false,
     isDraining: () => false,
+    getServer: () => '127.0.0.1:4222',
     flush: () => (frozen ? new Promise<void>((res, rej) => pongs.push({ res, rej })) : Promise.resolve()),
   }
   return {
