@@ -200,14 +200,96 @@ export function section(res: R, file: string): string {
   return lines.join('\n')
 }
 
-export async function writeDocs(res: R, file: string): Promise<void> {
+const sec = (d: Dist | null | undefined) => (d ? `${d.p50.toFixed(2)} / ${d.max.toFixed(2)} s` : '–')
+
+const C_START = '<!-- bench:continuity:start -->'
+const C_END = '<!-- bench:continuity:end -->'
+
+/**
+ * Issue 16: each fault's own duration next to the footage it cost, against DESIGN §9.5's
+ * target, with the restart-vs-PM2 figures of the same run (`--only restart,continuity`). Its
+ * own section, so a run of these two parts need not rewrite the rig section's other tables.
+ */
+export function continuitySection(c: R): string {
+  const lines: string[] = [C_START, '## continuity: a fault during a recording, its own duration vs the footage it cost (`--only restart,continuity`)', '']
+  const env = c.env as R | undefined
+  if (env) lines.push(`${env.cpus} vCPU (${env.cpu}), Node ${env.node}, ${env.at}; load average (1/5/15 min) ${(env.loadavg as number[]).map((x) => x.toFixed(2)).join(' / ')} at the start, ${(env.loadavgEnd as number[] | undefined)?.map((x) => x.toFixed(2)).join(' / ') ?? '?'} at the end; raw numbers: \`${c.file}\`.`, '', ...(env.note ? [String(env.note), ''] : []))
+  lines.push('```', `npm run bench -- --only restart,continuity --trials ${c.trialsPerFault} --restart-gap-s ${Math.round((c.gapMs ?? 0) / 1000)} --docs-sections continuity`, '```', '')
+  if (c.error) return [...lines, `Continuity: error: ${c.error}`, '', C_END].join('\n')
+  const kinds = Object.values(c.kinds as Record<string, R>)
+  const tbl = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)]
+  lines.push(
+    ...tbl(
+      ['fault during a recording (p50 / max)', 'the fault itself', 'media running again', 'noticed (left `running`)', 'footage missing (ffprobe)', 'session.json gap', 'target', 'trials within target'],
+      kinds.map((k) => [
+        k.title,
+        sec(k.faultS),
+        sec(k.mediaRunningS),
+        sec(k.noticedS),
+        sec(k.missingS),
+        sec(k.gapS),
+        sec(k.targetS),
+        `${k.met} of ${k.trials.length}${k.errors.length ? ` (${k.errors.length} failed: ${k.errors.join('; ')})` : ''}`,
+      ]),
+    ),
+    '',
+    'Targets, per trial, each from that trial\'s own fault duration:',
+    '',
+    ...kinds.map((k) => `- ${k.title}: ${k.target}.`),
+    '',
+  )
+  const restart = c.restart as R | undefined
+  if (restart && !restart.error && restart.vigil) {
+    const p = restart.pm2Trials?.length ? restart.pm2 : null
+    lines.push(
+      `Restart in the same run (\`restart\` part: SIGKILL of the camera ffmpeg, not recording, ${restart.vigilTrials.length} trials each after ${Math.round((restart.gapMs ?? 0) / 1000)} s of stable streaming; PM2 supervising the same ffmpeg command; p50 / max):`,
+      '',
+      ...tbl(
+        ['supervisor', 'SIGKILL → new pid', 'SIGKILL → producing again', 'each trial, ms (new pid / producing)'],
+        [
+          ['vigil', `${ms(restart.vigil.newPid.p50)} / ${ms(restart.vigil.newPid.max)}`, `${ms(restart.vigil.producing.p50)} / ${ms(restart.vigil.producing.max)}`, (restart.vigilTrials as R[]).map((t) => `${Math.round(t.newPidMs)}/${Math.round(t.producingMs)}`).join(', ')],
+          p ? ['PM2', `${ms(p.newPid.p50)} / ${ms(p.newPid.max)}`, `${ms(p.producing.p50)} / ${ms(p.producing.max)}`, (restart.pm2Trials as R[]).map((t) => `${Math.round(t.newPidMs)}/${Math.round(t.producingMs)}`).join(', ')] : ['PM2', '–', '–', `not measured: ${restart.peerError ?? '?'}`],
+        ],
+      ),
+      '',
+      ...(p ? [`vigil / PM2 at p50: new pid ${ratio(restart.vigil.newPid.p50, p.newPid.p50)}, producing ${ratio(restart.vigil.producing.p50, p.producing.p50)}. The camera SIGKILL row above is the same fault during a recording, with what it cost the footage.`, ''] : []),
+    )
+  } else if (restart?.error) lines.push(`Restart in the same run: error: ${restart.error}`, '')
+  else lines.push('Restart vs PM2: not run together with this part (run `--only restart,continuity`).', '')
+  lines.push(
+    'Per trial (s): ' +
+      kinds
+        .map((k) => `${k.title}: ${(k.trials as R[]).map((t) => `fault ${t.faultS}${t.noticedS !== null ? ` (noticed ${t.noticedS})` : ''} → missing ${t.missingS}, gap ${t.gapS} (target ${t.targetS})${t.sameSession ? '' : ', ANOTHER SESSION'}${t.frozenLeftAlive ? ', frozen server left alive (killed by the bench)' : ''}`).join('; ')}`)
+        .join('. ') +
+      '.',
+    '',
+    `How: one rig of its own (synthetic camera ${c.camera.width}x${c.camera.height}@${c.camera.fps}, \`recorder.segmentS\` ${c.segmentS}) on the bench's nats-server. Each trial waits ${Math.round(Math.max(2000, c.gapMs) / 1000)} s of stable streaming${c.gapMs >= 60000 ? ' (past the camera\'s 60 s backoff reset: each fault is a first fault)' : ' (under the camera\'s 60 s backoff reset: later camera trials are repeated faults)'}, starts a recording, waits for its first bytes and 3 s more, injects the fault, waits until it is over (polling every 20 ms), until the session's bytes grow again and 4 s more, then stops and ffprobes every segment. The fault itself: kill (or freeze) → \`camera.status\` \`streaming\` with a new ffmpeg pid (media faults: after the supervisor reports the media child \`running\` with a new pid). Noticed: the published media state's \`since\` when it left \`running\` (the rig runs in the bench process: one clock). Footage missing: (preRollMs + durationMs + postRollMs) / 1000 − the sum of the segments' ffprobe durations, i.e. everything the session spans but does not hold, gaps or not (so it also holds what a fault-free session misses: the live stream reaches the recorder late and its start is rounded to a keyframe, ~0.3 s in test/integration/recorder, which the fault suite allows 1 s for; no fault-free control runs here); session.json gap: the sum of its \`gaps[].ms\`. A trial is within target when both are ≤ its target (and, frozen, noticed ≤ 3 s). The frozen server is killed by the rig; the bench SIGCONTs and kills it if it was not (a trial that needed it says so).`,
+    '',
+    C_END,
+  )
+  return lines.join('\n')
+}
+
+/** Replaces the text between `start` and `end` (markers included) or, when absent, puts it after `after` (or at the end). */
+function replaceSection(doc: string, start: string, end: string, body: string, after?: string): string {
+  const i = doc.indexOf(start)
+  const j = doc.indexOf(end)
+  if (i >= 0 && j > i) return doc.slice(0, i) + body + doc.slice(j + end.length)
+  const k = after ? doc.indexOf(after) : -1
+  if (k >= 0) return `${doc.slice(0, k + after!.length)}\n\n${body}${doc.slice(k + after!.length)}`
+  return `${doc.trimEnd()}\n\n${body}\n`
+}
+
+export type DocSection = 'rig' | 'continuity'
+
+/** Writes the rig section (and the rtt plot) and, when the results have it, the continuity section. */
+export async function writeDocs(res: R, file: string, sections: DocSection[] = ['rig', 'continuity']): Promise<void> {
   const path = join(repoRoot, 'docs/BENCHMARKS.md')
-  const doc = await readFile(path, 'utf8')
-  const body = section(res, file)
-  const i = doc.indexOf(START)
-  const j = doc.indexOf(END)
-  const next = i >= 0 && j > i ? doc.slice(0, i) + body + doc.slice(j + END.length) : `${doc.trimEnd()}\n\n${body}\n`
+  let next = await readFile(path, 'utf8')
+  if (sections.includes('continuity') && res['continuity']) next = replaceSection(next, C_START, C_END, continuitySection(res['continuity'] as R), END)
+  if (sections.includes('rig')) next = replaceSection(next, START, END, section(res, file))
   await writeFile(path, next)
+  if (!sections.includes('rig')) return
   const rtt = res['rtt'] as R | undefined
   if (rtt?.samples) await writeFile(join(repoRoot, 'docs/bench-rtt.svg'), svg(rtt.samples as Record<string, number[]>))
 }

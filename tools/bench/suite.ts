@@ -7,7 +7,7 @@
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { Agent, request as httpRequest } from 'node:http'
 import { cpus, loadavg } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { connect } from '@nats-io/transport-node'
 import { command } from '../../infra/nats/client.js'
 import { DEFAULT_MOTION } from '../../actors/camera/ffmpegArgs.js'
@@ -22,6 +22,7 @@ import { mqttLatency } from './mqtt.js'
 import { uploadThroughput } from './upload.js'
 import { fleetBench } from './fleet.js'
 import { told } from './told.js'
+import { continuity } from './continuity.js'
 import { resolveFfmpeg } from '../../infra/binaries.js'
 import { camStatus, CLK_TCK, descendants, findChild, isAlive, ownDir, procTicks, ready, sleep, spawnRigProcess, startBenchRig, waitFor, type BenchRig, type CameraSize } from './harness.js'
 import { PM2_STREAM, pm2Ready, pruneOutputs, startPm2Camera, type Pm2Camera } from './pm2.js'
@@ -558,6 +559,9 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
       await rig.stop()
       rig = undefined
     }
+    await step('continuity', 'continuity: camera SIGKILL, media SIGKILL, media SIGSTOP mid-recording → the fault\'s own duration vs the footage it cost (own rig)', () =>
+      continuity({ natsUrl: nats.url, camera: o.camera, trials: o.trials, gapMs: o.restartGapMs, log: o.log }),
+    )
     await step('webhook', 'webhooks: sound burst → POST at a local receiver (own rig, synthetic audio)', () => webhookLatency(nats.url, { events: 20, log: o.log }) as unknown as Promise<Results>)
     await step('idle', 'idle cost: supervisor CPU and RSS, 1…n rigs on one nats-server', () => idle(nats.url, o))
     await step('mqtt', 'sound burst → MQTT message at mosquitto_sub (embedded nats-server MQTT listener)', () => mqttLatency({ events: o.mqttEvents, log: o.log }))
@@ -574,6 +578,10 @@ export async function runBench(o: BenchOptions): Promise<{ results: Results; fil
   const dir = join(repoRoot, 'bench/results')
   await mkdir(dir, { recursive: true })
   const file = join(dir, `rig-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+  // The continuity section stands on its own in the docs: it carries this run's env, file and
+  // restart-vs-PM2 figures (only when restart ran in this same run).
+  const c = results['continuity'] as Results | undefined
+  if (c) Object.assign(c, { env: results['env'], file: relative(repoRoot, file), ...(results['restart'] ? { restart: results['restart'] } : {}) })
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`)
   return { results, file }
 }

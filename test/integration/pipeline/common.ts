@@ -2,10 +2,7 @@
  * Shared by the pipeline tests (test/integration/pipeline/*.test.ts): the real rig
  * (nats-server, node-media-server, camera ffmpeg, recorder ffmpeg) driven over NATS.
  */
-import { readdir, readFile, stat } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { TestRig } from '../../helpers/rig.js'
-import { ffprobe, type ProbeResult } from '../../helpers/ffprobe.js'
 import { waitFor } from '../../helpers/wait.js'
 import type { SessionFile } from '../../../actors/recorder/session.js'
 import type { SessionSummary } from '../../../machines/recorder.machine.js'
@@ -61,41 +58,8 @@ export async function waitBytes(r: TestRig, than: number, timeoutMs = 30000, wha
   return last!
 }
 
-/**
- * Seconds of footage a finished session says it holds: the pre-roll before the start
- * command (negative when footage began after it), the command-to-command duration, the
- * post-roll tail after a requested stop, minus the gaps, plus an event session's buffered
- * pre-roll files (docs/ARCHITECTURE.md, "what a
- * recording contains"). What the segments' durations must add up to.
- */
-export function footageAccountedS(session: Pick<SessionFile, 'preRollMs' | 'durationMs' | 'postRollMs' | 'gaps' | 'preRollFiles'>): number {
-  const gapsMs = session.gaps.reduce((n, g) => n + g.ms, 0)
-  // Events mode: the buffered pre-roll moved in as pre-NNNNN.mp4, played before the seg-* files.
-  const bufferedMs = (session.preRollFiles ?? []).reduce((n, f) => n + f.ms, 0)
-  return (bufferedMs + (session.preRollMs ?? 0) + (session.durationMs ?? 0) + (session.postRollMs ?? 0) - gapsMs) / 1000
-}
-
-export async function readSessionJson(dir: string): Promise<SessionFile> {
-  return JSON.parse(await readFile(join(dir, 'session.json'), 'utf8')) as SessionFile
-}
-
-export async function segmentFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((f) => /^seg-\d{5,}\.mp4$/.test(f)).sort()
-}
-
-export interface ProbedSegment extends ProbeResult {
-  file: string
-  bytes: number
-}
-
-export async function probeSegments(dir: string, files?: string[]): Promise<ProbedSegment[]> {
-  const out: ProbedSegment[] = []
-  for (const file of files ?? (await segmentFiles(dir))) {
-    const p = await ffprobe(join(dir, file))
-    out.push({ file, bytes: (await stat(join(dir, file))).size, ...p })
-  }
-  return out
-}
+// Moved to tools/sessionMedia.ts (the bench reads sessions back too).
+export { footageAccountedS, probeSegments, readSessionJson, segmentFiles, type ProbedSegment } from '../../../tools/sessionMedia.js'
 
 export const fmt = (n: number, digits = 2) => n.toFixed(digits)
 
