@@ -137,11 +137,21 @@ export async function startNatsCluster(t: Test, opts: { rigs: string[]; operator
       throw new Error(`JetStream not ready within ${timeoutMs} ms: ${String(last)}`)
     },
     async streamLeader(nc, stream) {
-      const jsm = await jetstreamManager(nc)
-      const info = await jsm.streams.info(stream)
-      const leader = info.cluster?.leader
-      const m = leader ? /^vigil-(\d+)$/.exec(leader) : null
-      return m ? Number(m[1]) : undefined
+      // Asked right after a server died, the client may still be reconnecting or the
+      // meta leader still being elected (a timeout, no responders): asked again, 30 s in all.
+      const deadline = Date.now() + 30_000
+      for (;;) {
+        try {
+          const jsm = await jetstreamManager(nc, { timeout: 2000 })
+          const info = await jsm.streams.info(stream)
+          const leader = info.cluster?.leader
+          const m = leader ? /^vigil-(\d+)$/.exec(leader) : null
+          return m ? Number(m[1]) : undefined
+        } catch (err) {
+          if (Date.now() > deadline) throw err
+          await new Promise((r) => setTimeout(r, 250))
+        }
+      }
     },
   }
   return cluster
