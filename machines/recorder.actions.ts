@@ -1,7 +1,7 @@
 /** The recorder machine's setup and the actions its states share (machines/recorder.machine.ts). */
 import { fromCallback, fromPromise, setup } from 'xstate'
 import type { ErrorCode } from '../infra/errors.js'
-import type { RecorderSettings, SessionSummary, OpenedSession, ActiveSession, RecorderReply, RecorderAlert, RecorderPublication, RecorderNote, RecorderEvent, StopCause, FinalizeInput, FinalizeOutput, CaptureInput, RecorderContext, OpenInput } from './recorder.types.js'
+import type { RecorderSettings, SessionSummary, OpenedSession, ActiveSession, RecorderReply, RecorderAlert, RecorderPublication, RecorderNote, RecorderEvent, StopCause, FinalizeInput, FinalizeOutput, CaptureInput, RecorderContext, OpenInput, OpenGap } from './recorder.types.js'
 
 export const MAX_QUEUED = 256
 export const MAX_KEYS = 32
@@ -217,13 +217,17 @@ export const openGap = recorderSetup.assign({
       return bytesGap
     }
     if (event.type === 'FFMPEG.EXITED' || event.type === 'SOURCE.LOST' || event.type === 'SOURCE.PAUSED') {
-      const mono = gapStartMono(context, event.mono)
-      const at = new Date(Date.parse(event.at) - (event.mono - mono)).toISOString()
-      return { at, mono, reason: event.type === 'FFMPEG.EXITED' ? `ffmpeg ${event.reason}` : `source lost: ${event.reason}` }
+      return bytesGapFrom(context, event, event.type === 'FFMPEG.EXITED' ? `ffmpeg ${event.reason}` : `source lost: ${event.reason}`)
     }
     return null
   },
 })
+
+/** A gap closed by the files' growth: it began at the last growth, dated back from the event. */
+function bytesGapFrom(context: RecorderContext, event: { at: string; mono: number }, reason: string): OpenGap {
+  const mono = gapStartMono(context, event.mono)
+  return { at: new Date(Date.parse(event.at) - (event.mono - mono)).toISOString(), mono, reason }
+}
 
 /**
  * The camera restarts under a running ffmpeg (SOURCE.PAUSED): the gap is measured from
@@ -235,10 +239,7 @@ export const openPausedGap = recorderSetup.assign({
   openGap: ({ context, event }) => {
     if (context.openGap || event.type !== 'SOURCE.PAUSED' || context.session === null) return context.openGap
     const media = context.lastProgress
-    if (media === null || media.outMs <= 0) {
-      const mono = gapStartMono(context, event.mono)
-      return { at: new Date(Date.parse(event.at) - (event.mono - mono)).toISOString(), mono, reason: `source lost: ${event.reason}` }
-    }
+    if (media === null || media.outMs <= 0) return bytesGapFrom(context, event, `source lost: ${event.reason}`)
     return { at: event.at, mono: event.mono, reason: `source lost: ${event.reason}`, media }
   },
 })
