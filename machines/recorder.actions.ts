@@ -164,6 +164,13 @@ export const recordBytes = recorderSetup.assign(({ context, event }) => {
   if (event.type !== 'BYTES' || context.session === null) return {}
   // A gap measured by progress closes on progress: the first growth after the camera is
   // back is the fragment written before the kill, flushed at the new keyframe.
+  // A new run's first growth is its file's header, written once ffmpeg has probed the input (up
+  // to a second after its footage began): the run's first progress reading closes the gap
+  // where that footage began. Growth closes it only after that (no reading could: a stale GOP).
+  const gap0 = context.openGap
+  if (gap0?.newRun === true && !gap0.grew && context.lastProgress === null) {
+    return { session: { ...context.session, bytes: event.total, segments: event.segments }, lastGrowthMono: event.mono, openGap: { ...gap0, grew: true } }
+  }
   if (context.openGap?.media) return { session: { ...context.session, bytes: event.total, segments: event.segments }, lastGrowthMono: event.mono }
   const gap = context.openGap
   const gaps = gap
@@ -212,12 +219,23 @@ export const openGap = recorderSetup.assign({
   pids: [],
   openGap: ({ context, event }) => {
     if (context.openGap) {
-      // The ffmpeg that was to measure it by progress is gone: a new run's bytes close it.
+      // The ffmpeg that was to measure it by progress is gone: the next run closes it.
       const { media: _media, ...bytesGap } = context.openGap
-      return bytesGap
+      return { ...bytesGap, newRun: true }
     }
     if (event.type === 'FFMPEG.EXITED' || event.type === 'SOURCE.LOST' || event.type === 'SOURCE.PAUSED') {
-      return bytesGapFrom(context, event, event.type === 'FFMPEG.EXITED' ? `ffmpeg ${event.reason}` : `source lost: ${event.reason}`)
+      const gap = bytesGapFrom(context, event, event.type === 'FFMPEG.EXITED' ? `ffmpeg ${event.reason}` : `source lost: ${event.reason}`)
+      // An ffmpeg that ends by EOF, a read error or SIGTERM (source lost) writes its open
+      // fragment, so the footage on disk runs to the last progress reading whose timeline
+      // moved (the live edge then), not only to the last growth the 1 s poll saw. A killed one
+      // (SIGKILL, OOM) loses that fragment, and a run with nothing on disk may never have
+      // written: the files' growth is all that is sure.
+      const flushed = !(event.type === 'FFMPEG.EXITED' && event.reason.startsWith('killed by')) && (context.session?.bytes ?? 0) > 0
+      const edge = context.lastProgress
+      if (flushed && edge && edge.outMs > 0 && edge.mono > gap.mono && edge.mono <= event.mono) {
+        return { at: new Date(Date.parse(event.at) - (event.mono - edge.mono)).toISOString(), mono: edge.mono, reason: gap.reason, newRun: true }
+      }
+      return { ...gap, newRun: true }
     }
     return null
   },
@@ -247,8 +265,22 @@ export const openPausedGap = recorderSetup.assign({
 /** Every progress reading of the running ffmpeg; one whose timeline moved closes a gap measured by progress. */
 export const trackProgress = recorderSetup.assign(({ context, event }) => {
   if (event.type !== 'PROGRESS') return {}
-  const reading = { outMs: event.outMs, mono: event.mono }
+  // Kept: the last reading whose timeline moved (a frozen input still reports, unchanged): where footage last arrived.
+  const prev = context.lastProgress
+  const reading = prev && !(event.outMs > prev.outMs) ? prev : { outMs: event.outMs, mono: event.mono }
   const gap = context.openGap
+  if (gap?.newRun && context.session !== null && event.outMs > 0) {
+    // The next run's first reading: its footage began outMs before now (the media server's
+    // GOP first). A start before the gap's is footage already held (a stale GOP): the files'
+    // growth closes that gap instead.
+    const footageFrom = event.mono - event.outMs
+    if (footageFrom < gap.mono) return { lastProgress: reading }
+    const ms = Math.round(footageFrom - gap.mono)
+    // A leading gap (nothing on disk yet) says how late the footage began: a pre-roll measured by
+    // a run whose output never reached the disk is void (as in recordBytes).
+    const preRollMs = context.session.bytes === 0 ? null : context.session.preRollMs
+    return { lastProgress: reading, openGap: null, session: { ...context.session, preRollMs, gaps: [...context.session.gaps, { at: gap.at, reason: gap.reason, ms }] } }
+  }
   if (!gap?.media || context.session === null || !(event.outMs > gap.media.outMs)) return { lastProgress: reading }
   const ms = Math.max(0, Math.round(event.mono - gap.media.mono - (event.outMs - gap.media.outMs)))
   return {

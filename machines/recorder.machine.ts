@@ -211,6 +211,12 @@ export const recorderMachine = recorderSetup.createMachine({
           actions: [beginStop('enospc'), diskFullAlert('recording stopped: no space left on device')],
         },
         PROGRESS: { actions: [measurePreRoll, trackProgress] },
+        'PREROLL.ADDED': {
+          guard: ({ context, event }) => context.session?.id === event.sessionId,
+          actions: assign({
+            session: ({ context, event }) => context.session && { ...context.session, preRollFiles: [...(context.session.preRollFiles ?? []), ...event.files] },
+          }),
+        },
         'SESSION.EVENT': {
           actions: assign({
             session: ({ context, event }) => context.session && { ...context.session, events: [...context.session.events, { kind: event.kind, at: event.at }].slice(-MAX_EVENTS) },

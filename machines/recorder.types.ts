@@ -103,6 +103,13 @@ export interface OpenGap {
    * gained. Absent: the gap closes on the next growth of the files (a new ffmpeg run).
    */
   media?: ProgressReading
+  /**
+   * The ffmpeg run is over (source lost, exited): the next run's first progress reading closes
+   * the gap at the start of its footage (reading time − timeline), or its files' first growth.
+   */
+  newRun?: boolean
+  /** The new run's first growth (its header) came before any reading: the next growth closes the gap. */
+  grew?: boolean
 }
 
 export interface ProgressReading {
@@ -169,6 +176,8 @@ export type RecorderEvent =
    */
   | { type: 'PROGRESS'; outMs: number; mono: number; firstRun: boolean }
   | { type: 'FFMPEG.STARTED'; pid: number }
+  /** Buffered footage moved into the session after it opened (the bridge to the recorder's first keyframe). */
+  | { type: 'PREROLL.ADDED'; sessionId: string; files: PreRollFile[] }
   | { type: 'FFMPEG.EXITED'; reason: string; at: string; mono: number }
   /** The media server or camera went away: keep the session, stop ffmpeg, open a gap. */
   | { type: 'SOURCE.LOST'; reason: string; at: string; mono: number }

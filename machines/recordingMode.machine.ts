@@ -9,6 +9,10 @@ import type { TriggerKind } from './recorder.types.js'
  * by actors/recorder/mode.ts; tests drive this file with fakes and a SimulatedClock.
  *
  * - manual: nothing happens on its own (the recorder answers recorder.start/stop).
+ * - buffer (manual and events, DESIGN.md §9.5): a 1 s segment buffer of the live stream, so a
+ *   session opens with footage already on disk: `warmStartMs` of it for a start by hand (its
+ *   first bytes do not wait for a recorder ffmpeg to start and reach a keyframe), `preRollMs`
+ *   for an event. Continuous mode runs none (its sessions follow each other).
  * - continuous: always recording; a new session every `continuousSessionMs`; a start that
  *   fails (disk full, source down) is tried again after `retryMs`, for ever.
  * - events: a motion or sound event opens a session (its pre-roll comes from the buffer
@@ -23,8 +27,10 @@ export type EventKind = 'motion' | 'sound'
 
 export interface ModeSettings {
   mode: RecordingMode
-  /** events: footage kept from before the trigger (the buffer runs only when > 0). */
+  /** events: footage kept from before the trigger. */
   preRollMs: number
+  /** manual and events: a start by hand opens with this much of the newest buffered footage. */
+  warmStartMs: number
   /** events: the session ends this long after its last event. */
   postRollMs: number
   /** continuous: one session per this long. */
@@ -37,7 +43,7 @@ export interface ModeSettings {
   keepFreeBytes: number | null
   minFreeBytes: number
   diskProbeMs: number
-  /** events: pause before restarting a pre-roll buffer ffmpeg that ended. */
+  /** Pause before restarting a buffer ffmpeg that ended; doubled while it keeps ending early, up to 30 s. */
   bufferRestartMs: number
 }
 
@@ -54,7 +60,8 @@ export type ModeEvent =
   /** The recorder opened / ended a session (its `recording.started` / `recording.stopped`). */
   | { type: 'RECORDER.STARTED'; id: string; kind: TriggerKind }
   | { type: 'RECORDER.STOPPED'; id: string }
-  | { type: 'BUFFER.EXITED'; reason: string }
+  /** The buffer ffmpeg ended after running `ranMs`. */
+  | { type: 'BUFFER.EXITED'; reason: string; ranMs: number }
 
 export interface ModeNote {
   level: 'debug' | 'info' | 'warn' | 'error'
@@ -75,6 +82,18 @@ export interface ModeContext {
   nextTrigger: ModeTrigger | null
   /** The free-space target from the last probe (keepFreeBytesFor). */
   keepFreeBytes: number
+  /** Buffer ffmpeg runs in a row that ended early (the camera is down): the restart backs off. */
+  bufferFailures: number
+}
+
+/** A buffer run this long was working: its end starts the backoff afresh. */
+export const BUFFER_HEALTHY_MS = 10000
+const BUFFER_RESTART_MAX_MS = 30000
+
+/** How much footage the buffer keeps (0: no buffer): continuous mode needs none. */
+export function bufferWindowMs(settings: Pick<ModeSettings, 'mode' | 'preRollMs' | 'warmStartMs'>): number {
+  if (settings.mode === 'continuous') return 0
+  return Math.max(settings.mode === 'events' ? settings.preRollMs : 0, settings.warmStartMs)
 }
 
 const MiB = 1024 * 1024
@@ -121,14 +140,14 @@ export const modeSetup = setup({
     continuousSession: ({ context }) => context.settings.continuousSessionMs,
     retry: ({ context }) => context.settings.retryMs,
     diskProbe: ({ context }) => context.settings.diskProbeMs,
-    bufferRestart: ({ context }) => context.settings.bufferRestartMs,
+    bufferRestart: ({ context }) => Math.min(context.settings.bufferRestartMs * 2 ** Math.max(0, context.bufferFailures - 1), BUFFER_RESTART_MAX_MS),
   },
 })
 
 export const recordingModeMachine = modeSetup.createMachine({
   id: 'recordingMode',
   type: 'parallel',
-  context: ({ input }) => ({ settings: input.settings, recorderSession: null, sessionId: null, trigger: null, pendingEvents: [], nextTrigger: null, keepFreeBytes: 0 }),
+  context: ({ input }) => ({ settings: input.settings, recorderSession: null, sessionId: null, trigger: null, pendingEvents: [], nextTrigger: null, keepFreeBytes: 0, bufferFailures: 0 }),
   on: {
     'RECORDER.STARTED': { actions: assign({ recorderSession: ({ event }) => ({ id: event.id, kind: event.kind }) }) },
     'RECORDER.STOPPED': {
@@ -182,25 +201,8 @@ export const recordingModeMachine = modeSetup.createMachine({
         },
 
         events: {
-          type: 'parallel',
+          initial: 'session',
           states: {
-            buffer: {
-              initial: 'choosing',
-              states: {
-                choosing: { always: [{ guard: ({ context }) => context.settings.preRollMs > 0, target: 'running' }, { target: 'off' }] },
-                off: {},
-                running: {
-                  invoke: { src: 'preRollBuffer', input: ({ context }) => ({ preRollMs: context.settings.preRollMs }) },
-                  on: {
-                    'BUFFER.EXITED': {
-                      target: 'restarting',
-                      actions: { type: 'note', params: ({ event }) => ({ level: 'warn', message: 'pre-roll buffer ffmpeg ended; restarting it', details: { reason: event.reason } }) },
-                    },
-                  },
-                },
-                restarting: { after: { bufferRestart: 'running' } },
-              },
-            },
             session: {
               initial: 'idle',
               states: {
@@ -258,6 +260,35 @@ export const recordingModeMachine = modeSetup.createMachine({
             },
           },
         },
+      },
+    },
+
+    buffer: {
+      initial: 'choosing',
+      states: {
+        choosing: { always: [{ guard: ({ context }) => bufferWindowMs(context.settings) > 0, target: 'running' }, { target: 'off' }] },
+        off: {},
+        running: {
+          invoke: { src: 'preRollBuffer', input: ({ context }) => ({ preRollMs: bufferWindowMs(context.settings) }) },
+          on: {
+            'BUFFER.EXITED': {
+              target: 'restarting',
+              actions: [
+                assign({ bufferFailures: ({ context, event }) => (event.ranMs >= BUFFER_HEALTHY_MS ? 1 : context.bufferFailures + 1) }),
+                // Said once per outage: a camera down for hours ends every run early, each retried.
+                {
+                  type: 'note',
+                  params: ({ context, event }) => ({
+                    level: context.bufferFailures <= 1 ? ('warn' as const) : ('debug' as const),
+                    message: 'pre-roll buffer ffmpeg ended; restarting it',
+                    details: { reason: event.reason, ranMs: event.ranMs, failures: context.bufferFailures },
+                  }),
+                },
+              ],
+            },
+          },
+        },
+        restarting: { after: { bufferRestart: 'running' } },
       },
     },
 

@@ -20,7 +20,8 @@ import { machineChild } from '../supervisor/machineChild.js'
 import type { ChildFactory, ChildInstance } from '../supervisor/child.js'
 import { ExitTracker, ffmpegCaptureLogic } from './capture.js'
 import { createSessionIds, type SessionIdSource } from './sessionId.js'
-import { createModeActor } from './mode.js'
+import { bridgeToFirstFootage } from './bridge.js'
+import { bufferDirOf, createModeActor } from './mode.js'
 import { createSessionStore, type RecorderConfig } from './store.js'
 import type { SessionTrigger, StartTrigger } from '../../machines/recorder.types.js'
 import type { RecordingMode } from '../../machines/recordingMode.machine.js'
@@ -133,7 +134,8 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
   let nextRequest = 0
   const mode: RecordingMode = config.mode ?? 'manual'
   const preRollMs = (config.preRollS ?? 5) * 1000
-  const store = createSessionStore({ config, recordingsDir, clock, log, disk: deps.disk, ids, exits, mode, preRollMs })
+  const warmStartMs = Math.round((config.warmStartS ?? 1) * 1000)
+  const store = createSessionStore({ config, recordingsDir, clock, log, disk: deps.disk, ids, exits, mode, preRollMs, warmStartMs })
   const { prepareStore, probeDisk, openSession, finalizeSession } = store
 
   const machine = recorderMachine.provide({
@@ -197,6 +199,7 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
     settings: {
       mode,
       preRollMs,
+      warmStartMs,
       postRollMs: (config.postRollS ?? 30) * 1000,
       continuousSessionMs: (config.continuousSessionS ?? 3600) * 1000,
       retryMs: timing.modeRetryMs ?? 1000,
@@ -242,6 +245,9 @@ export function createRecorderActor(deps: RecorderDeps): RecorderActor {
     complete: endModes,
     error: endModes,
   })
+
+  const endBridge = bridgeToFirstFootage({ actor, bufferDir: bufferDirOf(recordingsDir), clock, log })
+  actor.subscribe({ complete: endBridge, error: endBridge })
 
   const dispose = (reason: string) => {
     for (const [id, waiter] of pending) {

@@ -10,8 +10,10 @@ import type { ModeEvent } from '../../machines/recordingMode.machine.js'
 import { preRollFileName } from './session.js'
 
 /**
- * The pre-roll buffer (events mode): the media server hands a new reader only the GOP it
- * holds (~1 s), so footage from seconds before a trigger must already be on disk. A second
+ * The pre-roll buffer (manual and events modes): the media server hands a new reader only the
+ * GOP it holds (~1 s), so footage from seconds before a trigger must already be on disk; and a
+ * recorder ffmpeg takes 0.3–2 s to start, read and reach a keyframe, so a start by hand opens
+ * with the newest buffered second (warm start: its first bytes are on disk at once). A second
  * ffmpeg copies the live stream (`-c copy`, no decode) into 1 s segments in a hidden dir
  * under the recordings dir; old ones are deleted; on a trigger the closed segments that
  * cover the pre-roll are renamed (same filesystem: no copy) into the new session dir as
@@ -20,8 +22,11 @@ import { preRollFileName } from './session.js'
 export const BUFFER_DIR = '.prebuffer'
 export const BUFFER_LIST = 'segments.csv'
 const BUFFER_FILE = /^buf-\d{6,}\.mp4$/
-/** Buffer segments kept beyond the pre-roll, for the time between a trigger and the take. */
-export const BUFFER_SLACK_MS = 2000
+/**
+ * Buffer segments kept beyond the pre-roll: for the time between a trigger and the take, and
+ * until the bridge (takeBridge) has run, a second or two after the recorder's first footage.
+ */
+export const BUFFER_SLACK_MS = 6000
 
 export interface PreRollBufferArgsOptions {
   inputUrl: string
@@ -77,11 +82,14 @@ export function parseSegmentList(text: string): BufferedSegment[] {
   return out
 }
 
+const PICK_TOLERANCE_MS = 50
+
 /** The newest closed segments that together reach `needMs`, oldest first (all there are when short). */
 export function pickPreRoll(segments: BufferedSegment[], needMs: number): BufferedSegment[] {
   const picked: BufferedSegment[] = []
   let total = 0
-  for (let i = segments.length - 1; i >= 0 && total < needMs; i--) {
+  // ffmpeg lists a 1 s segment as 0.999 s: a second asked for is one segment, not two.
+  for (let i = segments.length - 1; i >= 0 && total + PICK_TOLERANCE_MS < needMs; i--) {
     picked.unshift(segments[i]!)
     total += segments[i]!.ms
   }
@@ -95,7 +103,10 @@ export function pickPreRoll(segments: BufferedSegment[], needMs: number): Buffer
 export async function takePreRoll(bufferDir: string, sessionDir: string, needMs: number, log: Logger): Promise<PreRollFile[]> {
   if (needMs <= 0) return []
   const text = await readFile(join(bufferDir, BUFFER_LIST), 'utf8').catch(() => '')
-  const picked = pickPreRoll(parseSegmentList(text), needMs)
+  // A segment an earlier take moved (two starts within a second) or the pruner removed is still listed.
+  const listed = parseSegmentList(text)
+  const present = new Set(await readdir(bufferDir).catch(() => [] as string[]))
+  const picked = pickPreRoll(listed.filter((s) => present.has(s.file)), needMs)
   const moved: PreRollFile[] = []
   for (const seg of picked) {
     const file = preRollFileName(moved.length + 1)
@@ -107,6 +118,34 @@ export async function takePreRoll(bufferDir: string, sessionDir: string, needMs:
     }
   }
   log.info({ dir: sessionDir, files: moved.length, ms: moved.reduce((n, f) => n + f.ms, 0), needMs }, 'pre-roll moved into the session')
+  return moved
+}
+
+/**
+ * The bridge: the buffered segments that closed after the session's pre-roll was taken and
+ * began before the recorder ffmpeg's own first footage (`beforeWallMs`), moved in after the
+ * pre-roll files as pre-NNNNN.mp4 numbered from `firstIndex`. A start's pre-roll ends at the
+ * last keyframe before the command, and the recorder's footage begins at the keyframe the
+ * media server holds when its ffmpeg connects (0.3–2 s later): when a keyframe fell between,
+ * that second is only in the buffer. Segment times are wall times from the file: its last
+ * write (mtime) is where its footage ends, `ms` earlier where it began; a renamed pre-roll
+ * file keeps its mtime (`afterWallMs`).
+ */
+export async function takeBridge(o: { bufferDir: string; sessionDir: string; afterWallMs: number; beforeWallMs: number; firstIndex: number; log: Logger }): Promise<PreRollFile[]> {
+  const text = await readFile(join(o.bufferDir, BUFFER_LIST), 'utf8').catch(() => '')
+  const moved: PreRollFile[] = []
+  for (const seg of parseSegmentList(text)) {
+    const st = await stat(join(o.bufferDir, seg.file)).catch(() => null)
+    if (!st || st.mtimeMs <= o.afterWallMs || st.mtimeMs - seg.ms >= o.beforeWallMs) continue
+    const file = preRollFileName(o.firstIndex + moved.length)
+    try {
+      await rename(join(o.bufferDir, seg.file), join(o.sessionDir, file))
+      moved.push({ file, bytes: st.size, ms: seg.ms })
+    } catch (err) {
+      o.log.warn({ err, file: seg.file }, 'a bridging segment could not be moved into the session')
+    }
+  }
+  if (moved.length > 0) o.log.info({ dir: o.sessionDir, files: moved.length, ms: moved.reduce((n, f) => n + f.ms, 0) }, 'buffered footage moved in up to the recorder\'s first keyframe')
   return moved
 }
 
@@ -125,7 +164,7 @@ export interface PreRollBufferDeps {
 /**
  * The buffer ffmpeg as an invoked callback actor: started clean (an earlier run's leftovers
  * are stale), pruned every second to the pre-roll plus slack, stopped by the cleanup when
- * the machine leaves events mode. Its own exit is reported (BUFFER.EXITED); the machine
+ * the mode machine stops. Its own exit is reported (BUFFER.EXITED); the machine
  * decides the restart.
  */
 export function preRollBufferLogic(deps: PreRollBufferDeps) {
@@ -163,6 +202,7 @@ export function preRollBufferLogic(deps: PreRollBufferDeps) {
         onStderrLine: (line) => log.debug({ line }, 'ffmpeg'),
       })
       proc = p
+      const startedMono = deps.clock.monotonic()
       deps.live.add(p)
       log.info({ pid: p.pid, inputUrl: redactCredentials(inputUrl) }, 'pre-roll buffer ffmpeg started')
       timer = setInterval(() => void prune(), 1000)
@@ -171,9 +211,9 @@ export function preRollBufferLogic(deps: PreRollBufferDeps) {
       clearInterval(timer)
       if (closed) return
       const why = p.stderrTail().split('\n').at(-1)?.trim()
-      sendBack({ type: 'BUFFER.EXITED', reason: why ? `${info.reason}: ${why}` : info.reason })
+      sendBack({ type: 'BUFFER.EXITED', reason: why ? `${info.reason}: ${why}` : info.reason, ranMs: deps.clock.monotonic() - startedMono })
     })().catch((err: unknown) => {
-      if (!closed) sendBack({ type: 'BUFFER.EXITED', reason: `could not start: ${String(err)}` })
+      if (!closed) sendBack({ type: 'BUFFER.EXITED', reason: `could not start: ${String(err)}`, ranMs: 0 })
     })
     return () => {
       closed = true

@@ -314,13 +314,31 @@ export interface ReconcileResult {
  * it `interrupted`; one that never got a byte of media is deleted, not kept.
  * Must run before any session of this process opens (it would look crashed).
  */
+/** The listed pre-roll files still on disk (a crash can come between a move and its listing: unlisted ones stay, unplayed). */
+async function presentPreRollFiles(dir: string, listed: PreRollFile[] | undefined): Promise<PreRollFile[]> {
+  const names = new Set(await readdir(dir).catch(() => [] as string[]))
+  return (listed ?? []).filter((f) => names.has(f.file))
+}
+
+/**
+ * Lists buffered files moved into a recording session after it opened (the bridge), in its
+ * session.json at once: a crash before the finalize then still lists them (reconcile).
+ */
+export async function appendPreRollFiles(dir: string, files: PreRollFile[]): Promise<void> {
+  const session = await readSession(dir)
+  if (!session || session.state !== 'recording') return
+  const known = new Set((session.preRollFiles ?? []).map((f) => f.file))
+  await writeSession(dir, { ...session, preRollFiles: [...(session.preRollFiles ?? []), ...files.filter((f) => !known.has(f.file))] })
+}
+
 export async function reconcileInterrupted(recordingsDir: string, log: Logger, except?: string): Promise<ReconcileResult> {
   const result: ReconcileResult = { interrupted: [], deleted: [] }
   for (const { dir, session } of await listOwnedSessions(recordingsDir)) {
     if (session.state !== 'recording' || session.id === except) continue
     const segments = await collectSegments(dir, log)
     const bytes = segments.reduce((n, s) => n + s.bytes, 0)
-    if (bytes === 0) {
+    const preRollFiles = await presentPreRollFiles(dir, session.preRollFiles)
+    if (bytes === 0 && preRollFiles.length === 0) {
       await deleteSessionDir(recordingsDir, dir)
       result.deleted.push(session.id)
       log.info({ session: session.id }, 'deleted an interrupted session with no media')
@@ -335,6 +353,7 @@ export async function reconcileInterrupted(recordingsDir: string, log: Logger, e
       stoppedAt: last ? new Date(last.mtimeMs).toISOString() : session.startedAt,
       durationMs: null,
       segments,
+      ...(preRollFiles.length > 0 ? { preRollFiles } : {}),
     })
     result.interrupted.push(session.id)
     log.warn({ session: session.id, segments: segments.length, bytes }, 'session reconciled as interrupted')

@@ -5,16 +5,16 @@ import type { Clock } from '../../infra/clock.js'
 import type { Config } from '../../infra/config/schema.js'
 import type { DiskProbe } from '../../infra/disk.js'
 import type { Logger } from '../../infra/logger.js'
-import type { FinalizeInput, FinalizeOutput, OpenedSession, OpenInput, PreRollFile, SessionSummary, SessionTrigger } from '../../machines/recorder.types.js'
+import type { FinalizeInput, FinalizeOutput, OpenedSession, OpenInput, PreRollFile, SessionSummary, SessionTrigger, StartTrigger } from '../../machines/recorder.types.js'
 import type { RecordingMode } from '../../machines/recordingMode.machine.js'
 import type { ExitTracker } from './capture.js'
 import { bufferDirOf } from './mode.js'
 import { takePreRoll } from './preRollBuffer.js'
 import { applyRetention } from './retention.js'
-import { collectSegments, deleteSessionDir, listOwnedSessions, reconcileInterrupted, writeSession, SESSION_SCHEMA_VERSION, type GapRecord, type SessionFile } from './session.js'
+import { collectSegments, deleteSessionDir, listOwnedSessions, readSession, reconcileInterrupted, writeSession, SESSION_SCHEMA_VERSION, type GapRecord, type SessionFile } from './session.js'
 import type { SessionIdSource } from './sessionId.js'
 
-type ModeKeys = 'mode' | 'continuousSessionS' | 'preRollS' | 'postRollS'
+type ModeKeys = 'mode' | 'continuousSessionS' | 'preRollS' | 'postRollS' | 'warmStartS'
 /** The recorder's config section; the mode keys default as in the schema (manual). */
 export type RecorderConfig = Omit<Config['recorder'], ModeKeys> & Partial<Pick<Config['recorder'], ModeKeys>>
 
@@ -28,6 +28,32 @@ export interface SessionStoreDeps {
   exits: ExitTracker
   mode: RecordingMode
   preRollMs: number
+  /** A start by hand (manual or events mode) opens with this much buffered footage; 0: none. */
+  warmStartMs: number
+}
+
+/**
+ * How much buffered footage a new session opens with: an event's pre-roll reaches back
+ * preRollS from the trigger (plus the time the start took to get here); a start by hand in
+ * manual or events mode takes the warm start; continuous sessions follow each other.
+ */
+export function bufferedNeedMs(o: { mode: RecordingMode; preRollMs: number; warmStartMs: number }, trigger: StartTrigger | undefined, startedMono: number): number {
+  if (o.mode === 'continuous' || trigger?.kind === 'continuous') return 0
+  if (o.mode === 'events' && trigger && (trigger.kind === 'motion' || trigger.kind === 'sound')) {
+    return o.preRollMs + Math.max(0, startedMono - (trigger.mono ?? startedMono))
+  }
+  return o.warmStartMs
+}
+
+/**
+ * The session's pre-roll files: the machine's list, and any the bridge listed in session.json
+ * whose PREROLL.ADDED came too late for the machine (a stop in the same moment).
+ */
+async function listedPreRollFiles(session: { dir: string; preRollFiles?: PreRollFile[] | undefined }): Promise<PreRollFile[]> {
+  const own = session.preRollFiles ?? []
+  const onDisk = (await readSession(session.dir).catch(() => null))?.preRollFiles ?? []
+  const known = new Set(own.map((f) => f.file))
+  return [...own, ...onDisk.filter((f) => !known.has(f.file))].sort((a, b) => a.file.localeCompare(b.file))
 }
 
 /**
@@ -36,7 +62,7 @@ export interface SessionStoreDeps {
  * pre-roll moved in), finalize it. The recorder alone owns `recordings/<sessionId>/`.
  */
 export function createSessionStore(deps: SessionStoreDeps) {
-  const { config, recordingsDir, clock, log, ids, exits, mode, preRollMs } = deps
+  const { config, recordingsDir, clock, log, ids, exits, mode, preRollMs, warmStartMs } = deps
   let activeId: string | null = null
   const retentionPolicy = config.retention
 
@@ -96,9 +122,8 @@ export function createSessionStore(deps: SessionStoreDeps) {
       const t = input.trigger
       const trigger: SessionTrigger = t ? { kind: t.kind, at: t.at } : { kind: 'manual', at: startedAt }
       let preRollFiles: PreRollFile[] = []
-      if (mode === 'events' && t && (t.kind === 'motion' || t.kind === 'sound')) {
-        // From the trigger back preRollS, plus the time the start took to get here.
-        const needMs = preRollMs + Math.max(0, startedMono - (t.mono ?? startedMono))
+      const needMs = bufferedNeedMs({ mode, preRollMs, warmStartMs }, t, startedMono)
+      if (needMs > 0) {
         preRollFiles = await takePreRoll(bufferDirOf(recordingsDir), dir, needMs, log).catch((err: unknown) => {
           log.warn({ err, session: id }, 'no pre-roll: the buffer could not be read')
           return []
@@ -141,6 +166,7 @@ export function createSessionStore(deps: SessionStoreDeps) {
     const stoppedAt = new Date(clock.now()).toISOString()
     const segments = await collectSegments(session.dir, log)
     const bytes = segments.reduce((n, s) => n + s.bytes, 0)
+    const preRollFiles = await listedPreRollFiles(session)
     const gaps: GapRecord[] = [...session.gaps]
     if (input.openGap) {
       gaps.push({ at: input.openGap.at, reason: input.openGap.reason, ms: Math.max(0, Math.round(endMono - input.openGap.mono)) })
@@ -159,8 +185,9 @@ export function createSessionStore(deps: SessionStoreDeps) {
       deleted: false,
       ...(session.trigger ? { trigger: session.trigger } : {}),
     }
-    if (bytes === 0) {
+    if (bytes === 0 && preRollFiles.length === 0) {
       // Nothing was recorded (no source, stopped at once): an empty dir is noise, not a session.
+      // Buffered footage moved in at the start is a recording (a stop at once keeps that second).
       await deleteSessionDir(recordingsDir, session.dir)
       summary.deleted = true
       log.info({ session: session.id }, 'session had no media; deleted')
@@ -182,7 +209,7 @@ export function createSessionStore(deps: SessionStoreDeps) {
         gaps,
         trigger: session.trigger ?? { kind: 'manual', at: session.startedAt },
         events: session.events,
-        ...(session.preRollFiles && session.preRollFiles.length > 0 ? { preRollFiles: session.preRollFiles } : {}),
+        ...(preRollFiles.length > 0 ? { preRollFiles } : {}),
       }
       try {
         await writeSession(session.dir, final)

@@ -153,6 +153,13 @@ export const ConfigSchema = Obj({
     continuousSessionS: Type.Integer({ minimum: 10, maximum: 86400, default: 3600, description: 'continuous mode: one session per this many seconds' }),
     preRollS: Type.Integer({ minimum: 0, maximum: 60, default: 5, description: 'events mode: seconds of footage from before the trigger (0..60; kept in a 1 s segment buffer)' }),
     postRollS: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'events mode: the session ends this many seconds after the last event' }),
+    warmStartS: Type.Number({
+      minimum: 0,
+      maximum: 10,
+      default: 1,
+      description:
+        'manual and events modes: a start by hand opens with this many seconds of the newest buffered footage, so its first footage is on disk at once (a 1 s segment buffer of the live stream runs for it); 0: no buffer in manual mode, the first footage waits for the recorder ffmpeg',
+    }),
     retention: Obj({
       maxSessions: Type.Integer({ minimum: 0, default: 0, description: '0: no limit' }),
       maxBytes: Bytes(0),

@@ -14,6 +14,7 @@ import { parseSessionFile } from '../../actors/recorder/session.js'
 import { startVigil, TEST_VIGIL_CONFIG } from '../helpers/vigilProcess.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
 import { ffprobe } from '../helpers/ffprobe.js'
+import { processesMentioning } from '../helpers/procs.js'
 import { fmt, readSessionJson, sleep, type CamStatus, type RecStatus, type SessionSummary } from '../integration/pipeline/common.js'
 
 // The whole file took 85.7 s in CI on this machine (two shared cores), 153 s run by itself while
@@ -69,7 +70,10 @@ for (const segmentS of [10, 2]) {
     const rec = await cmd<RecStatus>(nc, node, 'recorder', 'status')
     const sup = await cmd<SupStatus>(nc, node, 'supervisor', 'status')
     const pids = sup.children.flatMap((c) => c.pids)
-    t.ok(sup.children.find((c) => c.id === 'recorder')!.pids.length === 1, 'the recorder ffmpeg runs')
+    // The recorder child's processes: its capture ffmpeg (writing the session dir) and the warm-start buffer (default config).
+    const recPids = sup.children.find((c) => c.id === 'recorder')!.pids
+    const writers = await processesMentioning(started.dir, { ffmpegOnly: true })
+    t.ok(writers.length === 1 && recPids.includes(writers[0]!.pid), `the recorder ffmpeg runs (recorder child pids ${recPids.join(',')}, writing the session: ${writers.map((w) => w.pid).join(',')})`)
     const killedAt = Date.now()
     first.child.kill('SIGKILL')
     t.same(await first.exited, { code: null, signal: 'SIGKILL' }, 'vigil killed')
@@ -101,8 +105,12 @@ for (const segmentS of [10, 2]) {
     t.equal(session.state, 'interrupted', 'reconciled to interrupted')
     t.equal(session.durationMs, null, 'durationMs unknown (the process that knew it died)')
     t.ok(session.stoppedAt && Date.parse(session.stoppedAt) <= killedAt + 1000, `stoppedAt ${session.stoppedAt} (last write before the kill)`)
-    const files = (await readdir(dir)).filter((f) => f.endsWith('.mp4')).sort()
+    const files = (await readdir(dir)).filter((f) => f.startsWith('seg-') && f.endsWith('.mp4')).sort()
     t.same(session.segments.map((s) => s.file), files, `real segment list: ${files.join(', ')}`)
+    // The warm start's buffered seconds (default config): listed, in play order, before the segments.
+    const preFiles = (await readdir(dir)).filter((f) => f.startsWith('pre-')).sort()
+    t.same((session.preRollFiles ?? []).map((f) => f.file), preFiles, `buffered files listed: ${preFiles.join(', ') || 'none'}`)
+    t.same((await readdir(dir)).filter((f) => f.endsWith('.mp4') && !files.includes(f) && !preFiles.includes(f)), [], 'no other media file')
     t.ok(files.length >= 1, 'at least one segment kept')
     let sumS = 0
     const parts: string[] = []

@@ -156,6 +156,10 @@ export async function startTestRig(t: Test, opts: TestRigOptions = {}): Promise<
   // Tests of the governor set their own thresholds.
   config.governor.cpuPercent = { warn: 10000, degrade: 10001, critical: 10002 }
   config.governor.memoryPercent = { warn: 10000, degrade: 10001, critical: 10002 }
+  // The warm start's buffer is one more ffmpeg per rig and puts pre-roll files in every
+  // session: tests whose footage arithmetic predates it run without; the warm start's own
+  // tests (test/integration/pipeline/warmStart.test.ts) and the bench run the default.
+  config.recorder.warmStartS = 0
   opts.configure?.(config)
   const processes = new ProcessOwner()
   const log = opts.log ?? (opts.logLevel && opts.logLevel !== 'silent' ? createLogger({ level: opts.logLevel, pretty: false }) : silentLogger())

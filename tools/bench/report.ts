@@ -78,8 +78,10 @@ export function section(res: R, file: string): string {
   } else if (stall) rows.push(['stall', '0', '–', '–', '2 000 ms', `error: ${stall.error}`])
   if (record && !record.error) {
     rows.push(['record start: `recorder.start` sent → reply', String(record.startReply.n), ms(record.startReply.p50), ms(record.startReply.max), '–', record.trials.map((t: R) => t.replyMs).join(', ')])
-    rows.push(['record start: `recorder.start` sent → first media bytes in the session dir', String(record.firstBytes.n), ms(record.firstBytes.p50), ms(record.firstBytes.max), '1 000 ms', record.trials.map((t: R) => t.firstBytesMs).join(', ')])
-    rows.push(['record stop: `recorder.stop` sent → reply with the finalized session', String(record.stop.n), ms(record.stop.p50), ms(record.stop.max), '2 000 ms', record.trials.map((t: R) => `${t.stopMs}`).join(', ')])
+    rows.push(['record start: `recorder.start` sent → first media bytes in the session dir', String(record.firstBytes.n), ms(record.firstBytes.p50), ms(record.firstBytes.max), `${record.startBudgetMs ?? 1000} ms`, record.trials.map((t: R) => t.firstBytesMs).join(', ')])
+    if (record.recorderBytes)
+      rows.push(['record start: `recorder.start` sent → the recorder ffmpeg\'s first bytes (`seg-*`)', String(record.recorderBytes.n), ms(record.recorderBytes.p50), ms(record.recorderBytes.max), '–', record.trials.map((t: R) => t.recorderBytesMs).join(', ')])
+    rows.push(['record stop: `recorder.stop` sent → reply with the finalized session', String(record.stop.n), ms(record.stop.p50), ms(record.stop.max), `${record.stopBudgetMs ?? 2000} ms`, record.trials.map((t: R) => `${t.stopMs}`).join(', ')])
   } else if (record) rows.push(['recording', '0', '–', '–', '1 s / 2 s', `error: ${record.error}`])
   if (restart && !restart.error) {
     rows.push(['restart: SIGKILL camera ffmpeg → `camera.status` streaming with a new pid', String(restart.dist.n), ms(restart.dist.p50), ms(restart.dist.max), '–', restart.trials.join(', ')])
@@ -87,7 +89,7 @@ export function section(res: R, file: string): string {
   lines.push(...tbl(['what', 'trials', 'p50', 'max', 'budget', 'each trial (ms)'], rows), '')
   if (record && !record.error)
     lines.push(
-      `Stopped sessions' state: ${[...new Set(record.trials.map((t: R) => t.state))].join(', ')}. Each recording ran ~2.5 s before the stop. "First media bytes" is the first non-empty media file in the session dir (polled every 5 ms; session.json excluded). Stop times are bimodal (~0.5 s or ~1.5 s), which looks like where in the 1 s GOP the stop lands; not investigated.`,
+      `Stopped sessions' state: ${[...new Set(record.trials.map((t: R) => t.state))].join(', ')}. Each recording ran ~2.5 s before the stop. "First media bytes" is the first non-empty media file in the session dir (polled every 5 ms; session.json excluded): with \`recorder.warmStartS\` (default 1) that is the buffered second the start moves in as \`pre-00001.mp4\` (per trial, buffered ms: ${record.trials.map((t: R) => t.warmMs ?? '–').join(', ')}); the recorder ffmpeg's own first bytes follow (row below). Its footage began this many ms before the command (session.json \`preRollMs\`; negative: after it, the hole between the buffered second and the recording): ${record.trials.map((t: R) => t.recorderPreRollMs ?? '–').join(', ')}.`,
       '',
     )
   if (stall && !stall.error)

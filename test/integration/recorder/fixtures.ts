@@ -121,6 +121,8 @@ export function recorderDeps(over: Partial<RecorderDeps> & Pick<RecorderDeps, 'r
       stallWarnMs: 10_000,
       stallStopMs: 30_000,
       retention: { maxSessions: 0, maxBytes: 0, maxAgeDays: 0 },
+      // No warm-start buffer: these tests count the recorder ffmpeg's own output (its tests: pipeline/warmStart).
+      warmStartS: 0,
     },
     ffmpegPath: FFMPEG,
     // The host's real free space is not the subject here; the probe is the machine's input.

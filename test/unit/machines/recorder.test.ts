@@ -327,12 +327,53 @@ t.test('source lost and back: same session, new ffmpeg, gap recorded', async (t)
   await settle()
   t.equal(h.ffmpeg.live, 1)
   t.equal(h.ffmpeg.started, 2)
+  h.bytes(1100, 7500) // the new run's header
   h.bytes(1500, 7500)
   await settle()
   const session = h.actor.getSnapshot().context.session
   const first = h.reply(s)
   t.equal(first?.ok && session?.id, first?.ok ? first.result.id : null, 'same session id')
   t.same(session?.gaps, [{ at: '2025-01-01T00:00:04.500Z', reason: 'source lost: media restarting', ms: 3000 }], 'the gap starts at the last growth')
+})
+
+t.test('source lost and back, with progress: the gap runs from the old run\'s live edge to the new run\'s first footage, not between two polls of the files', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 4000, mono: 4000, firstRun: true })
+  h.bytes(1000, 4200)
+  h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 4700, mono: 4700, firstRun: true })
+  // The media server died at ~4.8 s; the poll last saw growth at 4.2 s (fragments flush once a keyframe).
+  h.actor.send({ type: 'SOURCE.LOST', reason: 'media restarting', at: '2025-01-01T00:00:05.000Z', mono: 5000 })
+  await settle()
+  t.match(h.actor.getSnapshot().context.openGap, { mono: 4700, at: '2025-01-01T00:00:04.700Z', newRun: true }, 'opened at the last reading: the SIGTERMed ffmpeg writes its open fragment')
+  h.actor.send({ type: 'SOURCE.RESUMED' })
+  await settle()
+  h.ffmpeg.sendBack?.({ type: 'FFMPEG.STARTED', pid: 2 })
+  h.bytes(1200, 6900) // its header, written once ffmpeg probed the input: not where footage began
+  t.equal(h.actor.getSnapshot().context.session?.gaps.length, 0, 'the header growth does not close the gap')
+  // The new run's first reading: 600 ms of timeline at 7.0 s, so its footage began at 6.4 s.
+  h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 600, mono: 7000, firstRun: false })
+  await settle()
+  t.same(h.actor.getSnapshot().context.session?.gaps, [{ at: '2025-01-01T00:00:04.700Z', reason: 'source lost: media restarting', ms: 1700 }], 'closed where the new footage begins')
+  h.bytes(1500, 8200)
+  t.equal(h.actor.getSnapshot().context.session?.gaps.length, 1, 'a later growth closes nothing more')
+})
+
+t.test('a new run whose footage begins before the gap (a stale GOP) leaves the gap to the files\' growth', async (t) => {
+  const h = harness()
+  await settle()
+  h.start()
+  await settle()
+  h.bytes(1000, 4500)
+  h.actor.send({ type: 'SOURCE.LOST', reason: 'media restarting', at: '2025-01-01T00:00:05.000Z', mono: 5000 })
+  h.actor.send({ type: 'SOURCE.RESUMED' })
+  await settle()
+  h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 3000, mono: 6000, firstRun: false })
+  t.ok(h.actor.getSnapshot().context.openGap, 'still open: footage from 3.0 s would be before the gap at 4.5 s')
+  h.bytes(1500, 7500)
+  t.same(h.actor.getSnapshot().context.session?.gaps.map((g) => g.ms), [3000], 'closed by growth')
 })
 
 t.test('a loss noticed late (frozen source, read timeout) opens its gap at the last growth, not when it was noticed', async (t) => {
@@ -347,6 +388,7 @@ t.test('a loss noticed late (frozen source, read timeout) opens its gap at the l
   await settle()
   t.match(h.actor.getSnapshot().context.openGap, { at: '2025-01-01T00:00:03.000Z', mono: 3000 })
   await h.advance(1000)
+  h.bytes(2100, 9000) // the new run's header
   h.bytes(2500, 9000)
   await settle()
   t.same(h.actor.getSnapshot().context.session?.gaps, [{ at: '2025-01-01T00:00:03.000Z', reason: 'ffmpeg exited with code 0: Input/output error', ms: 6000 }])
@@ -610,7 +652,7 @@ t.test('a late start is a leading gap or a pre-roll, never both', async (t) => {
   h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 900, mono: 2100, firstRun: true })
   h.bytes(5000, 2500)
   t.equal(session().gaps.length, 1, 'the late start is a gap from the command')
-  t.equal(session().gaps[0]!.ms, 2500)
+  t.equal(session().gaps[0]!.ms, 1200, 'to where the next run\'s footage began (its first reading: 2100 − 900), not to its first bytes')
   t.equal(session().preRollMs, null, 'and not also a pre-roll')
   h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 1500, mono: 2700, firstRun: true })
   t.equal(session().preRollMs, null, 'progress after the gap says nothing of the start')
@@ -738,6 +780,7 @@ t.test('SOURCE.PAUSED, then the ffmpeg ends (a long outage): the next run closes
   await h.advance(1000) // the reconnect delay
   await settle()
   t.equal(h.ffmpeg.started, 2, 'a new run')
+  h.bytes(2000, 6500) // the new run's header
   h.bytes(3000, 6500)
   const s = h.actor.getSnapshot().context.session!
   t.equal(s.gaps.length, 1)

@@ -10,6 +10,7 @@ const settle = async () => {
 const base: ModeSettings = {
   mode: 'manual',
   preRollMs: 5000,
+  warmStartMs: 0,
   postRollMs: 30000,
   continuousSessionMs: 3600_000,
   retryMs: 1000,
@@ -29,7 +30,7 @@ function harness(settings: Partial<ModeSettings>, opts: { free?: () => number; d
   const opened: ModeTrigger[] = []
   const closed: string[] = []
   const events: Array<{ kind: string; at: string }> = []
-  const buffers = { started: 0, stopped: 0 }
+  const buffers = { started: 0, stopped: 0, windows: [] as number[], at: [] as number[] }
   const room: number[] = []
   const deletable = [...(opts.deletable ?? [])]
   let n = 0
@@ -55,8 +56,10 @@ function harness(settings: Partial<ModeSettings>, opts: { free?: () => number; d
         const d = deletable.shift()
         return { deleted: d ? [d] : [], freeBytes: opts.free?.() ?? 0 }
       }),
-      preRollBuffer: fromCallback(() => {
+      preRollBuffer: fromCallback<ModeEvent, { preRollMs: number }>(({ input }) => {
         buffers.started++
+        buffers.windows.push(input.preRollMs)
+        buffers.at.push(clock.now())
         return () => {
           buffers.stopped++
         }
@@ -163,6 +166,59 @@ t.test('events: a session stopped by hand is not closed again', async (t) => {
   await h.advance(20_000)
   t.same(h.closed, [], 'the mode does not stop what is already stopped')
   t.match(h.state(), /"session":"idle"/)
+  h.actor.stop()
+})
+
+t.test('manual with a warm start: the buffer runs for it (window = the warm start)', async (t) => {
+  const h = harness({ mode: 'manual', warmStartMs: 1000 })
+  await h.advance(0)
+  t.same(h.buffers.windows, [1000], 'one buffer, keeping the warm start')
+  h.trigger('motion', 1)
+  await h.advance(60_000)
+  t.same(h.opened, [], 'events still open nothing in manual mode')
+  h.actor.stop()
+  t.equal(h.buffers.stopped, 1, 'the buffer stops with the machine')
+})
+
+t.test('events with a warm start: the buffer keeps the larger of pre-roll and warm start', async (t) => {
+  const h = harness({ mode: 'events', preRollMs: 5000, warmStartMs: 1000 })
+  await h.advance(0)
+  t.same(h.buffers.windows, [5000])
+  h.actor.stop()
+  const h2 = harness({ mode: 'events', preRollMs: 0, warmStartMs: 2000 })
+  await h2.advance(0)
+  t.same(h2.buffers.windows, [2000], 'pre-roll 0: the warm start alone keeps a buffer')
+  h2.actor.stop()
+})
+
+t.test('continuous: no buffer, warm start or not', async (t) => {
+  const h = harness({ mode: 'continuous', warmStartMs: 1000 })
+  await h.advance(0)
+  t.equal(h.buffers.started, 0)
+  h.actor.stop()
+})
+
+t.test('a buffer ffmpeg that keeps ending early is restarted with backoff; a long run resets it', async (t) => {
+  const h = harness({ mode: 'manual', warmStartMs: 1000, bufferRestartMs: 1000 })
+  await h.advance(0)
+  const exit = (ranMs: number) => h.actor.send({ type: 'BUFFER.EXITED', reason: 'Input/output error', ranMs })
+  const restartAfter = async (): Promise<number> => {
+    const before = h.buffers.started
+    const t0 = h.clock.now()
+    for (let waited = 0; waited <= 40_000; waited += 250) {
+      if (h.buffers.started > before) return h.buffers.at.at(-1)! - t0
+      await h.advance(250)
+    }
+    return -1
+  }
+  const delays: number[] = []
+  for (let i = 0; i < 7; i++) {
+    exit(300)
+    delays.push(await restartAfter())
+  }
+  t.same(delays, [1000, 2000, 4000, 8000, 16000, 30000, 30000], 'doubling from bufferRestartMs, capped at 30 s')
+  exit(60_000)
+  t.equal(await restartAfter(), 1000, 'after a run that worked, the first restart is quick again')
   h.actor.stop()
 })
 

@@ -11,6 +11,7 @@ import { configProblems } from '../../helpers/configProblems.js'
 import { silentLogger } from '../../../infra/logger.js'
 import { parseSegmentList, pickPreRoll, preRollBufferArgs, takePreRoll, BUFFER_LIST } from '../../../actors/recorder/preRollBuffer.js'
 import { makeRoom } from '../../../actors/recorder/freeSpace.js'
+import { bufferedNeedMs } from '../../../actors/recorder/store.js'
 import { parseSessionFile, writeSession, SESSION_SCHEMA_VERSION, type SessionFile } from '../../../actors/recorder/session.js'
 
 const isolated = (t: Pick<typeof import('tap').default, 'testdir'>, env: NodeJS.ProcessEnv = {}) => ({ cwd: t.testdir(), env })
@@ -63,6 +64,26 @@ t.test('takePreRoll moves the covering segments in as pre-NNNNN.mp4', async (t) 
   const moved = await takePreRoll(buf, join(root, 'session'), 2500, silentLogger())
   t.same(moved, [{ file: 'pre-00001.mp4', bytes: 200, ms: 1000 }, { file: 'pre-00002.mp4', bytes: 300, ms: 1000 }, { file: 'pre-00003.mp4', bytes: 400, ms: 1000 }])
   t.same((await readdir(buf)).sort(), ['buf-000001.mp4', 'buf-000005.mp4', BUFFER_LIST], 'the open segment (not in the list) stays')
+})
+
+t.test('takePreRoll skips a listed segment already gone (an earlier take, the pruner) and takes the newest present', async (t) => {
+  const root = t.testdir({ '.prebuffer': {}, s1: {}, s2: {} })
+  const buf = join(root, '.prebuffer')
+  for (let i = 1; i <= 3; i++) await writeFile(join(buf, `buf-00000${i}.mp4`), Buffer.alloc(100 * i))
+  await writeFile(join(buf, BUFFER_LIST), [1, 2, 3].map((i) => `buf-00000${i}.mp4,${i}.0,${i + 1}.0`).join('\n'))
+  t.same(await takePreRoll(buf, join(root, 's1'), 1000, silentLogger()), [{ file: 'pre-00001.mp4', bytes: 300, ms: 1000 }], 'the newest closed second')
+  t.same(await takePreRoll(buf, join(root, 's2'), 1000, silentLogger()), [{ file: 'pre-00001.mp4', bytes: 200, ms: 1000 }], 'a second start before the next segment closed: the one before, not an error')
+})
+
+t.test('bufferedNeedMs: an event reaches back its pre-roll, a start by hand takes the warm start, continuous none', async (t) => {
+  const o = { preRollMs: 5000, warmStartMs: 1000 }
+  t.equal(bufferedNeedMs({ ...o, mode: 'events' }, { kind: 'motion', at: 'x', mono: 100 }, 400), 5300, 'pre-roll plus the time the start took')
+  t.equal(bufferedNeedMs({ ...o, mode: 'events' }, undefined, 400), 1000, 'events mode, a start by hand: the warm start')
+  t.equal(bufferedNeedMs({ ...o, mode: 'manual' }, undefined, 400), 1000)
+  t.equal(bufferedNeedMs({ ...o, mode: 'manual' }, { kind: 'manual', at: 'x' }, 400), 1000)
+  t.equal(bufferedNeedMs({ ...o, mode: 'manual', warmStartMs: 0 }, undefined, 400), 0, 'warm start off')
+  t.equal(bufferedNeedMs({ ...o, mode: 'continuous' }, { kind: 'continuous', at: 'x' }, 400), 0)
+  t.equal(bufferedNeedMs({ ...o, mode: 'continuous' }, undefined, 400), 0, 'continuous mode runs no buffer')
 })
 
 const session = (id: string, over: Partial<SessionFile> = {}): SessionFile => ({
