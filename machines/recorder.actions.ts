@@ -165,10 +165,11 @@ export const recordBytes = recorderSetup.assign(({ context, event }) => {
   // A gap measured by progress closes on progress: the first growth after the camera is
   // back is the fragment written before the kill, flushed at the new keyframe.
   // A new run's first growth is its file's header, written once ffmpeg has probed the input (up
-  // to a second after its footage began): the run's first progress reading closes the gap
-  // where that footage began. Growth closes it only after that (no reading could: a stale GOP).
+  // to a second after its footage began): the run's progress closes the gap where that footage
+  // began. The growth after it (the first fragment, at the next keyframe) closes it when no
+  // reading could (a stale GOP, no progress).
   const gap0 = context.openGap
-  if (gap0?.newRun === true && !gap0.grew && context.lastProgress === null) {
+  if (gap0?.newRun === true && !gap0.grew) {
     return { session: { ...context.session, bytes: event.total, segments: event.segments }, lastGrowthMono: event.mono, openGap: { ...gap0, grew: true } }
   }
   if (context.openGap?.media) return { session: { ...context.session, bytes: event.total, segments: event.segments }, lastGrowthMono: event.mono }
@@ -263,16 +264,21 @@ export const openPausedGap = recorderSetup.assign({
 })
 
 /** Every progress reading of the running ffmpeg; one whose timeline moved closes a gap measured by progress. */
+/** A new run's reading with less timeline than this is its first packet, not yet where its footage began. */
+export const NEW_RUN_TIMELINE_MS = 400
+
 export const trackProgress = recorderSetup.assign(({ context, event }) => {
   if (event.type !== 'PROGRESS') return {}
   // Kept: the last reading whose timeline moved (a frozen input still reports, unchanged): where footage last arrived.
   const prev = context.lastProgress
   const reading = prev && !(event.outMs > prev.outMs) ? prev : { outMs: event.outMs, mono: event.mono }
   const gap = context.openGap
-  if (gap?.newRun && context.session !== null && event.outMs > 0) {
-    // The next run's first reading: its footage began outMs before now (the media server's
-    // GOP first). A start before the gap's is footage already held (a stale GOP): the files'
-    // growth closes that gap instead.
+  if (gap?.newRun && context.session !== null && event.outMs >= NEW_RUN_TIMELINE_MS) {
+    // The next run's first reading with a timeline: its footage began outMs before now (the
+    // media server's GOP first). ffmpeg's very first report comes as its first packet is
+    // written (measured: 0.065 ms of timeline, then 1.6 s half a second later, the GOP), so
+    // it says nothing yet. A start before the gap's is footage already held (a stale GOP):
+    // the files' growth closes that gap instead.
     const footageFrom = event.mono - event.outMs
     if (footageFrom < gap.mono) return { lastProgress: reading }
     const ms = Math.round(footageFrom - gap.mono)

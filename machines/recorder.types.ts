@@ -108,7 +108,7 @@ export interface OpenGap {
    * the gap at the start of its footage (reading time − timeline), or its files' first growth.
    */
   newRun?: boolean
-  /** The new run's first growth (its header) came before any reading: the next growth closes the gap. */
+  /** The new run's first growth (its header) was seen: the next growth closes the gap if progress has not. */
   grew?: boolean
 }
 

@@ -13,7 +13,8 @@ import type { ProcessOwner } from '../../infra/process.js'
 import type { ChildFactory } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
 import { probeMediaHttp } from './probe.js'
-import { spawnMediaServer } from './spawn.js'
+import { forkMediaServer } from './spawn.js'
+import type { MediaSpare } from './spare.js'
 import { flvUrl, rtmpUrl, type MediaPorts } from './urls.js'
 import type { MediaSigner } from './signer.js'
 
@@ -21,6 +22,7 @@ export { flvUrl, rtmpUrl, signedFlvUrl, signedRtmpUrl, streamPath, healthUrl, ty
 export { MediaSigner, PROCESS_SIGN_TTL_S } from './signer.js'
 export { pickFreePort, resolveMediaPorts } from './ports.js'
 export { spawnMediaServer, MEDIA_SERVER_ENTRY } from './spawn.js'
+export { createMediaSpare, type MediaSpare } from './spare.js'
 export { mediaStateName } from '../../machines/media.machine.js'
 
 export interface MediaActorConfig extends MediaPorts {
@@ -43,6 +45,8 @@ export interface MediaActorDeps {
   dataDir?: string
   /** Times the heartbeats (monotonic); default the system clock. */
   clock?: Pick<Clock, 'monotonic'>
+  /** A warm spare to start from (spare.ts); absent: every start forks a new server. */
+  spare?: MediaSpare
 }
 
 export type MediaActor = Actor<typeof mediaMachine>
@@ -85,16 +89,17 @@ export function provideMedia(deps: MediaActorDeps) {
       log.warn({ pid: proc.pid, silentMs: Math.round(next.silentMs), heartbeatTimeoutMs: settings.timeoutMs }, 'media server silent: frozen?')
       send({ type: 'MEDIA.UNRESPONSIVE', silentMs: next.silentMs })
     }
-    const proc = spawnMediaServer(deps.processes, {
-      ports,
-      signer: deps.signer,
-      dataDir: deps.dataDir,
-      log,
+    const warm = deps.spare?.take() ?? null
+    const forked = warm ?? forkMediaServer(deps.processes, { ports, ...(deps.dataDir ? { dataDir: deps.dataDir } : {}), log })
+    const proc = forked.proc
+    if (warm) log.info({ pid: proc.pid }, 'media server started from the warm spare')
+    forked.activate(deps.signer, {
       onReady: (m) => {
-        log.info({ pid: m.pid, rtmp: rtmpUrl(ports), flv: flvUrl(ports) }, 'media server ready')
+        log.info({ pid: m.pid, rtmp: rtmpUrl(ports), flv: flvUrl(ports), warm: warm !== null }, 'media server ready')
         watch = startHeartbeatWatch(clock.monotonic())
         checks = setInterval(() => step({ type: 'check', now: clock.monotonic() }), HEARTBEAT_INTERVAL_MS)
         send({ type: 'MEDIA.READY' })
+        deps.spare?.prepareLater()
       },
       onHeartbeat: () => step({ type: 'beat', now: clock.monotonic() }),
     })

@@ -32,15 +32,30 @@ const LEVELS: Record<string, 'debug' | 'warn' | 'error'> = {
   error: 'error',
 }
 
+/** What a forked server reports, set when it is activated (a warm spare gets them later). */
+export interface MediaServerHandlers {
+  onReady?: (message: MediaServerReadyMessage) => void
+  /** Each heartbeat (every HEARTBEAT_INTERVAL_MS once ready): keep it cheap. */
+  onHeartbeat?: () => void
+}
+
+/** A forked media server that has loaded node-media-server and waits for its secret. */
+export interface ForkedMediaServer {
+  proc: OwnedProcess
+  /** Hands it the secret (it binds its ports and reports ready) and says where its reports go. */
+  activate(signer: MediaSigner, handlers: MediaServerHandlers): void
+}
+
 /**
  * Forks the media server: `node --import tsx server.ts` through ProcessOwner, so it gets
  * setpriv's parent-death signal and a process group like every other child, plus an IPC
  * channel (fd 3) for the secret, the ready report, the heartbeats and "parent gone"
- * (channel closed).
+ * (channel closed). The process loads node-media-server and then waits for the secret:
+ * until `activate` it holds no port (a warm spare, spare.ts).
  * The secret travels only over that channel: argv is readable by every local user
  * (/proc/<pid>/cmdline), and env would be inherited by whatever the child spawns.
  */
-export function spawnMediaServer(processes: ProcessOwner, opts: SpawnMediaOptions): OwnedProcess {
+export function forkMediaServer(processes: ProcessOwner, opts: Pick<SpawnMediaOptions, 'ports' | 'dataDir' | 'log'>): ForkedMediaServer {
   const args = [
     '--import', TSX_LOADER,
     MEDIA_SERVER_ENTRY,
@@ -62,18 +77,30 @@ export function spawnMediaServer(processes: ProcessOwner, opts: SpawnMediaOption
   })
   // Nothing is written there, but a pipe nobody reads can fill and block the child.
   proc.stdout?.resume()
+  let handlers: MediaServerHandlers = {}
   proc.child.on('message', (message: unknown) => {
     const m = message as Partial<MediaServerReadyMessage> | Partial<MediaServerHeartbeatMessage> | null
-    if (m?.type === 'alive') opts.onHeartbeat?.()
-    else if (m?.type === 'ready') opts.onReady?.(m as MediaServerReadyMessage)
+    if (m?.type === 'alive') handlers.onHeartbeat?.()
+    else if (m?.type === 'ready') handlers.onReady?.(m as MediaServerReadyMessage)
   })
   // An IPC write to a child that just died must not become an uncaught 'error'.
   proc.child.on('error', (err) => log?.debug({ err: err.message }, 'media server channel error'))
-  if (proc.child.connected) {
-    const config: MediaServerConfigMessage = { type: 'config', secret: opts.signer.secretForMediaServer() }
-    proc.child.send(config, (err) => {
-      if (err) log?.warn({ err: err.message }, 'could not hand the media server its secret')
-    })
+  return {
+    proc,
+    activate(signer, next) {
+      handlers = next
+      if (!proc.child.connected) return
+      const config: MediaServerConfigMessage = { type: 'config', secret: signer.secretForMediaServer() }
+      proc.child.send(config, (err) => {
+        if (err) log?.warn({ err: err.message }, 'could not hand the media server its secret')
+      })
+    },
   }
-  return proc
+}
+
+/** Forks a media server and activates it at once. */
+export function spawnMediaServer(processes: ProcessOwner, opts: SpawnMediaOptions): OwnedProcess {
+  const forked = forkMediaServer(processes, opts)
+  forked.activate(opts.signer, { ...(opts.onReady ? { onReady: opts.onReady } : {}), ...(opts.onHeartbeat ? { onHeartbeat: opts.onHeartbeat } : {}) })
+  return forked.proc
 }

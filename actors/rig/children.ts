@@ -18,7 +18,7 @@ import { CameraFrames, cameraChild, type PreviewLevel } from '../camera/index.js
 import { snapshotName } from '../motion/index.js'
 import { storeSnapshot } from '../motion/snapshot.js'
 import { registerCameraCommands } from '../camera/commands.js'
-import { mediaChild, signedFlvUrl, signedRtmpUrl, type MediaSigner } from '../media/index.js'
+import { mediaChild, signedFlvUrl, signedRtmpUrl, type MediaSigner, type MediaSpare } from '../media/index.js'
 import { RecorderHandle, recorderChild } from '../recorder/index.js'
 import { registerRecorderCommands } from '../recorder/commands.js'
 import { registerRecordingDeleteCommand } from '../recorder/deleteCommand.js'
@@ -49,6 +49,8 @@ export interface RigContext {
   ffmpegPath: string
   /** Signs every media URL the rig's own clients use (camera, recorder, audio, the web's live video). */
   mediaSigner: MediaSigner
+  /** The media server's warm spare: outlives the media child's instances, ended with the rig. */
+  mediaSpare: MediaSpare
   logFiles: LogFiles
   webMetrics: WebMetrics
   /** The inspector's event timeline: follows every actor from before it starts, outlives web restarts. */
@@ -183,6 +185,7 @@ export async function defaultChildren(ctx: RigContext, spec: SpecBuilder): Promi
       log: log.child({ actor: 'media' }),
       signer: ctx.mediaSigner,
       dataDir: join(ctx.dirs.root, 'media'),
+      spare: ctx.mediaSpare,
     }),
   })
   const camera = spec('camera', {

@@ -26,6 +26,7 @@ import { createStatelyBridge } from '../inspect/stately.js'
 import { createLogFiles, type LogFiles } from '../logs/index.js'
 import { createWebMetrics } from '../web/index.js'
 import { MediaSigner } from '../media/signer.js'
+import { createMediaSpare } from '../media/spare.js'
 import { embeddedNatsChild } from './natsChild.js'
 import { createRigPresence } from '../fleet/presence.js'
 import { mqttChildren } from './mqttChild.js'
@@ -225,7 +226,14 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   const inspectEvents = createEventLog({ secrets })
   // One media secret per rig start: media restarts keep it, so clients' URLs stay valid.
   const mediaSigner = new MediaSigner()
-  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, mediaSigner, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, events, preview, bus, router, alerts, supervisor: () => supervisor, natsConnection: () => nc }
+  const mediaSpare = createMediaSpare({
+    processes,
+    ports: { rtmpPort: ports.rtmp, httpPort: ports.flv },
+    dataDir: join(dirs.root, 'media'),
+    log: log.child({ actor: 'media', part: 'spare' }),
+    enabled: config.media.warmSpare,
+  })
+  const ctx: RigContext = { config, log, clock, processes, dirs, ports, node, ffmpegPath: ffmpeg.path, mediaSigner, mediaSpare, logFiles, webMetrics, inspectEvents, alert: raise, publishState, publishEvent, feed, events, preview, bus, router, alerts, supervisor: () => supervisor, natsConnection: () => nc }
   const spec: SpecBuilder = (id, over) => ({
     id,
     restart: 'permanent',
@@ -299,6 +307,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
   const force = (why: string) => {
     log.error({ why }, 'forced shutdown: killing what is left')
     presence.stop()
+    mediaSpare.dispose()
     supervisor.killAll()
     processes.killAll()
     clearTimeout(forceTimer)
@@ -308,6 +317,8 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     if (shuttingDown) return force(`second request (${reason})`)
     shuttingDown = true
     stopDialling.abort()
+    // No restart follows a shutdown: the media server's spare has nothing left to wait for.
+    mediaSpare.dispose()
     log.info({ reason }, 'shutting down')
     router.setAccepting(false)
     // The bound is owned by the shutdown and cleared when it completes.

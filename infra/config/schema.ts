@@ -121,6 +121,11 @@ export const ConfigSchema = Obj({
       default: 1500,
       description: 'heartbeat silence after which the media server counts as frozen and is restarted',
     }),
+    warmSpare: Type.Boolean({
+      default: true,
+      description:
+        'keep a second media server process loaded and waiting (no port, ~50 MB of memory), so a restart after a crash or freeze serves in tens of ms instead of ~1 s; false: fork a new one at each restart',
+    }),
   }),
   camera: Obj({
     source: Type.String({ minLength: 1, default: 'testsrc', description: 'testsrc | v4l2:/dev/videoN | rtsp://… | file:/path' }),

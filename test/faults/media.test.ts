@@ -9,6 +9,7 @@
  * Both: the footage kept covers the recorded time but for ~1 s at the fault (footage.ts).
  */
 import t from 'tap'
+import { join } from 'node:path'
 import { collect, startTestRig, type TestRig } from '../helpers/rig.js'
 import { isAlive, waitFor } from '../helpers/wait.js'
 import {
@@ -26,13 +27,21 @@ import {
   type SessionSummary,
 } from '../integration/pipeline/common.js'
 import { ffmpegsMentioning, footageKept, snapshotSegments } from './footage.js'
-import { waitProcState } from '../helpers/procs.js'
+import { processesMentioning, waitProcState } from '../helpers/procs.js'
+
+/** The warm spare is forked 5 s after the server is ready: the faults here hit a rig that has one. */
+async function waitSpare(r: TestRig): Promise<void> {
+  const servers = async () => (await processesMentioning(join(r.rig.dirs.root, 'media'))).filter((p) => p.cmd.includes('server.ts') && !p.cmd.startsWith('setpriv'))
+  await waitFor(async () => (await servers()).length >= 2, 30000, 'the media server and its warm spare', 200)
+  await sleep(2000) // loaded, as a spare is after its first seconds
+}
 
 t.test('SIGKILL of the media server mid-recording: restarted, camera streams again, recording resumes in the same session', async (t) => {
   const r = await startTestRig(t, {
     node: 'mediakill',
     configure: (c) => {
       c.recorder.segmentS = 2
+      c.media.warmSpare = true // the default: the restart activates the waiting spare
     },
   })
   const mediaStates = collect(r.client, `vigil.${r.node}.state.media`)
@@ -41,6 +50,7 @@ t.test('SIGKILL of the media server mid-recording: restarted, camera streams aga
   await waitCameraStreaming(r)
   await sleep(2000)
 
+  await waitSpare(r)
   const started = await must<SessionSummary>(r, 'recorder', 'start', { name: 'media-kill' })
   await waitBytes(r, 0, 20000)
   await sleep(3000)
@@ -127,6 +137,7 @@ t.test('SIGSTOP of the media server mid-recording: heartbeat silence → failed 
     node: 'mediastop',
     configure: (c) => {
       c.recorder.segmentS = 4
+      c.media.warmSpare = true
       heartbeatTimeoutMs = c.media.heartbeatTimeoutMs
     },
   })
@@ -142,6 +153,7 @@ t.test('SIGSTOP of the media server mid-recording: heartbeat silence → failed 
   await waitCameraStreaming(r)
   await sleep(2000)
 
+  await waitSpare(r)
   const started = await must<SessionSummary>(r, 'recorder', 'start', { name: 'media-stop' })
   await waitBytes(r, 0, 20000)
   await intoNewSegment(r, 2000)
@@ -223,20 +235,22 @@ t.test('SIGSTOP of the media server mid-recording: heartbeat silence → failed 
   // first on a busy machine opens it a little earlier.
   const gap = session.gaps.find((g) => Date.parse(g.at) >= stoppedAt - 2500 && Date.parse(g.at) <= stoppedAt + 12000)
   t.ok(gap, `a gap opens at the freeze (${session.gaps.map((g) => `${Date.parse(g.at) - stoppedAt} ms from it, ${g.ms} ms long`).join(', ')})`)
-  // The freeze costs the recording its notice time plus the restart chain a SIGKILL costs too
-  // (new media server, camera reconnect, recorder reconnect: a SIGKILL, noticed at once,
-  // measured a 6.2 s gap on a loaded 2-core box), and nothing more: no read timeout, no
-  // probe misses. Not "time to notice + 1 s": the chain after the notice took 5.2–7.4 s here.
-  const gapBoundS = camBackS + RECORDER_RESUMES_WITHIN_S
+  // DESIGN §9.5 / issue 16: a frozen media server costs no more than the time to notice it
+  // + 1 s; asserted generously (2×), as the fault suite does. What makes it hold: the warm
+  // spare serves tens of ms after the frozen one is killed (no node start), the camera
+  // publishes again at once, and the gap is measured from ffmpeg's progress (the old run's
+  // live edge → the new run's first footage), not from two 1 s polls of the files.
+  const gapBoundS = 2 * (leftRunningS + 1)
   const gapS = (gap?.ms ?? Infinity) / 1000
-  t.ok(gapS <= gapBoundS, `footage gap ${fmt(gapS)} s ≤ camera streaming again ${fmt(camBackS)} s + ${RECORDER_RESUMES_WITHIN_S} s = ${fmt(gapBoundS)} s`)
+  t.ok(gapS <= gapBoundS, `footage gap ${fmt(gapS)} s ≤ 2 × (noticed ${fmt(leftRunningS)} s + 1 s) = ${fmt(gapBoundS)} s`)
+  t.ok(camBackS <= RECORDER_RESUMES_WITHIN_S + leftRunningS, `camera streaming again ${fmt(camBackS)} s after the freeze`)
   const probed = await probeSegments(stopped.dir, session.segments.map((s) => s.file))
   for (const p of probed) t.ok(p.streams.includes('video') && p.duration > 0, `${p.file} plays (${p.streams.join(',')}, ${fmt(p.duration)} s)`)
   t.comment(
     `media left running ${fmt(leftRunningS)} s, running again ${fmt(mediaBackS)} s, camera streaming ${fmt(camBackS)} s, ` +
       `recording bytes growing ${fmt(resumedS)} s after the SIGSTOP; ` +
       `footage gap ${fmt(gapS)} s opening ${gap ? fmt((Date.parse(gap.at) - stoppedAt) / 1000) : '?'} s after it ` +
-      `(bound ${fmt(gapBoundS)} s; time to notice + 1 s would be ${fmt(leftRunningS + 1)} s); ` +
+      `(target noticed + 1 s = ${fmt(leftRunningS + 1)} s, asserted ≤ ${fmt(gapBoundS)} s); ` +
       `alerts ${alerts.seen.map((a) => `${String(a.data['severity'])} ${String(a.data['code'])}`).join(', ')}`,
   )
   // The seconds between the freeze and that flush count as recorded though no media came:

@@ -160,6 +160,9 @@ export async function startTestRig(t: Test, opts: TestRigOptions = {}): Promise<
   // session: tests whose footage arithmetic predates it run without; the warm start's own
   // tests (test/integration/pipeline/warmStart.test.ts) and the bench run the default.
   config.recorder.warmStartS = 0
+  // Likewise the media server's warm spare (one more node process per rig): the media fault
+  // tests and test/integration/media/spare.test.ts run it.
+  config.media.warmSpare = false
   opts.configure?.(config)
   const processes = new ProcessOwner()
   const log = opts.log ?? (opts.logLevel && opts.logLevel !== 'silent' ? createLogger({ level: opts.logLevel, pretty: false }) : silentLogger())

@@ -22,6 +22,7 @@ export const TEST_VIGIL_CONFIG = {
   camera: { width: 320, height: 240, fps: 15 },
   // As startTestRig: the warm start's buffer is tested on its own.
   recorder: { warmStartS: 0 },
+  media: { warmSpare: false },
   governor: {
     cpuPercent: { warn: 10000, degrade: 10001, critical: 10002 },
     memoryPercent: { warn: 10000, degrade: 10001, critical: 10002 },

@@ -353,7 +353,10 @@ t.test('source lost and back, with progress: the gap runs from the old run\'s li
   h.ffmpeg.sendBack?.({ type: 'FFMPEG.STARTED', pid: 2 })
   h.bytes(1200, 6900) // its header, written once ffmpeg probed the input: not where footage began
   t.equal(h.actor.getSnapshot().context.session?.gaps.length, 0, 'the header growth does not close the gap')
-  // The new run's first reading: 600 ms of timeline at 7.0 s, so its footage began at 6.4 s.
+  // ffmpeg's first report comes with its first packet: no timeline yet, no closing.
+  h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 0.065, mono: 6500, firstRun: false })
+  t.ok(h.actor.getSnapshot().context.openGap, 'a first report with 0.065 ms of timeline says nothing yet')
+  // The new run's reading: 600 ms of timeline at 7.0 s, so its footage began at 6.4 s.
   h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 600, mono: 7000, firstRun: false })
   await settle()
   t.same(h.actor.getSnapshot().context.session?.gaps, [{ at: '2025-01-01T00:00:04.700Z', reason: 'source lost: media restarting', ms: 1700 }], 'closed where the new footage begins')
@@ -372,6 +375,8 @@ t.test('a new run whose footage begins before the gap (a stale GOP) leaves the g
   await settle()
   h.ffmpeg.sendBack?.({ type: 'PROGRESS', outMs: 3000, mono: 6000, firstRun: false })
   t.ok(h.actor.getSnapshot().context.openGap, 'still open: footage from 3.0 s would be before the gap at 4.5 s')
+  h.bytes(1200, 7000) // the new run's header
+  t.ok(h.actor.getSnapshot().context.openGap, 'not closed by the header')
   h.bytes(1500, 7500)
   t.same(h.actor.getSnapshot().context.session?.gaps.map((g) => g.ms), [3000], 'closed by growth')
 })
