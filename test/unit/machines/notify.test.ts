@@ -17,13 +17,20 @@ t.test('retryDelayMs: exponential from initialMs, capped at maxMs (never more th
   t.ok(attempts >= 33, `${attempts} attempts in the default window`)
 })
 
-t.test('expiredEntries: those at least windowMs old', async (t) => {
+t.test('expiredEntries: those at least windowMs old, with the burst queued just after them', async (t) => {
   const q: LaneEntry[] = [
     { name: 'a', createdAt: 0, quiet: false },
     { name: 'b', createdAt: 500, quiet: false },
     { name: 'c', createdAt: 1000, quiet: false },
   ]
-  t.same(expiredEntries(q, 1500, 1000).map((e) => e.name), ['a', 'b'])
+  t.same(expiredEntries(q, 1500, 1000).map((e) => e.name), ['a', 'b'], 'window 1000: a batch of 250 ms after b (500) does not reach c (1000)')
+  t.same(expiredEntries(q, 400, 1000), [], 'none expired: none dropped')
+  const burst: LaneEntry[] = [0, 3, 7, 12, 40, 90, 2500, 60_000].map((createdAt, i) => ({ name: `e${i}`, createdAt, quiet: false }))
+  t.same(
+    expiredEntries(burst, 1_800_000, 1_800_000).map((e) => e.createdAt),
+    [0, 3, 7, 12, 40, 90],
+    'window 30 min: the head expired, the burst queued within 1 s after it goes with it; 2.5 s and 60 s later stay',
+  )
 })
 
 /** A lane whose deliveries answer from `script` (true = 2xx, a string = the failure), then succeed. */
