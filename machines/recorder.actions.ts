@@ -162,8 +162,6 @@ export const diskFullAlert = (message: string) =>
 /** Bytes grew: record them, and close a gap if the stream just came back. */
 export const recordBytes = recorderSetup.assign(({ context, event }) => {
   if (event.type !== 'BYTES' || context.session === null) return {}
-  // A gap measured by progress closes on progress: the first growth after the camera is
-  // back is the fragment written before the kill, flushed at the new keyframe.
   // A new run's first growth is its file's header, written once ffmpeg has probed the input (up
   // to a second after its footage began): the run's progress closes the gap where that footage
   // began. The growth after it (the first fragment, at the next keyframe) closes it when no
@@ -172,6 +170,8 @@ export const recordBytes = recorderSetup.assign(({ context, event }) => {
   if (gap0?.newRun === true && !gap0.grew) {
     return { session: { ...context.session, bytes: event.total, segments: event.segments }, lastGrowthMono: event.mono, openGap: { ...gap0, grew: true } }
   }
+  // A gap measured by progress closes on progress: the first growth after the camera is
+  // back is the fragment written before the kill, flushed at the new keyframe.
   if (context.openGap?.media) return { session: { ...context.session, bytes: event.total, segments: event.segments }, lastGrowthMono: event.mono }
   const gap = context.openGap
   const gaps = gap
@@ -263,10 +263,14 @@ export const openPausedGap = recorderSetup.assign({
   },
 })
 
-/** Every progress reading of the running ffmpeg; one whose timeline moved closes a gap measured by progress. */
 /** A new run's reading with less timeline than this is its first packet, not yet where its footage began. */
 export const NEW_RUN_TIMELINE_MS = 400
 
+/**
+ * Every progress reading of the running ffmpeg: one whose timeline moved closes a gap measured
+ * by progress (the camera restarting under it), and a new run's first reading with a timeline
+ * closes the gap its run began with.
+ */
 export const trackProgress = recorderSetup.assign(({ context, event }) => {
   if (event.type !== 'PROGRESS') return {}
   // Kept: the last reading whose timeline moved (a frozen input still reports, unchanged): where footage last arrived.
