@@ -191,13 +191,6 @@ t.test('events with a warm start: the buffer keeps the larger of pre-roll and wa
   h2.actor.stop()
 })
 
-t.test('continuous: no buffer, warm start or not', async (t) => {
-  const h = harness({ mode: 'continuous', warmStartMs: 1000 })
-  await h.advance(0)
-  t.equal(h.buffers.started, 0)
-  h.actor.stop()
-})
-
 t.test('a buffer ffmpeg that keeps ending early is restarted with backoff; a long run resets it', async (t) => {
   const h = harness({ mode: 'manual', warmStartMs: 1000, bufferRestartMs: 1000 })
   await h.advance(0)
@@ -222,11 +215,18 @@ t.test('a buffer ffmpeg that keeps ending early is restarted with backoff; a lon
   h.actor.stop()
 })
 
-t.test('events: preRoll 0 runs no buffer', async (t) => {
-  const h = harness({ mode: 'events', preRollMs: 0 })
-  await h.advance(0)
-  t.equal(h.buffers.started, 0)
-  h.actor.stop()
+t.test('no buffer: continuous mode (warm start or not), events with pre-roll 0 and no warm start', async (t) => {
+  const cases: Array<Partial<ModeSettings>> = [
+    { mode: 'continuous', warmStartMs: 1000 },
+    { mode: 'continuous', warmStartMs: 0 },
+    { mode: 'events', preRollMs: 0 },
+  ]
+  for (const settings of cases) {
+    const h = harness(settings)
+    await h.advance(0)
+    t.equal(h.buffers.started, 0, JSON.stringify(settings))
+    h.actor.stop()
+  }
 })
 
 t.test('continuous: records from the start and rolls over every continuousSessionMs', async (t) => {
