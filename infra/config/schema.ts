@@ -124,7 +124,7 @@ export const ConfigSchema = Obj({
     warmSpare: Type.Boolean({
       default: true,
       description:
-        'keep a second media server process loaded and waiting (no port, ~50 MB of memory), so a restart after a crash or freeze serves in tens of ms instead of ~1 s; false: fork a new one at each restart',
+        'keep a second media server process loaded and waiting (no port, ~75 MB RSS), so a restart after a crash or freeze serves in tens of ms instead of ~1 s; false: fork a new one at each restart',
     }),
   }),
   camera: Obj({
