@@ -17,8 +17,6 @@ export interface MediaSpare {
   take(): ForkedMediaServer | null
   /** Forks the next spare after `delayMs`, unless one waits or is coming. */
   prepareLater(): void
-  /** The spare's pid, for status and tests; null when none waits. */
-  pid(): number | null
   dispose(): void
 }
 
@@ -51,9 +49,6 @@ export function createMediaSpare(deps: { processes: ProcessOwner; ports: MediaPo
         })
       }, delayMs)
       timer.unref()
-    },
-    pid() {
-      return spare?.proc.isRunning() ? spare.proc.pid : null
     },
     dispose() {
       disposed = true

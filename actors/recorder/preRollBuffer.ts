@@ -96,6 +96,21 @@ export function pickPreRoll(segments: BufferedSegment[], needMs: number): Buffer
   return picked
 }
 
+/** Renames buffer segments into the session as pre-NNNNN.mp4 from `firstIndex`, in order; one that is gone is skipped. */
+async function moveIntoSession(bufferDir: string, sessionDir: string, segments: BufferedSegment[], firstIndex: number, log: Logger): Promise<PreRollFile[]> {
+  const moved: PreRollFile[] = []
+  for (const seg of segments) {
+    const file = preRollFileName(firstIndex + moved.length)
+    try {
+      await rename(join(bufferDir, seg.file), join(sessionDir, file))
+      moved.push({ file, bytes: (await stat(join(sessionDir, file))).size, ms: seg.ms })
+    } catch (err) {
+      log.warn({ err, file: seg.file }, 'a buffered segment could not be moved into the session')
+    }
+  }
+  return moved
+}
+
 /**
  * Moves the buffered footage covering the last `needMs` into `sessionDir` as pre-00001.mp4…;
  * a segment pruned or gone meanwhile is skipped. Returns what was moved, in play order.
@@ -107,16 +122,7 @@ export async function takePreRoll(bufferDir: string, sessionDir: string, needMs:
   const listed = parseSegmentList(text)
   const present = new Set(await readdir(bufferDir).catch(() => [] as string[]))
   const picked = pickPreRoll(listed.filter((s) => present.has(s.file)), needMs)
-  const moved: PreRollFile[] = []
-  for (const seg of picked) {
-    const file = preRollFileName(moved.length + 1)
-    try {
-      await rename(join(bufferDir, seg.file), join(sessionDir, file))
-      moved.push({ file, bytes: (await stat(join(sessionDir, file))).size, ms: seg.ms })
-    } catch (err) {
-      log.warn({ err, file: seg.file }, 'a pre-roll segment could not be moved into the session')
-    }
-  }
+  const moved = await moveIntoSession(bufferDir, sessionDir, picked, 1, log)
   log.info({ dir: sessionDir, files: moved.length, ms: moved.reduce((n, f) => n + f.ms, 0), needMs }, 'pre-roll moved into the session')
   return moved
 }
@@ -133,18 +139,12 @@ export async function takePreRoll(bufferDir: string, sessionDir: string, needMs:
  */
 export async function takeBridge(o: { bufferDir: string; sessionDir: string; afterWallMs: number; beforeWallMs: number; firstIndex: number; log: Logger }): Promise<PreRollFile[]> {
   const text = await readFile(join(o.bufferDir, BUFFER_LIST), 'utf8').catch(() => '')
-  const moved: PreRollFile[] = []
+  const between: BufferedSegment[] = []
   for (const seg of parseSegmentList(text)) {
     const st = await stat(join(o.bufferDir, seg.file)).catch(() => null)
-    if (!st || st.mtimeMs <= o.afterWallMs || st.mtimeMs - seg.ms >= o.beforeWallMs) continue
-    const file = preRollFileName(o.firstIndex + moved.length)
-    try {
-      await rename(join(o.bufferDir, seg.file), join(o.sessionDir, file))
-      moved.push({ file, bytes: st.size, ms: seg.ms })
-    } catch (err) {
-      o.log.warn({ err, file: seg.file }, 'a bridging segment could not be moved into the session')
-    }
+    if (st && st.mtimeMs > o.afterWallMs && st.mtimeMs - seg.ms < o.beforeWallMs) between.push(seg)
   }
+  const moved = await moveIntoSession(o.bufferDir, o.sessionDir, between, o.firstIndex, o.log)
   if (moved.length > 0) o.log.info({ dir: o.sessionDir, files: moved.length, ms: moved.reduce((n, f) => n + f.ms, 0) }, 'buffered footage moved in up to the recorder\'s first keyframe')
   return moved
 }
