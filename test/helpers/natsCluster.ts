@@ -14,7 +14,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { StorageType, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
 import { loadConfig } from '../../infra/config/load.js'
 import { natsCredentialOptions } from '../../infra/nats/credentials.js'
@@ -56,6 +57,26 @@ async function freePortRun(count: number): Promise<number> {
     if (ok) return base
   }
   throw new Error(`no run of ${count} free ports found`)
+}
+
+/**
+ * The meta leader answers account info before it has heard from every peer; a stream of
+ * `replicas` made then fails with "no suitable peers for placement" (seen on a loaded CI
+ * box). A throwaway memory stream of that many replicas, made and deleted, shows it can
+ * place them. An identity that may not make streams skips the probe (true).
+ */
+async function placesReplicas(jsm: JetStreamManager, replicas: number): Promise<boolean> {
+  const name = `READY_PROBE_${randomUUID().replaceAll('-', '')}`
+  try {
+    await jsm.streams.add({ name, subjects: [`ready.probe.${name}`], storage: StorageType.Memory, num_replicas: replicas })
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err)
+    if (/permissions violation/i.test(msg) || (err as { name?: string }).name === 'PermissionViolationError') return true
+    if (/no suitable peers|insufficient resources/i.test(msg)) return false
+    throw err
+  }
+  await jsm.streams.delete(name)
+  return true
 }
 
 export async function startNatsCluster(t: Test, opts: { rigs: string[]; operators: string[]; size?: number }): Promise<TestNatsCluster> {
@@ -128,7 +149,9 @@ export async function startNatsCluster(t: Test, opts: { rigs: string[]; operator
         try {
           const jsm = await jetstreamManager(nc, { timeout: 2000 })
           await jsm.getAccountInfo()
-          return
+          if (await placesReplicas(jsm, size)) return
+          last = new Error('no suitable peers for placement yet')
+          await new Promise((r) => setTimeout(r, 250))
         } catch (err) {
           last = err
           await new Promise((r) => setTimeout(r, 250))
