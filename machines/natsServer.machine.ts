@@ -11,7 +11,7 @@ import { errorMessage, probeLoop } from './probeLoop.js'
  * an operator reads on `vigil.<node>.state.nats`. Reaching a final state (or the
  * supervisor stopping the actor) stops the child, whose cleanup kills what is left.
  *
- * While running, the `probe` actor asks the server for its INFO line every
+ * While running, the `probe` actor asks the server for a PONG every
  * probeIntervalMs: a SIGSTOPped or hung nats-server keeps its port open (the
  * kernel still accepts connections into the backlog) and never exits, so only a
  * probe that needs an answer notices it. probeMisses consecutive misses end in
@@ -114,7 +114,7 @@ export const natsServerMachine = setup({
   actors: {
     // Provided by actors/nats (createNatsServerActor); tests provide a fake.
     runServer: fromCallback<RunServerCommand, RunServerInput>(() => {}),
-    // Provided by actors/nats (INFO line over TCP); resolves = the server answered.
+    // Provided by actors/nats (PING on a kept connection); resolves = the server answered.
     probe: fromPromise<void, ProbeInput>(async () => {}),
   },
   actions: {

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createActor, fromCallback, fromPromise } from 'xstate'
 import type { Logger } from '../../infra/logger.js'
+import type { NatsCredentialOptions } from '../../infra/nats/credentials.js'
 import type { OwnedProcess, ProcessOwner } from '../../infra/process.js'
 import {
   natsServerMachine,
@@ -13,7 +14,7 @@ import {
 import type { ChildFactory } from '../supervisor/child.js'
 import { machineChild } from '../supervisor/machineChild.js'
 import { topStateName } from '../../machines/stateName.js'
-import { probeNatsInfo } from './liveness.js'
+import { createNatsPinger } from './liveness.js'
 import { probeNatsReady } from './readiness.js'
 import { natsServerArgs, probeHost, type NatsServerConfig } from './serverArgs.js'
 import { embeddedServerConf } from './serverConf.js'
@@ -33,6 +34,8 @@ export interface NatsServerDeps {
   probeIntervalMs?: number
   /** Consecutive missed probes before the server counts as dead (`nats.probeMisses`). */
   probeMisses?: number
+  /** How the liveness probe logs in: the rig's own credential (`nats.auth`), the only one the server admits. */
+  probeCredentials?: NatsCredentialOptions
   /** A probe missed (the server may be frozen), and the first answer after misses. */
   onNotAnswering?: () => void
   onAnsweringAgain?: () => void
@@ -44,6 +47,7 @@ const SERVER_LOG_LEVEL = /\[(FTL|ERR|WRN)\]/
 export function createNatsServerActor(deps: NatsServerDeps) {
   const { config, processes, log } = deps
   const probeEveryMs = deps.probeEveryMs ?? 50
+  const pinger = createNatsPinger({ host: probeHost(config.host), ...(deps.probeCredentials ? { credentials: deps.probeCredentials } : {}) })
 
   const runServer = fromCallback<RunServerCommand, RunServerInput>(({ sendBack, receive }) => {
     // Events go out on a later tick, never from inside the parent's own transition.
@@ -117,6 +121,7 @@ export function createNatsServerActor(deps: NatsServerDeps) {
 
     return () => {
       disposed = true
+      pinger.close()
       clearTimeout(timer)
       timer = undefined
       if (server.isRunning()) server.signal('SIGKILL')
@@ -127,7 +132,7 @@ export function createNatsServerActor(deps: NatsServerDeps) {
   const probe = fromPromise<void, ProbeInput>(async ({ input, signal }) => {
     if (input.port === null) throw new Error('port unknown')
     try {
-      await probeNatsInfo({ host: probeHost(config.host), port: input.port, timeoutMs: probeTimeoutMs, signal })
+      await pinger.ping(input.port, probeTimeoutMs, signal)
     } catch (err) {
       log.warn({ err: (err as Error).message, port: input.port }, 'nats-server health probe missed')
       throw err

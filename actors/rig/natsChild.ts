@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { embeddedServerAuth } from '../../infra/nats/credentials.js'
+import { embeddedServerAuth, natsCredentialOptions } from '../../infra/nats/credentials.js'
 import { natsServerChild } from '../nats/index.js'
 import type { ChildFactory } from '../supervisor/child.js'
 import type { RigContext } from './children.js'
@@ -27,6 +27,8 @@ export function embeddedNatsChild(ctx: RigContext, binary: string, beforeStop: (
     processes: ctx.processes,
     log: ctx.log.child({ actor: 'nats' }),
     probeIntervalMs: ctx.config.nats.probeIntervalMs,
+    // The embedded server has no TLS listener: its credential only.
+    probeCredentials: natsCredentialOptions({ auth: ctx.config.nats.auth }),
     probeMisses: ctx.config.nats.probeMisses,
     // A frozen server still takes what the rig's client writes and never reads it: from
     // its first missed probe, hold publishes (kept by the bus) until it answers again or,

@@ -37,7 +37,7 @@ export const ConfigSchema = Obj({
     mqttPort: Port(1883),
     host: Type.String({ default: '127.0.0.1' }),
     confFile: Type.String({ default: 'nats.conf' }),
-    // A stopped or hung embedded server keeps its port and never exits: only a probe that needs its INFO line notices.
+    // A stopped or hung embedded server keeps its port and never exits: only a probe that needs its answer (a PONG) notices.
     probeIntervalMs: Ms(2000, 100),
     probeMisses: Type.Integer({ minimum: 1, default: 3 }),
     publishBuffer: Type.Integer({ minimum: 1, default: 1000, description: 'state messages kept in memory while NATS is unreachable; the oldest are dropped beyond this' }),

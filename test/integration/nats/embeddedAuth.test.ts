@@ -46,7 +46,8 @@ for (const k of kinds) {
   t.test(`nats.auth (${k.kind}): the embedded server admits the rig's credential and no other`, async (t) => {
     const dir = t.testdir()
     const env = { VIGIL_NODE: 'solo', VIGIL_NATS_PORT: '0', VIGIL_MQTT_PORT: '0', ...k.env(dir) }
-    const { rig } = await startEnvRig(t, env)
+    // Probed every 100 ms: the liveness probe logs in as the rig too, or each probe is a miss and the server is restarted.
+    const { rig, logLines } = await startEnvRig(t, env, (c) => (c.nats.probeIntervalMs = 100))
     const url = `nats://127.0.0.1:${rig.ports.nats}`
     // The same credential the CLI on this box would use (config → connect options).
     const { loadConfig } = await import('../../../infra/config/load.js')
@@ -55,6 +56,9 @@ for (const k of kinds) {
     t.teardown(() => nc.close())
     await waitFor(async () => (await command(nc, 'solo', 'supervisor', 'status', {}, { timeoutMs: 1000 })).ok, 30_000, 'the rig answers over its own server', 100)
     t.pass('the rig and a client with its credential talk over the embedded server')
+    // Two seconds: ~20 probes, 3 missed in a row would restart the server.
+    await new Promise((r) => setTimeout(r, 2000))
+    t.same(logLines.filter((l) => /health probe missed|nats-server exited/.test(l)), [], 'every liveness probe answered, the server never restarted')
     await t.rejects(connect({ servers: url, maxReconnectAttempts: 0, timeout: 5000 }), { name: 'AuthorizationError' }, 'anonymous (another local user) refused')
     await t.rejects(connect({ servers: url, ...k.wrong, maxReconnectAttempts: 0, timeout: 5000 }), { name: 'AuthorizationError' }, 'a wrong credential refused')
     // The MQTT listener sits behind the same authorization block.
