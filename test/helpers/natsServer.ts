@@ -37,6 +37,8 @@ export interface StartNatsServerOptions {
   confFile?: string | null
   binary?: string
   readyTimeoutMs?: number
+  /** The server's environment (default: this process's). */
+  env?: NodeJS.ProcessEnv
 }
 
 export const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..')
@@ -60,7 +62,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   const binary = opts.binary ?? natsServerBinary()
   // If the test process dies, the kernel takes the server with it: no stray servers.
   const [file, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args]
-  const child: ChildProcess = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child: ChildProcess = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'], ...(opts.env ? { env: opts.env } : {}) })
   let stderr = ''
   child.stderr?.setEncoding('utf8')
   child.stderr?.on('data', (chunk: string) => {

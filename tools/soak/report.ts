@@ -1,7 +1,7 @@
 /** The soak's section of docs/BENCHMARKS.md, between its markers, from one result file. */
 import { readFile, writeFile } from 'node:fs/promises'
 import type { SoakResult } from './run.js'
-import { MIN_JUDGED_S } from './trend.js'
+import { MIN_JUDGED_S, slopePerHour } from './trend.js'
 
 export const SOAK_START = '<!-- soak:start -->'
 export const SOAK_END = '<!-- soak:end -->'
@@ -26,7 +26,9 @@ export function soakSection(r: SoakResult, resultFile: string): string {
       `\`logs.rotate\` every ${d.rotateEveryS} s. Read every ${o.readS} s from the rig's \`/metrics\` (process RSS, V8 heap used and total, external memory, open fds, active handles) ` +
       `and /proc (the processes under vigil and their RSS); each sample (every ${o.sampleS} s) is the floor of its readings, what the rig holds when nothing passing is open. ` +
       `Slopes are least-squares fits per hour over the samples after a ${o.warmupS / 60} min warm-up; ` +
-      `the soak exits 1 if one is over its bound (judged only with ≥ ${MIN_JUDGED_S / 60} min of fitted samples), if vigil dies, does not stop cleanly or leaves a process behind.`,
+      `the embedded nats-server is held to a ceiling instead of a slope (its memory follows its store blocks, a sawtooth of hours: "nats-server under a rig's writes" below), ` +
+      `and the tree's slope is taken without it (\`treeLessNatsRssMb\`). ` +
+      `The soak exits 1 if a slope is over its bound (judged only with ≥ ${MIN_JUDGED_S / 60} min of fitted samples), the nats-server over its ceiling, if vigil dies, does not stop cleanly or leaves a process behind.`,
     '',
     `Started ${r.startedAt}; ${r.machine.cpus} CPUs, Node ${r.machine.node}; load average (1 min) over the run ${f1(Math.min(...loads))}–${f1(Math.max(...loads))} ` +
       `(median ${f1([...loads].sort((x, y) => x - y)[Math.floor(loads.length / 2)] ?? 0)}).`,
@@ -39,6 +41,11 @@ export function soakSection(r: SoakResult, resultFile: string): string {
   for (const s of j.slopes) {
     const v = (x: number | null) => (x === null ? '—' : s.unit.startsWith('MB') ? f1(x) : String(Math.round(x)))
     lines.push(`| ${s.metric} | ${v(s.first)} | ${v(s.last)} | ${signed(s.perHour)} ${s.unit} | ${s.maxPerHour} ${s.unit} | ${s.verdict} |`)
+  }
+  const nc = j.natsCeiling
+  if (nc && nc.verdict !== 'none') {
+    const natsSlope = slopePerHour(r.samples.filter((s) => s.atS >= o.warmupS).map((s) => s.atS), r.samples.filter((s) => s.atS >= o.warmupS).map((s) => s.natsRssMb))
+    lines.push(`| nats-server RSS (highest sample) | ${f1(r.samples[0]?.natsRssMb)} | ${f1(nc.maxMb ?? undefined)} max | ${signed(natsSlope)} MB/h (not judged) | ≤ ${nc.ceilingMb} MB | ${nc.verdict} |`)
   }
   lines.push(
     '',

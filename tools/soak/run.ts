@@ -7,7 +7,7 @@
 import { cpus, loadavg } from 'node:os'
 import { DEFAULT_DRIVERS, emptyActivity, runDrivers, type DriverOptions, type SoakActivity } from './drivers.js'
 import { startSoakRig, type CameraSize, type ChildView, type SoakRig } from './rig.js'
-import { judgeSoak, metricValue, type SoakJudgement, type SoakSample } from './trend.js'
+import { judgeSoak, judgementProblems, metricValue, type SoakJudgement, type SoakSample } from './trend.js'
 import { cmdline, descendants, procTicks } from '../procs.js'
 import { isAlive } from '../../test/helpers/wait.js'
 
@@ -186,8 +186,7 @@ export async function runSoak(o: SoakOptions, progress: (line: string) => void):
   if (activity.rotations.failed > 0) problems.push(`${activity.rotations.failed} logs.rotate commands failed`)
 
   const judgement = judgeSoak(samples, o.warmupS)
-  for (const s of judgement.slopes)
-    if (s.verdict === 'fail') problems.push(`${s.metric} grows ${s.perHour!.toFixed(2)} ${s.unit} (bound ${s.maxPerHour})`)
+  problems.push(...judgementProblems(judgement))
   if (!judgement.judged) progress(`soak: only ${(judgement.windowS / 60).toFixed(0)} min after the warm-up: slopes reported, not judged (20 min needed)`)
 
   return {
@@ -201,4 +200,15 @@ export async function runSoak(o: SoakOptions, progress: (line: string) => void):
     stop: { code: stopped.code, signal: stopped.signal, forced: stopped.forced, ms: stopMs, orphans },
     problems,
   }
+}
+
+/**
+ * A stored result judged again by today's bounds (`vigil soak --docs-only`): the samples are
+ * what was measured; the run's own problems (a death, an unclean stop, failed cycles) stay.
+ */
+export function rejudged(r: SoakResult): SoakResult {
+  const judgement = judgeSoak(r.samples, r.options.warmupS)
+  const before = new Set(judgementProblems(r.judgement.natsCeiling ? r.judgement : { ...r.judgement, natsCeiling: { ceilingMb: 0, maxMb: null, verdict: 'none' } }))
+  const own = r.problems.filter((p) => !before.has(p))
+  return { ...r, judgement, problems: [...own, ...judgementProblems(judgement)] }
 }

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { judgeSoak, metricValue, slopePerHour, SOAK_BOUNDS, type SoakSample } from '../../../tools/soak/trend.js'
+import { judgeSoak, judgementProblems, metricValue, NATS_CEILING_MB, slopePerHour, SOAK_BOUNDS, type SoakSample } from '../../../tools/soak/trend.js'
 import { soakSection, SOAK_END, SOAK_START } from '../../../tools/soak/report.js'
 import { emptyActivity, DEFAULT_DRIVERS } from '../../../tools/soak/drivers.js'
-import type { SoakResult } from '../../../tools/soak/run.js'
+import { rejudged, type SoakResult } from '../../../tools/soak/run.js'
 
 /** A minute-by-minute series over `minutes`, each metric `base + perHour·h + wobble`. */
 function series(minutes: number, perHour: Partial<Record<keyof SoakSample, number>>): SoakSample[] {
@@ -19,8 +19,8 @@ function series(minutes: number, perHour: Partial<Record<keyof SoakSample, numbe
       fds: 45 + Math.round((perHour.fds ?? 0) * h),
       handles: 22 + Math.round((perHour.handles ?? 0) * h),
       children: 4 + Math.floor((perHour.children ?? 0) * h),
-      treeRssMb: 300 + (perHour.treeRssMb ?? 0) * h + wobble,
-      natsRssMb: 20,
+      treeRssMb: 300 + (perHour.treeRssMb ?? 0) * h + (perHour.natsRssMb ?? 0) * h + wobble,
+      natsRssMb: 20 + (perHour.natsRssMb ?? 0) * h,
       mediaRssMb: 60,
       load1: 0.5,
     }
@@ -53,6 +53,37 @@ t.test('judgeSoak: a flat rig passes, a leaking one fails on the leaking series 
   t.same(childLeak.slopes.filter((s) => s.verdict === 'fail').map((s) => s.metric), ['children'])
 })
 
+t.test('judgeSoak: the nats-server is held to a ceiling, the rest of the tree to a slope', async (t) => {
+  // 14 → 38 MB in an hour, as its store blocks fill: under the ceiling, and not in the tree's slope.
+  const storeFilling = judgeSoak(series(60, { natsRssMb: 24 }), 300)
+  t.ok(storeFilling.ok, 'a nats-server rising under its ceiling passes')
+  t.equal(storeFilling.slopes.find((s) => s.metric === 'treeLessNatsRssMb')!.verdict, 'pass')
+  t.equal(storeFilling.natsCeiling.verdict, 'pass')
+  t.ok(Math.abs(storeFilling.natsCeiling.maxMb! - 44) < 1e-9, 'the highest sample')
+
+  const natsLeak = judgeSoak(series(60, { natsRssMb: NATS_CEILING_MB }), 300)
+  t.notOk(natsLeak.ok, 'past the ceiling fails')
+  t.equal(natsLeak.natsCeiling.verdict, 'fail')
+  t.match(judgementProblems(natsLeak), [/^nats-server RSS reached 84\.0 MB \(ceiling 64\)$/])
+
+  const vigilTreeLeak = judgeSoak(series(60, { treeRssMb: 30 }), 300)
+  t.same(vigilTreeLeak.slopes.filter((s) => s.verdict === 'fail').map((s) => s.metric), ['treeLessNatsRssMb'], 'the tree without nats-server still has its slope bound')
+
+  const external = judgeSoak(series(60, {}).map((s) => ({ ...s, natsRssMb: 0 })), 300)
+  t.equal(external.natsCeiling.verdict, 'none', 'no embedded server: nothing to hold')
+  t.ok(external.ok)
+})
+
+t.test('rejudged: a stored result judged by today\'s bounds keeps its own problems', async (t) => {
+  const samples = series(60, { natsRssMb: 24 })
+  const old = { ...judgeSoak(samples, 300), slopes: [{ metric: 'treeRssMb' as const, unit: 'MB/h', maxPerHour: 24, perHour: 30, first: 300, last: 330, verdict: 'fail' as const }] }
+  const { natsCeiling: _, ...oldShape } = old
+  const stored = { samples, options: { warmupS: 300 }, judgement: oldShape, problems: ['vigil\'s stop: exit 1', 'treeRssMb grows 30.00 MB/h (bound 24)'] } as unknown as SoakResult
+  const r = rejudged(stored)
+  t.same(r.problems, ["vigil's stop: exit 1"], 'the old slope failure is judged again (passes), the unclean stop stays')
+  t.equal(r.judgement.natsCeiling.verdict, 'pass')
+})
+
 t.test('judgeSoak: under 20 fitted minutes it reports and does not judge', async (t) => {
   const short = judgeSoak(series(10, { fds: 100 }), 60)
   t.notOk(short.judged)
@@ -62,7 +93,7 @@ t.test('judgeSoak: under 20 fitted minutes it reports and does not judge', async
 })
 
 t.test('every bound is stated with a unit', async (t) => {
-  t.same(SOAK_BOUNDS.map((b) => b.metric).sort(), ['children', 'fds', 'handles', 'heapMb', 'rssMb', 'treeRssMb'])
+  t.same(SOAK_BOUNDS.map((b) => b.metric).sort(), ['children', 'fds', 'handles', 'heapMb', 'rssMb', 'treeLessNatsRssMb'])
   for (const b of SOAK_BOUNDS) t.ok(b.maxPerHour > 0 && b.unit.endsWith('/h'), b.metric)
 })
 
