@@ -1,6 +1,6 @@
 /** The "nats-server under a rig's writes" section of docs/BENCHMARKS.md, from one `vigil soak --nats-store` result. */
-import { readFile, writeFile } from 'node:fs/promises'
 import type { NatsStoreResult } from './natsStore.js'
+import { writeDocSection } from './report.js'
 import { NATS_CEILING_MB } from './trend.js'
 
 export const NATS_STORE_START = '<!-- soak:nats-store:start -->'
@@ -44,9 +44,5 @@ export function natsStoreSection(r: NatsStoreResult, resultFile: string): string
 }
 
 export async function writeNatsStoreDocs(r: NatsStoreResult, resultFile: string, docPath: string): Promise<void> {
-  const doc = await readFile(docPath, 'utf8')
-  const body = natsStoreSection(r, resultFile)
-  const i = doc.indexOf(NATS_STORE_START)
-  const k = doc.indexOf(NATS_STORE_END)
-  await writeFile(docPath, i >= 0 && k > i ? doc.slice(0, i) + body + doc.slice(k + NATS_STORE_END.length) : `${doc.trimEnd()}\n\n${body}\n`)
+  await writeDocSection(docPath, NATS_STORE_START, NATS_STORE_END, natsStoreSection(r, resultFile))
 }

@@ -69,9 +69,13 @@ export function soakSection(r: SoakResult, resultFile: string): string {
 }
 
 export async function writeSoakDocs(r: SoakResult, resultFile: string, docPath: string): Promise<void> {
+  await writeDocSection(docPath, SOAK_START, SOAK_END, soakSection(r, resultFile))
+}
+
+/** Replaces the text from `start` to `end` (markers included; `body` carries them) in the doc, or appends `body` when they are not there. */
+export async function writeDocSection(docPath: string, start: string, end: string, body: string): Promise<void> {
   const doc = await readFile(docPath, 'utf8')
-  const body = soakSection(r, resultFile)
-  const i = doc.indexOf(SOAK_START)
-  const k = doc.indexOf(SOAK_END)
-  await writeFile(docPath, i >= 0 && k > i ? doc.slice(0, i) + body + doc.slice(k + SOAK_END.length) : `${doc.trimEnd()}\n\n${body}\n`)
+  const i = doc.indexOf(start)
+  const k = doc.indexOf(end)
+  await writeFile(docPath, i >= 0 && k > i ? doc.slice(0, i) + body + doc.slice(k + end.length) : `${doc.trimEnd()}\n\n${body}\n`)
 }
