@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { CommandRouter } from '../../infra/nats/commands.js'
 import type { AlertLog } from '../../infra/alerts.js'
+import type { BusStats } from '../../infra/nats/bus.js'
 import type { SupervisorHandle } from '../supervisor/index.js'
 import type { RigPorts } from './index.js'
 
@@ -9,13 +10,13 @@ const NoArgs = Type.Object({}, { additionalProperties: false })
 /** supervisor.status|restart|shutdown and alerts.list (DESIGN.md §4). */
 export function registerSupervisorCommands(
   router: CommandRouter,
-  deps: { node: string; supervisor: SupervisorHandle; ports: RigPorts; alerts: AlertLog; requestShutdown(reason: string): void },
+  deps: { node: string; supervisor: SupervisorHandle; ports: RigPorts; alerts: AlertLog; bus: { stats(): BusStats }; requestShutdown(reason: string): void },
 ): void {
   const { supervisor } = deps
   router.register({
     actor: 'supervisor',
     verb: 'status',
-    description: 'the tree: every child with its state, restarts, pids',
+    description: 'the tree: every child with its state, restarts, pids; the NATS link and its outbox',
     args: NoArgs,
     handler: async () => ({
       node: deps.node,
@@ -23,6 +24,8 @@ export function registerSupervisorCommands(
       uptimeS: supervisor.uptimeS(),
       ports: deps.ports,
       children: supervisor.children(),
+      // What waits for NATS and what was dropped on the way: an operator's first question after an outage.
+      nats: deps.bus.stats(),
     }),
   })
   router.register({

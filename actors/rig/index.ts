@@ -166,6 +166,14 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
     feed.next({ type: 'alert', alert })
     return alert
   }
+  // Lost alerts are worth an alert: it is the newest, so the outbox keeps it, and the alert log has it.
+  outbox.onDrops((d) => {
+    if (d.phase === 'started') {
+      raise({ source: 'nats', severity: 'warning', code: 'nats.outbox_full', message: `no NATS server has taken alerts and events for a while: the outbox is full (${d.maxMessages} messages or ${d.maxBytes} bytes), dropping the oldest`, details: d })
+    } else {
+      raise({ source: 'nats', severity: 'info', code: 'nats.outbox_drained', message: `the outbox is below half its bound again; ${d.dropped} of the oldest alerts and events were dropped meanwhile`, details: { dropped: d.dropped } })
+    }
+  })
   const publishState = (actor: string, state: string, details: Record<string, unknown>) => {
     bus.publishState(actor, state, details)
     feed.next({ type: 'state', actor, state, at: new Date(clock.now()).toISOString(), details })
@@ -335,7 +343,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
       })
   }
 
-  registerSupervisorCommands(router, { node, supervisor, ports, alerts, requestShutdown })
+  registerSupervisorCommands(router, { node, supervisor, ports, alerts, bus, requestShutdown })
   // Followed before the tree starts: the first instances' timelines begin at their first event.
   inspectEvents.follow(supervisor)
   stately?.start(() => supervisor)

@@ -41,6 +41,9 @@ export interface OutboxStats {
   writeFailures: number
 }
 
+/** A run of drops begins (the bound reached) or ends (back under half of it). */
+export type OutboxDrops = { phase: 'started'; maxMessages: number; maxBytes: number } | { phase: 'ended'; dropped: number }
+
 const FILE = 'outbox.jsonl'
 const HEADER = JSON.stringify({ v: 1 })
 
@@ -76,6 +79,7 @@ export class MessageOutbox {
   #closed = false
   #droppingSince: number | undefined
   #failing = false
+  #dropListener: ((d: OutboxDrops) => void) | undefined
   readonly #stats = { dropped: 0, syncs: 0, compactions: 0, unreadable: 0, writeFailures: 0 }
 
   private constructor(o: OutboxOptions) {
@@ -149,6 +153,14 @@ export class MessageOutbox {
     return { pending: this.#records.size, bytes: this.#bytes, ...this.#stats }
   }
 
+  /**
+   * Told when a run of drops begins and when it ends, instead of the log (the rig raises
+   * alerts: they are logged there). Set after open: a trim at load is only logged.
+   */
+  onDrops(listener: (d: OutboxDrops) => void): void {
+    this.#dropListener = listener
+  }
+
   /** Keeps a message now (memory) and on disk within this turn's batch. */
   add(msg: Omit<OutboxRecord, 'seq' | 'bytes' | 'at'> & { at?: number }): OutboxRecord {
     const seq = ++this.#seq
@@ -164,6 +176,7 @@ export class MessageOutbox {
   /** Taken by the server (or given up on): off the list, and a `done` line in this turn's batch. */
   done(seqs: readonly number[]): void {
     const gone = seqs.filter((s) => this.#forget(s))
+    if (gone.length > 0) this.#dropsMaybeEnded()
     if (gone.length === 0 || this.#closed) return
     this.#doneBuf.push(...gone)
     this.#schedule()
@@ -207,20 +220,28 @@ export class MessageOutbox {
       bytes -= rec.bytes
     }
     if (dropped.length === 0) {
-      if (this.#droppingSince !== undefined && this.#records.size <= this.#o.maxMessages / 2) {
-        this.#o.log.warn({ dropped: this.#stats.dropped - this.#droppingSince }, 'outbox: below its bound again; the oldest alerts and events were dropped meanwhile')
-        this.#droppingSince = undefined
-      }
+      this.#dropsMaybeEnded()
       return
     }
     for (const seq of dropped) this.#forget(seq)
-    if (this.#droppingSince === undefined) {
-      this.#droppingSince = this.#stats.dropped
-      this.#o.log.warn({ maxMessages: this.#o.maxMessages, maxBytes: this.#o.maxBytes }, 'outbox full (no server has taken alerts and events for a while): dropping the oldest')
-    }
+    const started = this.#droppingSince === undefined
+    if (started) this.#droppingSince = this.#stats.dropped
     this.#stats.dropped += dropped.length
     // At load the rewrite that follows leaves them out; otherwise a `done` line says so.
     this.#append(JSON.stringify({ d: dropped }))
+    if (!started) return
+    const { maxMessages, maxBytes } = this.#o
+    if (this.#dropListener) this.#dropListener({ phase: 'started', maxMessages, maxBytes })
+    else this.#o.log.warn({ maxMessages, maxBytes }, 'outbox full (no server has taken alerts and events for a while): dropping the oldest')
+  }
+
+  /** A run of drops ends once the outbox is back under half its bound (so a full one does not flap). */
+  #dropsMaybeEnded(): void {
+    if (this.#droppingSince === undefined || this.#records.size > this.#o.maxMessages / 2 || this.#bytes > this.#o.maxBytes / 2) return
+    const dropped = this.#stats.dropped - this.#droppingSince
+    this.#droppingSince = undefined
+    if (this.#dropListener) this.#dropListener({ phase: 'ended', dropped })
+    else this.#o.log.warn({ dropped }, 'outbox: below its bound again; the oldest alerts and events were dropped meanwhile')
   }
 
   #append(line: string): void {

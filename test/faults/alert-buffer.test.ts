@@ -90,4 +90,13 @@ t.test(`state buffer bounded at nats.publishBuffer (${BOUND}): oldest dropped, n
     return list.ok
   }, 30_000, 'alerts.list answers after the reconnect', 200)
   t.ok(ids.includes(stalled.id), 'alerts.list returns camera.stalled')
+
+  // An operator asks after the outage: supervisor.status tells what was dropped, and that the outbox emptied.
+  type NatsView = { connected: boolean; dropped: number; outbox?: { pending: number; dropped: number; sent: number } }
+  const status = await r.cmd<{ nats?: NatsView }>('supervisor', 'status', {}, { timeoutMs: 5000 })
+  t.ok(status.ok, 'supervisor.status answers')
+  const nats = status.ok ? status.result.nats : undefined
+  t.ok(nats?.connected, 'status: the NATS link is connected')
+  t.ok((nats?.dropped ?? 0) >= down.dropped, `status: the ${nats?.dropped} state messages dropped during the outage are counted there`)
+  t.ok(nats?.outbox && nats.outbox.pending === 0 && nats.outbox.dropped === 0 && nats.outbox.sent >= box.pending, `status: the outbox emptied, nothing of it dropped (${JSON.stringify(nats?.outbox)})`)
 })

@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { ChildStatusView } from '../../actors/supervisor/index.js'
+import type { BusStats } from '../../infra/nats/bus.js'
 import { openRigsBucket, readRigSummaries, type RigSummary } from '../../infra/nats/rigsBucket.js'
 import { silenceMs } from '../../machines/rigPresence.policy.js'
 import { askEachNode, runClient, type ClientTarget } from './natsArgs.js'
@@ -8,7 +9,9 @@ const help = `usage: vigil status [--node N] [--json] [--watch] [--server URL] [
                     [--nkey SEEDFILE | --user U | --creds F] [--ca CAFILE]
 
 Shows the supervisor tree of every reachable rig (or of --node N): each child's
-state, restarts, pids, and since when. Every other rig the fleet has ever seen
+state, restarts, pids, and since when, then its NATS link: what waits to be
+sent (the on-disk outbox of alerts and events among it) and what was dropped
+or refused since it started. Every other rig the fleet has ever seen
 (the vigil_rigs bucket) follows on one line: "offline" with its last seen time
 (and "stopped" when it said goodbye on a clean stop), or "not answering" while
 its heartbeats are still fresh. --watch redraws it every second until Ctrl-C.
@@ -21,6 +24,23 @@ export interface StatusReply {
   uptimeS: number
   ports: Record<string, number | null>
   children: ChildStatusView[]
+  /** The rig's NATS link and outbox; absent from a rig older than this field. */
+  nats?: BusStats
+}
+
+/**
+ * One line for the NATS link: where it is, what waits (the outbox's alerts and events are a
+ * part of it), and what was lost on the way: drops and refusals only when there were some.
+ */
+export function formatNats(n: BusStats): string {
+  const parts = [
+    n.connected ? `connected${n.server ? ` to ${n.server}` : ''}` : 'not connected',
+    `${n.buffered} waiting${n.outbox ? ` (outbox ${n.outbox.pending}, ${(n.outbox.bytes / 1024).toFixed(1)} KiB)` : ''}`,
+    n.unconfirmed > 0 ? `${n.unconfirmed} unconfirmed` : '',
+    n.dropped > 0 ? `${n.dropped} dropped` : '',
+    n.failed > 0 ? `${n.failed} refused` : '',
+  ].filter(Boolean)
+  return `nats: ${parts.join('  ')}`
 }
 
 export function formatStatus(s: StatusReply): string {
@@ -39,6 +59,7 @@ export function formatStatus(s: StatusReply): string {
     ].filter(Boolean)
     lines.push(`${branch} ${c.id.padEnd(9)} ${c.state.padEnd(14)} ${extra.join('  ')}`)
   })
+  if (s.nats) lines.push(formatNats(s.nats))
   return lines.join('\n')
 }
 

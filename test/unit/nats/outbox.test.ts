@@ -71,6 +71,25 @@ t.test('bounded: past maxMessages or maxBytes the oldest are dropped and counted
   await small.close()
 })
 
+t.test('a run of drops is told once when it begins and once when the acks bring it under half its bound, with the count', async (t) => {
+  const box = await open(await dirFor(t), { maxMessages: 4 })
+  const told: unknown[] = []
+  box.onDrops((d) => told.push(d))
+  for (let i = 1; i <= 4; i++) box.add(msg(i))
+  t.same(told, [], 'at the bound: nothing dropped, nothing told')
+  for (let i = 5; i <= 9; i++) box.add(msg(i))
+  t.same(told, [{ phase: 'started', maxMessages: 4, maxBytes: 1024 * 1024 }], 'five over the bound: one start, not five')
+  box.done([6])
+  t.equal(told.length, 1, '3 of 4 left after an ack: the run goes on')
+  box.done([7])
+  t.same(told[1], { phase: 'ended', dropped: 5 }, 'half of the bound left: the run ends, with the five it dropped')
+  for (let i = 10; i <= 11; i++) box.add(msg(i))
+  t.equal(told.length, 2, 'back at the bound without a drop: nothing new told')
+  box.add(msg(12))
+  t.same(told[2], { phase: 'started', maxMessages: 4, maxBytes: 1024 * 1024 }, 'a new run of drops is a new start')
+  await box.close()
+})
+
 t.test('compaction: once dead lines outnumber live ones the file is rewritten with only the live', async (t) => {
   const dir = await dirFor(t)
   const box = await open(dir, { compactAfter: 10 })
